@@ -1,0 +1,381 @@
+"""The loader: valid configs load; each invalid one gives exactly the message pinned here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from textwrap import dedent
+
+import pytest
+
+from yamlcrawl.loader import ConfigError, load_spec, load_text
+
+ROOT = Path(__file__).resolve().parents[1]
+MODES = ("serial", "process", "queue", "pool")
+
+
+def problems_of(text: str, **kwargs: object) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_text(dedent(text), "crawler.yaml", modes=MODES, environ={}, **kwargs)  # type: ignore[arg-type]
+    return str(caught.value).splitlines()
+
+
+VALID = {
+    "minimal": """
+        stages:
+          only: {url: "http://127.0.0.1/x.json"}
+    """,
+    "env with fallback and a literal dollar": """
+        vars:
+          token: ${NO_SUCH_TOKEN:-anonymous}
+          price: $$5
+        stages:
+          a: {url: "http://h/{token}/{price}"}
+    """,
+    "x- keys hold anchors for merge keys": """
+        x-download: &dl {url: "{item.u}", save_as: "{item.n}.bin"}
+        stages:
+          a:
+            url: http://h/list
+            each: $.items[*]
+            as: item
+            downloads: [*dl]
+    """,
+    "filters, jsonpath filters, jsonp, several start stages": """
+        vars: {api: "http://h"}
+        stages:
+          albums:
+            url: "{api}/albums.jsonp"
+            format: jsonp
+            each: '$.albums[?(@.public == true)]'
+            as: album
+          photos:
+            from: albums
+            url: "{api}/albums/{album.slug|quote}.jsonp"
+            format: jsonp
+            fields: {title: $.album.title}
+            each: $.photos[*]
+            as: photo
+            downloads:
+              - url: "{photo.file}"
+                save_as: "{title}/{photo.id}{photo.file|ext}"
+          avatars:
+            url: "{api}/avatars.json"
+            each: $.users[*]
+            as: user
+            downloads:
+              - {url: "{user.avatar}", save_as: "avatars/{user.path|path}"}
+    """,
+}
+
+
+@pytest.mark.parametrize("text", VALID.values(), ids=list(VALID))
+def test_valid_configs_load(text: str) -> None:
+    load_text(dedent(text), modes=MODES, environ={})
+
+
+def test_the_top_level_crawler_yaml_is_valid() -> None:
+    loaded = load_spec(ROOT / "crawler.yaml", modes=MODES)
+    assert list(loaded.spec.stages) == ["heroes", "skins"]
+
+
+def test_set_binds_a_new_name_and_replaces_a_var() -> None:
+    text = 'vars: {img: "http://real"}\nstages:\n  a: {url: "{img}/{extra}"}\n'
+    loaded = load_text(text, overrides={"img": "http://mirror", "extra": "x"}, modes=MODES)
+    assert loaded.spec.vars == {"img": "http://mirror", "extra": "x"}
+
+
+def test_env_vars_are_interpolated() -> None:
+    text = 'vars: {token: "Bearer ${TOKEN}"}\nstages:\n  a: {url: "http://h"}\n'
+    loaded = load_text(text, modes=MODES, environ={"TOKEN": "s3cret"})
+    assert loaded.spec.vars["token"] == "Bearer s3cret"
+
+
+INVALID: dict[str, tuple[str, list[str]]] = {
+    "YAML syntax: an unclosed quote": (
+        """
+        stages:
+          heroes:
+            url: "{img}
+            each: x
+        """,
+        [
+            "crawler.yaml:6:1: invalid YAML: while scanning a quoted scalar (begun at line 4,"
+            " column 10) found unexpected end of stream — expected valid YAML"
+            " (check quotes, indentation, colons)"
+        ],
+    ),
+    "YAML syntax: a tab": (
+        "stages:\n\theroes: {url: a}\n",
+        [
+            "crawler.yaml:2:1: invalid YAML: while scanning for the next token found character"
+            " '\\t' that cannot start any token — expected valid YAML"
+            " (check quotes, indentation, colons)"
+        ],
+    ),
+    "a duplicate key": (
+        """
+        stages:
+          a:
+            url: x
+            url: y
+        """,
+        ["crawler.yaml:5:5: invalid YAML: duplicate key 'url' — expected each key once"],
+    ),
+    "a python tag": (
+        "stages: !!python/object:os.system {}\n",
+        [
+            "crawler.yaml:1:9: invalid YAML: the tag 'tag:yaml.org,2002:python/object:os.system'"
+            " is not allowed here — expected plain YAML, no tags"
+        ],
+    ),
+    "an empty file": (
+        "",
+        [
+            "crawler.yaml:1:1: got an empty file at the top level"
+            " — expected a mapping with at least 'stages'"
+        ],
+    ),
+    "no stages": (
+        "name: x\n",
+        [
+            "crawler.yaml:1:1: missing key 'stages' at the top level"
+            " — expected a mapping of stage names to stages (at least one)"
+        ],
+    ),
+    "stages as a list": (
+        "stages:\n  - url: x\n",
+        [
+            "crawler.yaml:2:3: got a list at stages"
+            " — expected a mapping of stage names to stages (at least one)"
+        ],
+    ),
+    "an unknown key, with a suggestion": (
+        """
+        stages:
+          heroes:
+            url: x
+            eacg: $.hero[*]
+        """,
+        [
+            "crawler.yaml:5:5: unknown key 'eacg' at stages.heroes — expected one of: as,"
+            " downloads, each, fields, format, from, headers, method, params, url;"
+            " did you mean 'each'?"
+        ],
+    ),
+    "a misspelt top-level key (no extra 'missing stages')": (
+        "stagse:\n  a: {url: x}\n",
+        [
+            "crawler.yaml:1:1: unknown key 'stagse' at the top level — expected one of: http,"
+            " name, output, run, stages, vars; did you mean 'stages'?"
+        ],
+    ),
+    "text for a number": (
+        "run:\n  workers: many\nstages:\n  a: {url: x}\n",
+        [
+            "crawler.yaml:2:12: got the text 'many' at run.workers"
+            " — expected a whole number of worker processes from 1 to 256"
+        ],
+    ),
+    "a boolean for a number": (
+        "run:\n  workers: true\nstages:\n  a: {url: x}\n",
+        [
+            "crawler.yaml:2:12: got the boolean true at run.workers"
+            " — expected a whole number of worker processes from 1 to 256"
+        ],
+    ),
+    "a negative timeout": (
+        "http:\n  timeout: -1\nstages:\n  a: {url: x}\n",
+        [
+            "crawler.yaml:2:12: got the number -1 at http.timeout"
+            " — expected a number of seconds > 0 for connecting and for each read"
+        ],
+    ),
+    "a conflict policy that does not exist": (
+        "output:\n  on_conflict: rename\nstages:\n  a: {url: x}\n",
+        [
+            "crawler.yaml:2:16: got the text 'rename' at output.on_conflict"
+            " — expected suffix, overwrite or skip"
+        ],
+    ),
+    "a list as a var": (
+        "vars:\n  img: [a, b]\nstages:\n  a: {url: x}\n",
+        ["crawler.yaml:2:8: got a list at vars.img — expected a string, number or boolean"],
+    ),
+    "a missing url": (
+        "stages:\n  a:\n    each: $.x[*]\n    as: x\n",
+        [
+            "crawler.yaml:3:5: missing key 'url' at stages.a"
+            " — expected a URL template, e.g. '{img}/js/hero/{hero.heroId}.js'"
+        ],
+    ),
+    "a download without save_as": (
+        "stages:\n  a:\n    url: x\n    downloads:\n      - url: x\n",
+        [
+            "crawler.yaml:5:9: missing key 'save_as' at stages.a.downloads[0]"
+            " — expected a path template inside the output folder,"
+            " e.g. '{hero_name}/{skin.name}.jpg'"
+        ],
+    ),
+    "a jsonpath that does not parse": (
+        "stages:\n  heroes:\n    url: x\n    each: $.hero[\n    as: hero\n",
+        [
+            "crawler.yaml:4:11: jsonpath '$.hero[' does not parse (Parse error near the end of"
+            " string!) at stages.heroes.each — expected a jsonpath such as $.items[*]"
+            ' or $.items[?(@.kind == "a")]'
+        ],
+    ),
+    "a template naming an unbound variable": (
+        'vars:\n  img: http://x\nstages:\n  heroes:\n    url: "{imgg}/hero_list.js"\n',
+        [
+            "crawler.yaml:5:10: template names 'imgg', which nothing binds, at stages.heroes.url"
+            " — expected one of: img (bound by vars, --set, or an ancestor's as/fields);"
+            " did you mean 'img'?"
+        ],
+    ),
+    "a child using a name only its own response binds": (
+        """
+        vars: {img: "http://x"}
+        stages:
+          heroes:
+            url: "{img}/list"
+            each: $.hero[*]
+            as: hero
+          skins:
+            from: heroes
+            url: "{img}/{skin.id}"
+            each: $.skins[*]
+            as: skin
+        """,
+        [
+            "crawler.yaml:10:10: template names 'skin', which nothing binds, at stages.skins.url"
+            " — expected one of: hero, img (bound by vars, --set, or an ancestor's as/fields)"
+        ],
+    ),
+    "from naming a missing stage": (
+        "stages:\n  heroes:\n    url: x\n  skins:\n    from: heros\n    url: y\n",
+        [
+            "crawler.yaml:5:11: stage 'heros' does not exist at stages.skins.from"
+            " — expected one of: heroes; did you mean 'heroes'?"
+        ],
+    ),
+    "a cycle": (
+        """
+        stages:
+          start: {url: s}
+          a: {from: b, url: x}
+          b: {from: a, url: y}
+        """,
+        [
+            "crawler.yaml:4:13: stages form a cycle (a -> b -> a) at stages.a.from"
+            " — expected every chain of 'from' to end at a start stage (one without 'from')"
+        ],
+    ),
+    "a mode that does not exist": (
+        "run:\n  mode: pol\nstages:\n  a: {url: x}\n",
+        [
+            "crawler.yaml:2:9: unknown mode 'pol' at run.mode"
+            " — expected one of: serial, process, queue, pool; did you mean 'pool'?"
+        ],
+    ),
+    "an unset environment variable": (
+        "vars:\n  token: ${NO_SUCH_TOKEN}\nstages:\n  a: {url: x}\n",
+        [
+            "crawler.yaml:2:10: environment variable 'NO_SUCH_TOKEN' is not set at vars.token"
+            " — expected it in the environment, or a fallback: ${NO_SUCH_TOKEN:-value}"
+        ],
+    ),
+    "each without as": (
+        "stages:\n  a:\n    url: x\n    each: $.x[*]\n",
+        [
+            "crawler.yaml:4:11: 'each' without 'as' at stages.a"
+            " — expected 'as: NAME' beside it, the name each item is bound to"
+        ],
+    ),
+    "save_as climbing out": (
+        """
+        stages:
+          a:
+            url: x
+            fields: {n: $.n}
+            downloads:
+              - url: "{n}"
+                save_as: "../{n}.jpg"
+        """,
+        [
+            "crawler.yaml:8:18: save_as '../{n}.jpg' has a '..' segment at"
+            " stages.a.downloads[0].save_as — expected a relative path inside the output"
+            " folder, without '..' or empty parts"
+        ],
+    ),
+    "save_as absolute": (
+        """
+        stages:
+          a:
+            url: x
+            fields: {n: $.n}
+            downloads:
+              - {url: "{n}", save_as: "/tmp/{n}.jpg"}
+        """,
+        [
+            "crawler.yaml:7:31: save_as '/tmp/{n}.jpg' starts with '/' (an absolute path or an"
+            " empty folder) at stages.a.downloads[0].save_as — expected a relative path inside"
+            " the output folder, without '..' or empty parts"
+        ],
+    ),
+    "a binding that shadows a var": (
+        "vars: {hero: x}\nstages:\n  a:\n    url: x\n    each: $.h[*]\n    as: hero\n",
+        ["crawler.yaml:6:9: 'hero' is already bound by vars at stages.a.as — expected a new name"],
+    ),
+    "a manifest outside the folder": (
+        "output:\n  manifest: ../m.jsonl\nstages:\n  a: {url: x}\n",
+        [
+            "crawler.yaml:2:13: '../m.jsonl' is not a plain file name at output.manifest"
+            " — expected a file name inside the output folder, or false"
+        ],
+    ),
+    "a template that does not parse": (
+        'stages:\n  a:\n    url: "{img"\n',
+        [
+            "crawler.yaml:3:10: template '{img' does not parse: '{' at character 1 is never"
+            " closed at stages.a.url — expected text with {name} or {name.key|filter} fields"
+        ],
+    ),
+    "several problems at once, in file order": (
+        """
+        run:
+          mode: pol
+        stages:
+          heroes:
+            url: "{imgg}/x"
+            each: "$.hero["
+            as: hero
+          skins:
+            from: heros
+            url: "{img}"
+        """,
+        [
+            "crawler.yaml:3:9: unknown mode 'pol' at run.mode"
+            " — expected one of: serial, process, queue, pool; did you mean 'pool'?",
+            "crawler.yaml:6:10: template names 'imgg', which nothing binds, at stages.heroes.url"
+            " — expected one of: (nothing is bound here)"
+            " (bound by vars, --set, or an ancestor's as/fields)",
+            "crawler.yaml:7:11: jsonpath '$.hero[' does not parse (Parse error near the end of"
+            " string!) at stages.heroes.each — expected a jsonpath such as $.items[*]"
+            ' or $.items[?(@.kind == "a")]',
+            "crawler.yaml:10:11: stage 'heros' does not exist at stages.skins.from"
+            " — expected one of: heroes; did you mean 'heroes'?",
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize(("text", "expected"), INVALID.values(), ids=list(INVALID))
+def test_invalid_configs_give_exact_messages(text: str, expected: list[str]) -> None:
+    assert problems_of(text) == expected
+
+
+def test_a_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_spec(tmp_path / "nope.yaml")
+    expected = f"{tmp_path / 'nope.yaml'}:1:1: cannot read the file: No such file or directory"
+    assert str(caught.value) == expected

@@ -1,0 +1,68 @@
+"""Execution modes: one module per mode, registered here by name.
+
+A backend is topology only. The coordinator (``yamlcrawl.engine``) hands it units and takes back
+results; the backend decides where :func:`yamlcrawl.work.run_unit` runs. This protocol is the
+whole contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from yamlcrawl.plan import Plan
+from yamlcrawl.work import Result, Unit
+
+
+class Backend(Protocol):
+    """Where units of work run. Every unit submitted yields exactly one result."""
+
+    def capacity(self) -> int:
+        """How many units may be in flight at once."""
+        ...
+
+    def submit(self, unit: Unit) -> None:
+        """Start a unit (or queue it, within capacity)."""
+        ...
+
+    def poll(self, timeout: float) -> list[Result]:
+        """Results finished since the last call; waits up to ``timeout`` s for at least one."""
+        ...
+
+    def close(self) -> None:
+        """The run is over: release workers and resources."""
+        ...
+
+    def abort(self) -> None:
+        """The run was interrupted: stop every worker now, leave nothing running."""
+        ...
+
+
+BackendFactory = Callable[[Plan], Backend]
+_REGISTRY: dict[str, BackendFactory] = {}
+
+
+def register(name: str) -> Callable[[BackendFactory], BackendFactory]:
+    """Class decorator: make a backend available as ``run.mode: NAME``."""
+
+    def add(factory: BackendFactory) -> BackendFactory:
+        _REGISTRY[name] = factory
+        return factory
+
+    return add
+
+
+def modes() -> tuple[str, ...]:
+    """Every mode name, in registration order."""
+    _load_builtin()
+    return tuple(_REGISTRY)
+
+
+def create_backend(plan: Plan) -> Backend:
+    """The backend for ``plan.mode``."""
+    _load_builtin()
+    return _REGISTRY[plan.mode](plan)
+
+
+def _load_builtin() -> None:
+    from yamlcrawl.backends import serial  # noqa: F401  (registers itself)

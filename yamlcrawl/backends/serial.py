@@ -1,0 +1,39 @@
+"""``serial``: every unit in the main process, one at a time. The reference for the other modes."""
+
+from __future__ import annotations
+
+from collections import deque
+
+from yamlcrawl.backends import register
+from yamlcrawl.plan import Plan
+from yamlcrawl.work import Result, Unit, run_unit
+
+
+@register("serial")
+class SerialBackend:
+    """Runs each submitted unit when results are polled for."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self._waiting: deque[Unit] = deque()
+
+    def capacity(self) -> int:
+        """One unit at a time."""
+        return 1
+
+    def submit(self, unit: Unit) -> None:
+        """Hold the unit until the next poll."""
+        self._waiting.append(unit)
+
+    def poll(self, timeout: float) -> list[Result]:
+        """Run the held unit here and now."""
+        if not self._waiting:
+            return []
+        return [run_unit(self.plan, self._waiting.popleft())]
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def abort(self) -> None:
+        """Drop what was held."""
+        self._waiting.clear()

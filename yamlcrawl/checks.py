@@ -1,0 +1,261 @@
+"""The loader's second pass: rules the schema types cannot say.
+
+Stage graph (``from`` exists, no cycle), jsonpaths parse, templates parse and name only bound
+variables, ``save_as`` stays inside the output folder, and the mode exists.
+"""
+
+from __future__ import annotations
+
+import graphlib
+import re
+from collections.abc import Iterator
+
+from yamlcrawl.jsonpaths import JsonPathError, compile_jsonpath
+from yamlcrawl.problems import Problem, did_you_mean, dotted
+from yamlcrawl.safepath import UnsafePathError, relative_path
+from yamlcrawl.spec import CrawlSpec, StageSpec
+from yamlcrawl.template import PATH_FILTER, Template, TemplateError, compile_template
+from yamlcrawl.yamlsource import Positions, YamlPath
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+class _Checker:
+    """Collects problems; each check adds to ``self.problems``."""
+
+    def __init__(self, crawl: CrawlSpec, positions: Positions, overrides: set[str]) -> None:
+        self.crawl = crawl
+        self.positions = positions
+        self.globals = set(crawl.vars) | overrides
+        self.problems: list[Problem] = []
+
+    def add(self, path: YamlPath, message: str, at_key: bool = False) -> None:
+        where = self.positions.of_key(path) if at_key else self.positions.of_value(path)
+        self.problems.append(Problem(*where, message))
+
+
+def check_semantics(
+    crawl: CrawlSpec, positions: Positions, modes: tuple[str, ...], overrides: set[str]
+) -> list[Problem]:
+    """Every problem a schema-valid spec still has."""
+    checker = _Checker(crawl, positions, overrides)
+    _check_mode(checker, modes)
+    _check_output(checker)
+    sound = _check_graph(checker)
+    for name, stage in crawl.stages.items():
+        if name in sound:
+            _check_stage(checker, name, stage)
+    _check_templates_of(checker, ("http", "headers"), crawl.http.headers, checker.globals)
+    return checker.problems
+
+
+def _check_mode(checker: _Checker, modes: tuple[str, ...]) -> None:
+    mode = checker.crawl.run.mode
+    if mode not in modes:
+        checker.add(
+            ("run", "mode"),
+            f"unknown mode '{mode}' at run.mode — expected one of: {', '.join(modes)}"
+            f"{did_you_mean(mode, modes)}",
+        )
+
+
+def _check_output(checker: _Checker) -> None:
+    manifest = checker.crawl.output.manifest
+    if manifest is not False and (
+        not manifest or manifest in (".", "..") or re.search(r"[/\\]", manifest)
+    ):
+        checker.add(
+            ("output", "manifest"),
+            f"'{manifest}' is not a plain file name at output.manifest"
+            " — expected a file name inside the output folder, or false",
+        )
+
+
+def _check_graph(checker: _Checker) -> set[str]:
+    """``from`` names real stages and no chain of ``from`` loops.
+
+    Returns:
+        The stages whose chain of parents reaches a start stage: those can be checked further.
+    """
+    stages = checker.crawl.stages
+    for name, stage in stages.items():
+        if stage.parent is not None and stage.parent not in stages:
+            others = [other for other in stages if other != name]
+            checker.add(
+                ("stages", name, "from"),
+                f"stage '{stage.parent}' does not exist at stages.{name}.from"
+                f" — expected one of: {', '.join(others)}{did_you_mean(stage.parent, others)}",
+            )
+    graph = {name: {s.parent} if s.parent in stages else set() for name, s in stages.items()}
+    try:
+        tuple(graphlib.TopologicalSorter(graph).static_order())
+    except graphlib.CycleError as exc:
+        cycle: list[str] = exc.args[1]
+        first = cycle[0]
+        checker.add(
+            ("stages", first, "from"),
+            f"stages form a cycle ({' -> '.join(reversed(cycle))}) at stages.{first}.from"
+            " — expected every chain of 'from' to end at a start stage (one without 'from')",
+        )
+    return {name for name in stages if _reaches_start(checker.crawl, name)}
+
+
+def _reaches_start(crawl: CrawlSpec, name: str) -> bool:
+    seen: set[str] = set()
+    while name in crawl.stages and name not in seen:
+        seen.add(name)
+        parent = crawl.stages[name].parent
+        if parent is None:
+            return True
+        name = parent
+    return False
+
+
+def ancestors(crawl: CrawlSpec, name: str) -> Iterator[str]:
+    """The stage's parent, grandparent, ... (the graph is known to be acyclic)."""
+    parent = crawl.stages[name].parent
+    while parent is not None:
+        yield parent
+        parent = crawl.stages[parent].parent
+
+
+def _bindings(stage: StageSpec) -> list[tuple[str, YamlPath]]:
+    """Names a stage binds for its downloads and children, with the key that binds each."""
+    bound: list[tuple[str, YamlPath]] = [(field, ("fields", field)) for field in stage.fields]
+    if stage.as_ is not None:
+        bound.append((stage.as_, ("as",)))
+    return bound
+
+
+def _check_stage(checker: _Checker, name: str, stage: StageSpec) -> None:
+    base: YamlPath = ("stages", name)
+    _check_fan_out(checker, base, stage)
+    for field, expression in stage.fields.items():
+        _check_jsonpath(checker, (*base, "fields", field), expression)
+    inherited = set(checker.globals)
+    owner: dict[str, str] = dict.fromkeys(checker.globals, "vars")
+    for ancestor in reversed(list(ancestors(checker.crawl, name))):
+        for bound, _ in _bindings(checker.crawl.stages[ancestor]):
+            inherited.add(bound)
+            owner[bound] = f"stages.{ancestor}"
+    own = _check_bindings(checker, base, stage, owner)
+    _check_templates_of(checker, (*base, "url"), {"": stage.url}, inherited)
+    _check_templates_of(checker, (*base, "params"), stage.params, inherited)
+    _check_templates_of(checker, (*base, "headers"), stage.headers, inherited)
+    for i, download in enumerate(stage.downloads):
+        path = (*base, "downloads", i)
+        scope = inherited | own
+        _check_templates_of(checker, (*path, "url"), {"": download.url}, scope)
+        _check_templates_of(checker, (*path, "headers"), download.headers, scope)
+        template = _check_templates_of(
+            checker, (*path, "save_as"), {"": download.save_as}, scope, allow_path=True
+        )
+        if template is not None:
+            _check_save_as(checker, (*path, "save_as"), template)
+
+
+def _check_fan_out(checker: _Checker, base: YamlPath, stage: StageSpec) -> None:
+    if stage.each is not None:
+        _check_jsonpath(checker, (*base, "each"), stage.each)
+        if stage.as_ is None:
+            checker.add(
+                (*base, "each"),
+                f"'each' without 'as' at {dotted(base)}"
+                " — expected 'as: NAME' beside it, the name each item is bound to",
+            )
+    elif stage.as_ is not None:
+        checker.add(
+            (*base, "as"),
+            f"'as' without 'each' at {dotted(base)}"
+            " — expected 'each: JSONPATH' beside it, the items to fan out over",
+        )
+
+
+def _check_bindings(
+    checker: _Checker, base: YamlPath, stage: StageSpec, owner: dict[str, str]
+) -> set[str]:
+    """Names bound by ``stage`` must be identifiers and must not shadow another binding."""
+    own: set[str] = set()
+    for bound, where in _bindings(stage):
+        path = (*base, *where)
+        if not _IDENTIFIER.match(bound):
+            checker.add(
+                path,
+                f"'{bound}' is not a name at {dotted(path)}"
+                " — expected letters, digits and _, not starting with a digit",
+                at_key=where[0] == "fields",
+            )
+        elif bound in owner or bound in own:
+            by = owner.get(bound, dotted(base))
+            checker.add(
+                path,
+                f"'{bound}' is already bound by {by} at {dotted(path)} — expected a new name",
+                at_key=where[0] == "fields",
+            )
+        own.add(bound)
+    return own
+
+
+def _check_jsonpath(checker: _Checker, path: YamlPath, expression: str) -> None:
+    try:
+        compile_jsonpath(expression)
+    except JsonPathError as exc:
+        checker.add(
+            path,
+            f"jsonpath '{expression}' does not parse ({exc}) at {dotted(path)}"
+            ' — expected a jsonpath such as $.items[*] or $.items[?(@.kind == "a")]',
+        )
+
+
+def _check_templates_of(
+    checker: _Checker,
+    base: YamlPath,
+    templates: dict[str, str],
+    scope: set[str],
+    allow_path: bool = False,
+) -> Template | None:
+    """Check a mapping of templates (or one, under the key ""); returns the last that parsed."""
+    compiled: Template | None = None
+    for key, source in templates.items():
+        path = (*base, key) if key else base
+        try:
+            compiled = compile_template(source)
+        except TemplateError as exc:
+            checker.add(
+                path,
+                f"template '{source}' does not parse: {exc} at {dotted(path)}"
+                " — expected text with {name} or {name.key|filter} fields",
+            )
+            continue
+        _check_names(checker, path, compiled, scope)
+        if not allow_path and any(PATH_FILTER in f.filters for f in compiled.fields):
+            checker.add(
+                path,
+                f"the 'path' filter is used at {dotted(path)}"
+                " — expected it only in a download's save_as",
+            )
+    return compiled
+
+
+def _check_names(checker: _Checker, path: YamlPath, template: Template, scope: set[str]) -> None:
+    for name in sorted(template.names() - scope):
+        known = sorted(scope)
+        checker.add(
+            path,
+            f"template names '{name}', which nothing binds, at {dotted(path)}"
+            f" — expected one of: {', '.join(known) or '(nothing is bound here)'}"
+            f" (bound by vars, --set, or an ancestor's as/fields){did_you_mean(name, known)}",
+        )
+
+
+def _check_save_as(checker: _Checker, path: YamlPath, template: Template) -> None:
+    """A save_as whose own text leaves the output folder can never be right."""
+    sample = "".join(part if isinstance(part, str) else "x" for part in template.parts)
+    try:
+        relative_path(sample)
+    except UnsafePathError as exc:
+        checker.add(
+            path,
+            f"save_as '{template.source}' {exc.reason} at {dotted(path)}"
+            " — expected a relative path inside the output folder, without '..' or empty parts",
+        )

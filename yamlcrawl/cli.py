@@ -1,0 +1,166 @@
+"""Command line: argument parsing and exit codes, nothing else.
+
+Exit codes: 0 all done, 1 some units failed, 2 bad config or usage, 130 interrupted.
+Heavy modules are imported inside the commands, so ``yamlcrawl --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from yamlcrawl import __version__
+
+if TYPE_CHECKING:
+    from yamlcrawl.loader import LoadedSpec
+    from yamlcrawl.plan import Plan
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+COMMANDS = ("run", "validate")
+
+
+class UsageError(Exception):
+    """Bad arguments: printed as one line, exit 2."""
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not >= 1")
+    return value
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", type=Path, help="the crawl file, e.g. crawler.yaml")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="bind or replace a variable (repeatable), e.g. --set img=http://127.0.0.1:8000/img",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every command."""
+    parser = argparse.ArgumentParser(
+        prog="yamlcrawl",
+        description="Crawl JSON APIs as a YAML file describes. "
+        "`yamlcrawl crawler.yaml` is short for `yamlcrawl run crawler.yaml`.",
+    )
+    parser.add_argument("--version", action="version", version=f"yamlcrawl {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = commands.add_parser("run", help="run a crawl (the default command)")
+    _common(run)
+    run.add_argument("--dry-run", action="store_true", help="fetch pages, list files, save none")
+    run.add_argument("--limit", type=_positive, metavar="N", help="first N items per fan-out")
+    run.add_argument("--output", "-o", type=Path, metavar="DIR", help="the output folder")
+    run.add_argument("--mode", metavar="MODE", help="execution mode (overrides run.mode)")
+    run.add_argument("--workers", type=_positive, metavar="N", help="worker processes")
+    loudness = run.add_mutually_exclusive_group()
+    loudness.add_argument("-q", "--quiet", action="store_true", help="only errors and summary")
+    loudness.add_argument("-v", "--verbose", action="store_true", help="a line for every file")
+    validate = commands.add_parser("validate", help="check a crawl file; make no request")
+    _common(validate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``yamlcrawl`` command; returns the exit code."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] not in COMMANDS and not args_list[0].startswith("-"):
+        args_list.insert(0, "run")
+    args = build_parser().parse_args(args_list)
+    try:
+        if args.command == "validate":
+            return _validate(args)
+        return _run(args)
+    except UsageError as exc:
+        print(f"yamlcrawl: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _overrides(pairs: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.isidentifier():
+            raise UsageError(f"--set takes NAME=VALUE with NAME a variable name, not '{pair}'")
+        out[name] = value
+    return out
+
+
+def _load(args: argparse.Namespace) -> LoadedSpec | None:
+    """The checked spec, or None after printing every problem."""
+    from yamlcrawl.backends import modes
+    from yamlcrawl.loader import ConfigError, load_spec
+
+    try:
+        return load_spec(args.file, _overrides(args.overrides), modes())
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return None
+
+
+def _validate(args: argparse.Namespace) -> int:
+    loaded = _load(args)
+    if loaded is None:
+        return EXIT_USAGE
+    stages = loaded.spec.stages
+    downloads = sum(len(stage.downloads) for stage in stages.values())
+    print(f"{args.file}: valid — {len(stages)} stages, {downloads} download rules")
+    return EXIT_OK
+
+
+def _plan_for(args: argparse.Namespace, loaded: LoadedSpec) -> Plan:
+    from yamlcrawl.backends import modes
+    from yamlcrawl.plan import build_plan
+
+    if args.mode is not None and args.mode not in modes():
+        raise UsageError(
+            f"unknown mode '{args.mode}' for --mode — expected one of: {', '.join(modes())}"
+        )
+    plan = build_plan(loaded.spec, loaded.source)
+    output = Path(args.output or plan.output.dir).resolve()
+    return plan.with_overrides(
+        mode=args.mode, workers=args.workers, limit=args.limit, output_dir=str(output)
+    )
+
+
+def _run(args: argparse.Namespace) -> int:
+    loaded = _load(args)
+    if loaded is None:
+        return EXIT_USAGE
+    plan = _plan_for(args, loaded)
+    from yamlcrawl.backends import create_backend
+    from yamlcrawl.engine import Coordinator
+    from yamlcrawl.progress import NORMAL, QUIET, VERBOSE, Reporter
+
+    verbosity = QUIET if args.quiet else VERBOSE if args.verbose else NORMAL
+    reporter = Reporter(verbosity=verbosity, dry_run=args.dry_run)
+    if not args.dry_run:
+        Path(plan.output.dir).mkdir(parents=True, exist_ok=True)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        coordinator = Coordinator(plan, create_backend(plan), reporter, dry_run=args.dry_run)
+        stats = coordinator.run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    reporter.summary(plan, stats)
+    if stats.interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_OK if stats.ok else EXIT_FAILED
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM stops a run the way Ctrl-C does: cleanly, with a summary."""
+    raise KeyboardInterrupt

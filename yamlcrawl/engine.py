@@ -1,0 +1,240 @@
+"""The coordinator every mode shares: it hands units to a backend and settles what comes back.
+
+Pages are dispatched as soon as they are known, in any mode, in any order. Their results are
+*released* in crawl order (depth first, in the order of the JSON), and only then are their files
+named: so which of two same-named skins becomes ``name (2).jpg`` never depends on timing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Protocol
+
+from yamlcrawl.backends import Backend
+from yamlcrawl.plan import Plan
+from yamlcrawl.safepath import UnsafePathError, conflict_key, numbered, resolve_inside
+from yamlcrawl.store import Manifest
+from yamlcrawl.work import (
+    DownloadUnit,
+    FileRequest,
+    FileResult,
+    Key,
+    PageResult,
+    PageUnit,
+    Result,
+)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One unit that failed, for the final list."""
+
+    kind: str
+    stage: str
+    url: str
+    path: str | None
+    reason: str
+
+
+@dataclass
+class RunStats:
+    """What a run did, counted as it goes."""
+
+    pages: int = 0
+    pages_failed: int = 0
+    saved: int = 0
+    present: int = 0
+    skipped: int = 0
+    duplicates: int = 0
+    planned: int = 0
+    failed: int = 0
+    bytes: int = 0
+    retries: int = 0
+    interrupted: bool = False
+    started: float = field(default_factory=time.monotonic)
+    elapsed: float = 0.0
+    failures: list[Failure] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """No unit failed and the run was not interrupted."""
+        return not self.failures and not self.interrupted
+
+
+class Events(Protocol):
+    """What the coordinator tells the display. Only the main process ever calls it."""
+
+    def page_done(self, result: PageResult) -> None:
+        """A page was fetched (or failed)."""
+
+    def file_done(self, result: FileResult) -> None:
+        """A download finished (saved, present, or failed)."""
+
+    def file_skipped(self, request: FileRequest, reason: str) -> None:
+        """A file was not fetched: no URL, a duplicate, a conflict."""
+
+    def file_planned(self, unit: DownloadUnit) -> None:
+        """A file was named and queued (or, in a dry run, would be saved)."""
+
+
+class Coordinator:
+    """Runs one crawl on one backend."""
+
+    def __init__(self, plan: Plan, backend: Backend, events: Events, dry_run: bool = False) -> None:
+        self.plan = plan
+        self.backend = backend
+        self.events = events
+        self.dry_run = dry_run
+        self.root = Path(plan.output.dir)
+        self.stats = RunStats()
+        manifest = None if dry_run or plan.output.manifest is None else plan.output.manifest
+        self.manifest = Manifest(self.root / manifest if manifest else None)
+        self._pages: deque[PageUnit] = deque()
+        self._files: deque[DownloadUnit] = deque()
+        self._in_flight = 0
+        self._order: deque[Key] = deque()
+        self._arrived: dict[Key, PageResult] = {}
+        self._claims: dict[str, str] = {}
+        self._seen: set[tuple[str, str]] = set()
+        self._writing: dict[str, deque[DownloadUnit]] = {}
+        if manifest:  # a download named like the manifest gets a suffix, never overwrites it
+            self._claims[conflict_key(PurePosixPath(manifest))] = ""
+
+    def run(self) -> RunStats:
+        """Crawl until every unit has a result, or until interrupted (Ctrl-C / SIGTERM)."""
+        try:
+            for index, stage in enumerate(self.plan.start_stages):
+                unit = PageUnit((index,), stage.name, dict(self.plan.vars))
+                self._pages.append(unit)
+                self._order.append(unit.key)
+            while self._pages or self._files or self._in_flight:
+                self._fill()
+                for result in self.backend.poll(0.2):
+                    self._in_flight -= 1
+                    self._handle(result)
+                self._release()
+            self.backend.close()
+        except KeyboardInterrupt:
+            self.stats.interrupted = True
+            self.backend.abort()
+        finally:
+            self.manifest.close()
+            self.stats.elapsed = time.monotonic() - self.stats.started
+        return self.stats
+
+    def _fill(self) -> None:
+        """Keep the backend busy; files first, so finished work leaves memory early."""
+        while self._in_flight < self.backend.capacity() and (self._files or self._pages):
+            unit = self._files.popleft() if self._files else self._pages.popleft()
+            self.backend.submit(unit)
+            self._in_flight += 1
+
+    def _handle(self, result: Result) -> None:
+        if isinstance(result, PageResult):
+            self._page_arrived(result)
+        else:
+            self._file_finished(result)
+
+    def _page_arrived(self, result: PageResult) -> None:
+        self.stats.pages += 1
+        self.stats.retries += max(result.attempts - 1, 0)
+        if result.error is not None:
+            self.stats.pages_failed += 1
+            self._fail("page", result.unit.stage, result.url, None, result.error)
+            self.manifest.page_failed(result)
+        self._pages.extend(result.children)
+        self._arrived[result.unit.key] = result
+        self.events.page_done(result)
+
+    def _release(self) -> None:
+        """Settle file names page by page, in crawl order, as far as results have arrived."""
+        while self._order and self._order[0] in self._arrived:
+            result = self._arrived.pop(self._order.popleft())
+            self._order.extendleft(reversed([child.key for child in result.children]))
+            for request in result.files:
+                self._claim(request)
+
+    def _claim(self, request: FileRequest) -> None:
+        """Give a requested file its final name, by the conflict policy, and queue it."""
+        if request.skip is not None:
+            self._not_fetched(request, "skipped", request.skip)
+            return
+        if request.problem is not None:
+            self._fail("file", request.stage, request.url, None, request.problem)
+            self.manifest.file_not_fetched(request, "failed", request.problem)
+            return
+        path = PurePosixPath(request.path)
+        asked = conflict_key(path)
+        if (request.url, asked) in self._seen:
+            self._not_fetched(request, "duplicate", "the same URL to the same path again")
+            return
+        self._seen.add((request.url, asked))
+        if asked in self._claims and self.plan.output.on_conflict == "skip":
+            self._not_fetched(request, "skipped", f"{request.path} is taken by another URL")
+            return
+        if asked in self._claims and self.plan.output.on_conflict == "suffix":
+            path = self._free_number(path)
+        self._queue(request, path)
+
+    def _free_number(self, path: PurePosixPath) -> PurePosixPath:
+        number = 2
+        while conflict_key(numbered(path, number)) in self._claims:
+            number += 1
+        return numbered(path, number)
+
+    def _queue(self, request: FileRequest, path: PurePosixPath) -> None:
+        try:
+            resolve_inside(self.root, path)
+        except UnsafePathError as exc:
+            self._fail("file", request.stage, request.url, str(path), str(exc))
+            self.manifest.file_not_fetched(request, "failed", str(exc))
+            return
+        key = conflict_key(path)
+        self._claims[key] = request.url
+        overwrite = self.plan.output.on_conflict == "overwrite"
+        unit = DownloadUnit(
+            request.key, request.stage, request.url, str(path), request.headers, overwrite
+        )
+        self.stats.planned += 1
+        self.events.file_planned(unit)
+        if self.dry_run:
+            return
+        if key in self._writing:  # overwrite: the later file waits for the earlier to land
+            self._writing[key].append(unit)
+            return
+        self._writing[key] = deque()
+        self._files.append(unit)
+
+    def _file_finished(self, result: FileResult) -> None:
+        unit = result.unit
+        self.stats.retries += max(result.attempts - 1, 0)
+        if result.status == "saved":
+            self.stats.saved += 1
+            self.stats.bytes += result.bytes
+        elif result.status == "present":
+            self.stats.present += 1
+        else:
+            self._fail("file", unit.stage, unit.url, unit.path, result.error or "failed")
+        self.manifest.file_done(result)
+        waiting = self._writing.get(conflict_key(PurePosixPath(unit.path)))
+        if waiting:
+            self._files.append(waiting.popleft())
+        else:
+            self._writing.pop(conflict_key(PurePosixPath(unit.path)), None)
+        self.events.file_done(result)
+
+    def _not_fetched(self, request: FileRequest, status: str, reason: str) -> None:
+        if status == "duplicate":
+            self.stats.duplicates += 1
+        else:
+            self.stats.skipped += 1
+        self.manifest.file_not_fetched(request, status, reason)
+        self.events.file_skipped(request, reason)
+
+    def _fail(self, kind: str, stage: str, url: str, path: str | None, reason: str) -> None:
+        if kind == "file":
+            self.stats.failed += 1
+        self.stats.failures.append(Failure(kind, stage, url, path, reason))

@@ -1,0 +1,737 @@
+"""The HTTP layer: one session per process, our own retries, JSON documents and file downloads.
+
+Everything that talks to the network goes through `fetch_document` (a JSON or JSONP value)
+or `download_to` (a file written as `<name>.part` and renamed when complete). Both retry
+transient failures with exponential backoff and raise `FetchError`, whose message is one
+sentence naming the URL and the cause, when a request fails for good.
+"""
+
+from __future__ import annotations
+
+import codecs
+import email.message
+import email.utils
+import hashlib
+import http.client
+import json
+import math
+import os
+import random
+import re
+import socket
+import ssl
+import threading
+import time
+import urllib.parse
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import requests
+import urllib3.exceptions
+from requests.adapters import HTTPAdapter
+
+__all__ = [
+    "Document",
+    "FetchError",
+    "HttpSettings",
+    "Saved",
+    "download_to",
+    "fetch_document",
+    "part_path",
+    "resolve_user_agent",
+    "session_for",
+]
+
+_T = TypeVar("_T")
+
+# Tests patch these two so retries cost no wall-clock time and no randomness.
+_sleep: Callable[[float], None] = time.sleep
+_jitter: Callable[[], float] = random.random
+
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+_RETRY_AFTER_STATUSES = frozenset({429, 503})
+_MAX_RETRY_AFTER = 60.0
+_JITTER = 0.1  # up to 10% on top of each backoff, so forked workers do not retry in lockstep
+_CHUNK = 64 * 1024
+_PREVIEW = 80
+_NAME_MAX = 255  # bytes in one file name on ext4, APFS, NTFS (as UTF-16 units, fewer bytes)
+_UA_FAMILIES = {"chrome": "Chrome", "firefox": "Firefox", "safari": "Safari", "edge": "Edge"}
+_JSONP = re.compile(
+    r"\A\s*(?:/\*.*?\*/\s*)?"  # `/**/` is prepended by many servers against content sniffing
+    r"[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*\s*"
+    r"\((?P<json>.*)\)\s*;?\s*\Z",
+    re.DOTALL,
+)
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """How requests are made; one value per crawl, hashable so it can key the session cache.
+
+    Attributes:
+        timeout: Seconds allowed for connecting and for each read.
+        retries: Extra attempts after a retryable failure.
+        backoff: Seconds before the first retry, doubled for each next one (+ up to 10% jitter).
+        user_agent: `chrome`, `firefox`, `safari`, `edge`, `random`, or a literal UA string.
+        proxies: (scheme, proxy URL) pairs, as requests takes them.
+        verify: Verify TLS certificates.
+        max_redirects: Redirects followed before giving up.
+    """
+
+    timeout: float = 15.0
+    retries: int = 3
+    backoff: float = 0.5
+    user_agent: str = "chrome"
+    proxies: tuple[tuple[str, str], ...] = ()
+    verify: bool = True
+    max_redirects: int = 10
+
+
+class FetchError(Exception):
+    """A request that failed for good. str() is one clear sentence naming the URL and the cause.
+
+    Attributes:
+        url: The URL asked for (with its query parameters).
+        attempts: Requests made; 0 when the URL was refused before any request.
+        status: The last HTTP status received, or None if no response arrived.
+    """
+
+    url: str
+    attempts: int
+    status: int | None
+
+    # Keyword arguments have defaults so the default exception pickling (cls(*args), then the
+    # instance __dict__) works: a FetchError raised in a pool worker reaches the parent intact.
+    def __init__(
+        self, message: str, *, url: str = "", attempts: int = 0, status: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.url = url
+        self.attempts = attempts
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Document:
+    """A parsed JSON response.
+
+    Attributes:
+        data: The parsed JSON value.
+        status: The HTTP status of the response.
+        attempts: 1 + retries used.
+        bytes: Size of the body (after content decoding).
+    """
+
+    data: Any
+    status: int
+    attempts: int
+    bytes: int
+
+
+@dataclass(frozen=True)
+class Saved:
+    """A completed download.
+
+    Attributes:
+        bytes: Size of the file written.
+        sha256: Hex SHA-256 of the file written.
+        attempts: 1 + retries used.
+    """
+
+    bytes: int
+    sha256: str
+    attempts: int
+
+
+class _AttemptError(Exception):
+    """One failed attempt: why, and whether another attempt could help."""
+
+    def __init__(
+        self, cause: str, *, retryable: bool, status: int | None = None, wait: float = 0.0
+    ) -> None:
+        super().__init__(cause)
+        self.cause = cause
+        self.retryable = retryable
+        self.status = status
+        self.wait = wait  # the least the server asked us to wait (Retry-After)
+
+
+class _BadDocumentError(Exception):
+    """A 2xx body that is not the JSON (or JSONP) expected; the argument says why."""
+
+
+# --- user agent ---------------------------------------------------------------------------
+
+_user_agents: dict[tuple[int, str], str] = {}
+
+
+def resolve_user_agent(spec: str) -> str:
+    """Turn a `user_agent` setting into the header value to send.
+
+    Args:
+        spec: `chrome`, `firefox`, `safari` or `edge` (any case) for a desktop UA string of
+            that browser from fake-useragent's bundled data, `random` for any UA it knows,
+            anything else to be sent literally.
+
+    Returns:
+        The User-Agent string; the same one for a given spec for the life of the process.
+    """
+    family = spec.strip().lower()
+    if family not in _UA_FAMILIES and family != "random":
+        return spec
+    key = (os.getpid(), family)
+    if key not in _user_agents:
+        # Imported here: loading its data costs ~0.1 s that `yamlcrawl plan` need not pay.
+        from fake_useragent import UserAgent
+
+        if family == "random":
+            agent = UserAgent()
+        else:
+            agent = UserAgent(browsers=[_UA_FAMILIES[family]], platforms=["desktop"])
+        _user_agents[key] = str(agent.random)
+    return _user_agents[key]
+
+
+# --- sessions -----------------------------------------------------------------------------
+
+_sessions: dict[tuple[int, HttpSettings], requests.Session] = {}
+_sessions_lock = threading.Lock()
+
+
+def _reset_lock_in_child() -> None:
+    # A lock held by another thread at fork time would stay held forever in the child.
+    global _sessions_lock
+    _sessions_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_reset_lock_in_child)
+
+
+def session_for(settings: HttpSettings) -> requests.Session:
+    """Return this process's session for `settings`, creating it on first use.
+
+    Sessions are keyed by process id as well as settings: a session (and its pooled sockets)
+    inherited across a fork is never used again, since parent and child reading the same
+    socket get each other's bytes. Inherited sessions are left untouched, not closed, because
+    closing them could disturb the parent's connections.
+
+    Args:
+        settings: The HTTP settings of the crawl.
+
+    Returns:
+        A `requests.Session` carrying the User-Agent, proxies, verify and max_redirects.
+    """
+    key = (os.getpid(), settings)
+    session = _sessions.get(key)
+    if session is None:
+        with _sessions_lock:
+            session = _sessions.get(key)
+            if session is None:
+                session = _sessions[key] = _new_session(settings)
+    return session
+
+
+def _new_session(settings: HttpSettings) -> requests.Session:
+    session = requests.Session()
+    session.headers["User-Agent"] = resolve_user_agent(settings.user_agent)
+    session.proxies.update(dict(settings.proxies))
+    session.verify = settings.verify
+    session.max_redirects = settings.max_redirects
+    # max_retries=0: urllib3 must not retry behind our back; retries and their count are ours.
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    if not settings.verify:
+        # The crawl asked for this explicitly; a warning per request would flood the output.
+        warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
+    return session
+
+
+def _close_sessions() -> None:
+    """Close and forget this process's sessions (for tests and orderly shutdown)."""
+    pid = os.getpid()
+    with _sessions_lock:
+        for key in [k for k in _sessions if k[0] == pid]:
+            _sessions.pop(key).close()
+
+
+# --- public fetch functions ---------------------------------------------------------------
+
+
+def fetch_document(
+    settings: HttpSettings,
+    url: str,
+    *,
+    method: str = "GET",
+    params: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+    fmt: Literal["json", "jsonp"] = "json",
+) -> Document:
+    """Request `url` and parse the body as JSON, retrying transient failures.
+
+    Args:
+        settings: The HTTP settings of the crawl.
+        url: An http or https URL.
+        method: The HTTP method.
+        params: Query parameters added to the URL.
+        headers: Headers sent over the session's.
+        fmt: `json`, or `jsonp` to unwrap `callback(...)` first.
+
+    Returns:
+        The parsed document with its status, attempts and size.
+
+    Raises:
+        FetchError: The URL is not http(s), the request failed for good (after retries where
+            retrying could help), the status is not 2xx, or the body is not the JSON expected.
+    """
+    method = method.upper()
+    shown = _with_params(url, params)
+    _check_url(method, url, shown)
+    session = session_for(settings)
+
+    def attempt() -> tuple[int, str, bytes]:
+        with _send(session, settings, method, url, params=params, headers=headers) as resp:
+            _check_status(resp)
+            body = _read_all(resp, settings)
+            return resp.status_code, resp.headers.get("Content-Type", ""), body
+
+    (status, content_type, body), attempts = _with_retries(settings, method, shown, attempt)
+    try:
+        data = _parse_document(body, content_type, fmt)
+    except _BadDocumentError as bad:
+        kind = "JSONP" if fmt == "jsonp" else "JSON"
+        media = content_type.split(";", 1)[0].strip() or "(no content type)"
+        message = f"{method} {shown} returned HTTP {status} {media}, not {kind} ({bad})"
+        raise FetchError(
+            f"{message}: {_preview(body)}", url=shown, attempts=attempts, status=status
+        ) from bad
+    return Document(data=data, status=status, attempts=attempts, bytes=len(body))
+
+
+def download_to(
+    settings: HttpSettings,
+    url: str,
+    final: Path,
+    *,
+    headers: Mapping[str, str] | None = None,
+    on_bytes: Callable[[int], None] | None = None,
+) -> Saved:
+    """Stream `url` into `part_path(final)`, then rename it to `final`.
+
+    The body is never held in memory. Each attempt starts the part file over; on any failure,
+    KeyboardInterrupt included, the part file is removed before the exception propagates, so a
+    file under its final name is always complete. Parent folders are created. An existing
+    `final` is replaced (whether to overwrite is the caller's decision).
+
+    Args:
+        settings: The HTTP settings of the crawl.
+        url: An http or https URL.
+        final: Where the file ends up.
+        headers: Headers sent over the session's.
+        on_bytes: Called with the size of each chunk written. When an attempt fails on the
+            network after writing, it is called once with minus the bytes that attempt
+            reported, so the running sum matches the part file: the file's size on success,
+            0 when a FetchError is raised.
+
+    Returns:
+        The size, SHA-256 and attempts of the completed file.
+
+    Raises:
+        FetchError: The URL is not http(s), the request failed for good, or the status is not
+            2xx.
+        OSError: The part file could not be written or renamed.
+    """
+    _check_url("GET", url, url)
+    session = session_for(settings)
+    part = part_path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+
+    def attempt() -> tuple[int, str]:
+        with _send(session, settings, "GET", url, headers=headers) as resp:
+            _check_status(resp)
+            return _stream_to(resp, part, settings, on_bytes)
+
+    try:
+        (size, digest), attempts = _with_retries(settings, "GET", url, attempt)
+        part.replace(final)  # atomic on one file system: the name appears complete or not at all
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    return Saved(bytes=size, sha256=digest, attempts=attempts)
+
+
+def part_path(final: Path) -> Path:
+    """Where `final` is written while incomplete: its name + `.part`, in the same folder.
+
+    If that name would pass 255 bytes of UTF-8, the stem is cut (at a character boundary) and
+    tagged with 8 hex digits of the SHA-1 of the full name, so distinct long names still get
+    distinct part files: `<stem prefix>~<sha1[:8]>.part`.
+
+    Args:
+        final: The path of the finished file.
+
+    Returns:
+        The path of its part file.
+    """
+    name = final.name + ".part"
+    if len(name.encode("utf-8")) <= _NAME_MAX:
+        return final.with_name(name)
+    tag = "~" + hashlib.sha1(final.name.encode("utf-8")).hexdigest()[:8] + ".part"
+    budget = _NAME_MAX - len(tag)
+    # Decoding with "ignore" drops only a multi-byte character split by the cut.
+    stem = final.stem.encode("utf-8")[:budget].decode("utf-8", "ignore")
+    return final.with_name(stem + tag)
+
+
+# --- one attempt --------------------------------------------------------------------------
+
+
+def _send(
+    session: requests.Session,
+    settings: HttpSettings,
+    method: str,
+    url: str,
+    *,
+    params: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> requests.Response:
+    """Send one request and return the streaming response (headers read, body not yet)."""
+    try:
+        return session.request(
+            method,
+            url,
+            params=dict(params) if params else None,
+            headers=dict(headers) if headers else None,
+            timeout=(settings.timeout, settings.timeout),
+            # Per request as well: requests lets REQUESTS_CA_BUNDLE override session.verify.
+            verify=settings.verify,
+            stream=True,
+        )
+    except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+        raise _failure_from(exc, settings) from exc
+
+
+def _check_status(resp: requests.Response) -> None:
+    """Raise an `_AttemptError` for a non-2xx status; retryable for 408, 429, 500 and 502-504."""
+    status = resp.status_code
+    if 200 <= status < 300:
+        return
+    reason = resp.reason or _standard_reason(status)
+    wait = 0.0
+    if status in _RETRY_AFTER_STATUSES:
+        wait = _retry_after(resp.headers.get("Retry-After"))
+    raise _AttemptError(
+        f"HTTP {status} {reason}".rstrip(),
+        retryable=status in RETRY_STATUSES,
+        status=status,
+        wait=wait,
+    )
+
+
+def _read_all(resp: requests.Response, settings: HttpSettings) -> bytes:
+    """Read a whole (document-sized) body, turning transfer failures into `_AttemptError`s."""
+    try:
+        body = resp.content
+    except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+        raise _failure_from(exc, settings, resp) from exc
+    _check_length(resp)
+    return body
+
+
+def _stream_to(
+    resp: requests.Response,
+    part: Path,
+    settings: HttpSettings,
+    on_bytes: Callable[[int], None] | None,
+) -> tuple[int, str]:
+    """Write the body to `part` chunk by chunk; return its size and hex SHA-256."""
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with part.open("wb") as out:
+            for chunk in resp.iter_content(chunk_size=_CHUNK):
+                out.write(chunk)
+                digest.update(chunk)
+                size += len(chunk)
+                if on_bytes is not None:
+                    on_bytes(len(chunk))
+        _check_length(resp)
+    except (requests.RequestException, urllib3.exceptions.HTTPError, _AttemptError) as exc:
+        # Drop the partial file now, not after the backoff sleep, and rewind the progress.
+        part.unlink(missing_ok=True)
+        if on_bytes is not None and size:
+            on_bytes(-size)
+        if isinstance(exc, _AttemptError):
+            raise
+        raise _failure_from(exc, settings, resp) from exc
+    return size, digest.hexdigest()
+
+
+def _check_length(resp: requests.Response) -> None:
+    """Raise a retryable `_AttemptError` if fewer bytes arrived than Content-Length announced.
+
+    urllib3 2 normally raises IncompleteRead itself; this is the check that does not depend
+    on its settings. Bytes are counted on the wire (before gzip decoding), as Content-Length is.
+    """
+    if resp.request.method == "HEAD" or resp.status_code in (204, 304):
+        return
+    expected = _content_length(resp)
+    tell = getattr(resp.raw, "tell", None)
+    if expected is None or tell is None:
+        return
+    received = int(tell())
+    if received < expected:
+        raise _AttemptError(f"body ended after {received} of {expected} bytes", retryable=True)
+
+
+def _content_length(resp: requests.Response) -> int | None:
+    # A repeated header arrives folded as "5000, 5000"; all copies must agree to be trusted.
+    values = {v.strip() for v in resp.headers.get("Content-Length", "").split(",")}
+    if len(values) != 1:
+        return None
+    value = values.pop()
+    return int(value) if value.isascii() and value.isdigit() else None
+
+
+# --- retries ------------------------------------------------------------------------------
+
+
+def _with_retries(
+    settings: HttpSettings, method: str, url: str, attempt: Callable[[], _T]
+) -> tuple[_T, int]:
+    """Call `attempt` until it succeeds or fails for good; return its result and attempts."""
+    attempts = 0
+    while True:
+        attempts += 1
+        try:
+            return attempt(), attempts
+        except _AttemptError as failure:
+            if not failure.retryable or attempts > settings.retries:
+                tries = "" if attempts == 1 else f" after {attempts} attempts"
+                raise FetchError(
+                    f"{method} {url} failed{tries}: {failure.cause}",
+                    url=url,
+                    attempts=attempts,
+                    status=failure.status,
+                ) from (failure.__cause__ or failure)
+            _sleep(_delay(settings, attempts - 1, failure.wait))
+
+
+def _delay(settings: HttpSettings, retry: int, floor: float) -> float:
+    """Seconds before retry number `retry` (0-based): exponential, jittered, >= `floor`."""
+    base = settings.backoff * 2.0**retry
+    return max(base * (1 + _JITTER * _jitter()), floor)
+
+
+def _retry_after(value: str | None) -> float:
+    """Seconds a Retry-After header asks for (delta-seconds or an HTTP date), in [0, 60]."""
+    if not value:
+        return 0.0
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return 0.0  # unparsable: fall back to our own backoff
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    if math.isnan(seconds):
+        return 0.0
+    return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
+
+
+# --- turning exceptions into causes -------------------------------------------------------
+
+
+def _failure_from(
+    exc: BaseException, settings: HttpSettings, resp: requests.Response | None = None
+) -> _AttemptError:
+    """Classify a requests/urllib3 exception: a short cause and whether to retry."""
+    chain = _exception_chain(exc)
+    if isinstance(exc, requests.exceptions.SSLError):
+        # A certificate that fails verification will fail again; a torn handshake may not.
+        verify_failed = any(isinstance(e, ssl.SSLCertVerificationError) for e in chain)
+        return _AttemptError(f"TLS error ({_innermost(chain)})", retryable=not verify_failed)
+    if isinstance(exc, requests.exceptions.TooManyRedirects):
+        return _AttemptError(f"more than {settings.max_redirects} redirects", retryable=False)
+    if isinstance(exc, requests.exceptions.InvalidSchema):
+        # Only a redirect can get here: the URL asked for was checked before sending.
+        problem = f"redirected to a URL that is not http or https ({exc})"
+        return _AttemptError(problem, retryable=False)
+    if isinstance(exc, requests.exceptions.ContentDecodingError):
+        problem = f"could not decode the compressed body ({_innermost(chain)})"
+        return _AttemptError(problem, retryable=False)
+    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.InvalidHeader)):
+        return _AttemptError(str(exc), retryable=False)
+    cause = _transient_cause(chain, settings, resp)
+    if cause is not None:
+        return _AttemptError(cause, retryable=True)
+    network = (requests.exceptions.ConnectionError, urllib3.exceptions.ProtocolError, OSError)
+    retryable = any(isinstance(e, network) for e in chain)
+    return _AttemptError(_innermost(chain), retryable=retryable)
+
+
+def _transient_cause(
+    chain: list[BaseException], settings: HttpSettings, resp: requests.Response | None
+) -> str | None:
+    """A short cause for a network failure worth another attempt, or None if it is not one."""
+    # Order matters: RemoteDisconnected subclasses ConnectionResetError, and urllib3's
+    # NewConnectionError (connection refused, unreachable...) its ConnectTimeoutError.
+    for exc in chain:
+        if isinstance(exc, http.client.RemoteDisconnected):
+            return "the server closed the connection without a response"
+        if isinstance(exc, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(exc, ConnectionResetError):
+            return "connection reset by the server"
+        if isinstance(exc, socket.gaierror):
+            return f"could not resolve the host name ({exc.strerror or exc})"
+    for exc in chain:
+        if isinstance(exc, urllib3.exceptions.NewConnectionError):
+            continue
+        if isinstance(
+            exc, (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError, TimeoutError)
+        ):
+            return f"timed out after {settings.timeout:g} s"
+    for exc in chain:
+        if isinstance(exc, http.client.IncompleteRead):
+            return _short_body_cause(exc, resp)
+        if isinstance(exc, urllib3.exceptions.InvalidChunkLength):
+            return "the chunked body broke off"
+    if any(isinstance(e, requests.exceptions.ChunkedEncodingError) for e in chain):
+        return "the body broke off"
+    return None
+
+
+def _short_body_cause(exc: http.client.IncompleteRead, resp: requests.Response | None) -> str:
+    expected = _content_length(resp) if resp is not None else None
+    tell = getattr(resp.raw, "tell", None) if resp is not None else None
+    if expected is not None and tell is not None:
+        return f"body ended after {int(tell())} of {expected} bytes"
+    if isinstance(exc.partial, int) and isinstance(exc.expected, int):
+        # urllib3's IncompleteRead: bytes read so far and bytes still expected.
+        return f"body ended after {exc.partial} of {exc.partial + exc.expected} bytes"
+    if resp is not None and resp.headers.get("Transfer-Encoding", "").lower() == "chunked":
+        return "the chunked body broke off"
+    return "the body ended early"
+
+
+def _exception_chain(exc: BaseException) -> list[BaseException]:
+    """`exc` and every exception it wraps (cause, context, args, urllib3's `reason`)."""
+    seen: list[BaseException] = []
+    todo = [exc]
+    while todo:
+        current = todo.pop(0)
+        if any(current is s for s in seen):
+            continue
+        seen.append(current)
+        linked = (current.__cause__, current.__context__, getattr(current, "reason", None))
+        todo.extend(e for e in (*linked, *current.args) if isinstance(e, BaseException))
+    return seen
+
+
+def _innermost(chain: list[BaseException]) -> str:
+    """A one-line description of the deepest exception that has something to say."""
+    for exc in reversed(chain):
+        text = " ".join(str(exc).split())
+        if text:
+            return text
+    return type(chain[0]).__name__
+
+
+# --- URLs and documents -------------------------------------------------------------------
+
+
+def _check_url(method: str, url: str, shown: str) -> None:
+    """Refuse anything but an absolute http(s) URL before any request is made."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError as exc:
+        problem = f"is not a valid URL ({exc})"
+    else:
+        if parts.scheme.lower() not in ("http", "https"):
+            problem = "is not an http or https URL"
+        elif not parts.hostname:
+            problem = "has no host"
+        else:
+            return
+    raise FetchError(f"{method} {shown} refused: the URL {problem}", url=shown, attempts=0)
+
+
+def _with_params(url: str, params: Mapping[str, str] | None) -> str:
+    """The URL as requested, for messages: query parameters appended, not percent-encoded."""
+    if not params:
+        return url
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    return f"{url}{'&' if '?' in url else '?'}{query}"
+
+
+def _parse_document(body: bytes, content_type: str, fmt: Literal["json", "jsonp"]) -> Any:
+    """Decode and parse a body; `_BadDocumentError` says why if it is not the JSON expected."""
+    if not body.strip():
+        raise _BadDocumentError("empty body")
+    text = _decode(body, content_type)
+    if fmt == "jsonp":
+        match = _JSONP.match(text)
+        if match is None:
+            raise _BadDocumentError("no callback(...) around the JSON")
+        text = match["json"]
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _BadDocumentError(f"{exc.msg}: line {exc.lineno} column {exc.colno}") from exc
+    except RecursionError as exc:
+        raise _BadDocumentError("nested too deeply") from exc
+
+
+def _decode(body: bytes, content_type: str) -> str:
+    """UTF-8 (BOM dropped) first; the declared charset only if the body is not UTF-8."""
+    try:
+        return body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        charset = _declared_charset(content_type)
+        if charset is None or _codec_name(charset) in (None, "utf-8"):
+            raise _BadDocumentError(f"not UTF-8: bad byte at offset {exc.start}") from exc
+        try:
+            return body.decode(charset).removeprefix("\ufeff")
+        except UnicodeDecodeError as exc2:
+            raise _BadDocumentError(f"neither UTF-8 nor {charset}") from exc2
+
+
+def _declared_charset(content_type: str) -> str | None:
+    if not content_type:
+        return None
+    header = email.message.Message()
+    header["Content-Type"] = content_type
+    charset = header.get_content_charset()
+    return str(charset) if charset else None
+
+
+def _codec_name(charset: str) -> str | None:
+    try:
+        return codecs.lookup(charset).name
+    except LookupError:
+        return None
+
+
+def _preview(body: bytes) -> str:
+    """The first bytes of a body as a one-line repr, `...` inside the quotes if cut."""
+    text = repr(body[:_PREVIEW])
+    if len(body) > _PREVIEW:
+        text = text[:-1] + "..." + text[-1]
+    return text
+
+
+def _standard_reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""

@@ -1,0 +1,170 @@
+"""Validated spec -> a frozen, picklable plan.
+
+The plan is plain data (strings, numbers, tuples): every process of every mode gets the same plan
+and compiles the templates and jsonpaths it needs itself, once, on first use.
+"""
+
+from __future__ import annotations
+
+import graphlib
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from yamlcrawl.fetch import HttpSettings
+from yamlcrawl.safepath import Replace
+from yamlcrawl.spec import CrawlSpec, StageSpec
+
+Pairs = tuple[tuple[str, str], ...]
+OnConflict = Literal["suffix", "overwrite", "skip"]
+
+
+@dataclass(frozen=True)
+class DownloadRule:
+    """One file per item of a stage: where from and where to."""
+
+    index: int
+    url: str
+    save_as: str
+    headers: Pairs
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    """One stage, with the names of its children in file order."""
+
+    name: str
+    parent: str | None
+    url: str
+    method: str
+    params: Pairs
+    headers: Pairs
+    format: Literal["json", "jsonp"]
+    fields: Pairs
+    each: str | None
+    as_: str | None
+    downloads: tuple[DownloadRule, ...]
+    children: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    """Where files go and how names are settled."""
+
+    dir: str
+    on_conflict: OnConflict
+    manifest: str | None
+    replace: Replace
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything a run needs, as plain picklable data."""
+
+    name: str
+    source: str
+    vars: tuple[tuple[str, Any], ...]
+    stages: tuple[StagePlan, ...]
+    http: HttpSettings
+    http_headers: Pairs
+    output: OutputPlan
+    mode: str
+    workers: int
+    limit: int | None
+    _by_name: dict[str, StagePlan] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_name.update((stage.name, stage) for stage in self.stages)
+
+    def stage(self, name: str) -> StagePlan:
+        """The stage called ``name``."""
+        return self._by_name[name]
+
+    @property
+    def start_stages(self) -> tuple[StagePlan, ...]:
+        """Stages without a parent, in file order."""
+        return tuple(stage for stage in self.stages if stage.parent is None)
+
+    def with_overrides(
+        self,
+        *,
+        mode: str | None = None,
+        workers: int | None = None,
+        limit: int | None = None,
+        output_dir: str | None = None,
+    ) -> Plan:
+        """A copy with command-line overrides applied (None keeps the file's value)."""
+        output = self.output if output_dir is None else replace(self.output, dir=output_dir)
+        return replace(
+            self,
+            mode=mode or self.mode,
+            workers=workers or self.workers,
+            limit=limit or self.limit,
+            output=output,
+            _by_name={},
+        )
+
+
+def build_plan(crawl: CrawlSpec, source: str = "crawler.yaml") -> Plan:
+    """Turn a validated spec into a plan; stages in parent-before-child order."""
+    order = _topological(crawl)
+    stages = tuple(_stage_plan(name, crawl.stages[name], crawl) for name in order)
+    http = crawl.http
+    return Plan(
+        name=crawl.name,
+        source=source,
+        vars=tuple(crawl.vars.items()),
+        stages=stages,
+        http=HttpSettings(
+            timeout=http.timeout,
+            retries=http.retries,
+            backoff=http.backoff,
+            user_agent=http.user_agent,
+            proxies=tuple(http.proxies.items()),
+            verify=http.verify,
+        ),
+        http_headers=tuple(http.headers.items()),
+        output=OutputPlan(
+            dir=crawl.output.dir,
+            on_conflict=crawl.output.on_conflict,
+            manifest=crawl.output.manifest or None,
+            replace=crawl.output.replace,
+        ),
+        mode=crawl.run.mode,
+        workers=crawl.run.workers,
+        limit=crawl.run.limit,
+    )
+
+
+def _topological(crawl: CrawlSpec) -> list[str]:
+    """Parents before children; among equals, file order."""
+    sorter = graphlib.TopologicalSorter(
+        {name: {s.parent} if s.parent else set() for name, s in crawl.stages.items()}
+    )
+    rank = {name: i for i, name in enumerate(crawl.stages)}
+    sorter.prepare()
+    order: list[str] = []
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready(), key=rank.__getitem__)
+        order.extend(ready)
+        sorter.done(*ready)
+    return order
+
+
+def _stage_plan(name: str, stage: StageSpec, crawl: CrawlSpec) -> StagePlan:
+    return StagePlan(
+        name=name,
+        parent=stage.parent,
+        url=stage.url,
+        method=stage.method,
+        params=tuple(stage.params.items()),
+        headers=tuple(stage.headers.items()),
+        format=stage.format,
+        fields=tuple(stage.fields.items()),
+        each=stage.each,
+        as_=stage.as_,
+        downloads=tuple(
+            DownloadRule(i, d.url, d.save_as, tuple(d.headers.items()))
+            for i, d in enumerate(stage.downloads)
+        ),
+        children=tuple(child for child, s in crawl.stages.items() if s.parent == name),
+    )

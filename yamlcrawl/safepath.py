@@ -1,0 +1,125 @@
+"""File names that are safe on every OS, and paths that never leave the output folder."""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+from pathlib import Path, PurePosixPath
+from typing import Literal
+
+Replace = Literal["fullwidth", "underscore"]
+
+MAX_SEGMENT_BYTES = 255
+# Characters Windows refuses in names (and `/`, which every OS does): their fullwidth forms
+# (U+FF01..U+FF5E mirror ASCII 0x21..0x7E) keep names readable, `K/DA` becomes `K／DA`.
+UNSAFE_CHARS = '/\\:*?"<>|'
+_FULLWIDTH = str.maketrans({c: chr(ord(c) + 0xFEE0) for c in UNSAFE_CHARS})
+_UNDERSCORE = str.maketrans(dict.fromkeys(UNSAFE_CHARS, "_"))
+_SEPARATORS_FULLWIDTH = str.maketrans({"/": "／", "\\": "＼"})
+_SEPARATORS_UNDERSCORE = str.maketrans({"/": "_", "\\": "_"})
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_RESERVED = frozenset(
+    {"CON", "PRN", "AUX", "NUL"}
+    | {f"{port}{n}" for port in ("COM", "LPT") for n in (*"123456789", "¹", "²", "³")}
+)
+# An extension is kept when names are cut only if it looks like one (".jpg", not ". a long tail").
+_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,10}\Z")
+
+
+class UnsafePathError(ValueError):
+    """A path that would escape the output folder; the message says which and why."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        super().__init__(f"'{path}' {reason}")
+        self.reason = reason
+
+
+def escape_value(value: str, replace: Replace = "fullwidth") -> str:
+    """Keep `/` and `\\` inside a template value from making folders."""
+    table = _SEPARATORS_FULLWIDTH if replace == "fullwidth" else _SEPARATORS_UNDERSCORE
+    return value.translate(table)
+
+
+def safe_segment(segment: str, replace: Replace = "fullwidth") -> str:
+    """One file or folder name made safe on Windows, macOS and Linux.
+
+    NFC-normalised; unsafe ASCII replaced; control characters become `_`; trailing dots and
+    spaces trimmed; reserved device names get `_` after their stem; at most 255 bytes of UTF-8,
+    cut at a character boundary, keeping the extension.
+    """
+    name = unicodedata.normalize("NFC", segment)
+    name = _CONTROL.sub("_", name)
+    name = name.translate(_FULLWIDTH if replace == "fullwidth" else _UNDERSCORE)
+    name = name.rstrip(" .") or "_"
+    name = _unreserve(name)
+    return fit_bytes(name)
+
+
+def _unreserve(name: str) -> str:
+    """``CON`` -> ``CON_``, ``nul.txt`` -> ``nul_.txt``: reserved on Windows with any extension."""
+    stem, dot, rest = name.partition(".")
+    if stem.rstrip(" ").upper() in _RESERVED:
+        return f"{stem}_{dot}{rest}"
+    return name
+
+
+def fit_bytes(name: str, limit: int = MAX_SEGMENT_BYTES) -> str:
+    """Cut ``name`` to ``limit`` bytes of UTF-8, whole characters only, keeping its extension."""
+    if len(name.encode("utf-8")) <= limit:
+        return name
+    match = _EXTENSION.search(name)
+    ext = match.group(0) if match and match.start() > 0 else ""
+    stem = name[: len(name) - len(ext)]
+    budget = limit - len(ext.encode("utf-8"))
+    cut = stem.encode("utf-8")[:budget].decode("utf-8", errors="ignore")
+    return (cut.rstrip(" .") or "_") + ext
+
+
+def relative_path(rendered: str, replace: Replace = "fullwidth") -> PurePosixPath:
+    """Split a rendered ``save_as`` on `/` and make each segment safe.
+
+    Raises:
+        UnsafePathError: the path is absolute, empty, or has an empty, ``.`` or ``..`` segment.
+    """
+    if rendered.startswith("/"):
+        raise UnsafePathError(rendered, "starts with '/' (an absolute path or an empty folder)")
+    if rendered.startswith("\\") or re.match(r"[A-Za-z]:[\\/]", rendered):
+        raise UnsafePathError(rendered, "is an absolute path")
+    segments = rendered.split("/")
+    for segment in segments:
+        if segment in (".", ".."):
+            raise UnsafePathError(rendered, f"has a '{segment}' segment")
+        if not segment:
+            raise UnsafePathError(rendered, "has an empty folder or file name")
+    return PurePosixPath(*(safe_segment(segment, replace) for segment in segments))
+
+
+def numbered(path: PurePosixPath, number: int) -> PurePosixPath:
+    """``a/name.jpg`` -> ``a/name (2).jpg``, still within the byte limit."""
+    name = path.name
+    match = _EXTENSION.search(name)
+    ext = match.group(0) if match and match.start() > 0 else ""
+    tail = f" ({number}){ext}"
+    stem = fit_bytes(name[: len(name) - len(ext)], MAX_SEGMENT_BYTES - len(tail.encode("utf-8")))
+    return path.with_name(stem + tail)
+
+
+def conflict_key(path: PurePosixPath) -> str:
+    """Two paths with the same key are the same file on a case-insensitive file system."""
+    return unicodedata.normalize("NFC", str(path)).casefold()
+
+
+def resolve_inside(root: Path, relative: PurePosixPath) -> Path:
+    """The absolute path of ``relative`` under ``root``, refusing any that lands outside it.
+
+    Symlinked folders inside ``root`` are followed, so a link pointing out is caught too.
+
+    Raises:
+        UnsafePathError: the path resolves outside ``root``.
+    """
+    base = Path(os.path.realpath(root))
+    target = Path(os.path.realpath(base.joinpath(*relative.parts)))
+    if target == base or base not in target.parents:
+        raise UnsafePathError(relative, f"resolves outside the output folder {root}")
+    return target

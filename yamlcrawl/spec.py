@@ -1,0 +1,133 @@
+"""Schema types only: what a valid crawl file is.
+
+Every field carries a ``description`` that says what is expected; the loader quotes it in error
+messages, so the schema and the messages never disagree.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Scalar = str | int | float | bool
+HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
+TemplateMap = dict[str, str]
+
+
+class _Strict(BaseModel):
+    """Unknown keys are errors and YAML types are taken as they are (no "4" for 4)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=False)
+
+
+class RunSpec(_Strict):
+    """How units of work are scheduled."""
+
+    mode: str = Field("serial", description="the name of an execution mode")
+    workers: Annotated[int, Field(ge=1, le=256)] = Field(
+        4, description="a whole number of worker processes from 1 to 256"
+    )
+    limit: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="a whole number >= 1: the first N items of every fan-out"
+    )
+
+
+class HttpSpec(_Strict):
+    """How requests are made."""
+
+    timeout: Annotated[float, Field(gt=0)] = Field(
+        15.0, description="a number of seconds > 0 for connecting and for each read"
+    )
+    retries: Annotated[int, Field(ge=0, le=20)] = Field(
+        3, description="a whole number of extra attempts from 0 to 20"
+    )
+    backoff: Annotated[float, Field(ge=0)] = Field(
+        0.5, description="a number of seconds >= 0 before the first retry"
+    )
+    user_agent: str = Field(
+        "chrome",
+        description="chrome, firefox, safari, edge, random, or a literal User-Agent string",
+    )
+    headers: TemplateMap = Field(
+        default_factory=dict, description="a mapping of header names to templates"
+    )
+    proxies: dict[str, str] = Field(
+        default_factory=dict, description="a mapping of URL schemes (http, https) to proxy URLs"
+    )
+    verify: bool = Field(True, description="true or false: verify TLS certificates")
+
+
+class OutputSpec(_Strict):
+    """Where and how files are written."""
+
+    dir: str = Field("downloads", description="a folder path for everything the crawl saves")
+    on_conflict: Literal["suffix", "overwrite", "skip"] = Field(
+        "suffix", description="suffix, overwrite or skip"
+    )
+    manifest: str | Literal[False] = Field(
+        "manifest.jsonl", description="a file name inside the output folder, or false"
+    )
+    replace: Literal["fullwidth", "underscore"] = Field(
+        "fullwidth", description="fullwidth or underscore"
+    )
+
+
+class DownloadSpec(_Strict):
+    """One file to save per item of the stage."""
+
+    url: str = Field(description="a URL template, e.g. '{skin.mainImg}'")
+    save_as: str = Field(
+        description="a path template inside the output folder, e.g. '{hero_name}/{skin.name}.jpg'"
+    )
+    headers: TemplateMap = Field(
+        default_factory=dict, description="a mapping of header names to templates"
+    )
+
+
+class StageSpec(_Strict):
+    """One request per parent item, and what to take from its response."""
+
+    parent: str | None = Field(None, alias="from", description="the name of the parent stage")
+    url: str = Field(description="a URL template, e.g. '{img}/js/hero/{hero.heroId}.js'")
+    method: HttpMethod = Field("GET", description="GET, POST, PUT, PATCH, DELETE or HEAD")
+    params: TemplateMap = Field(
+        default_factory=dict, description="a mapping of query parameter names to templates"
+    )
+    headers: TemplateMap = Field(
+        default_factory=dict, description="a mapping of header names to templates"
+    )
+    format: Literal["json", "jsonp"] = Field("json", description="json or jsonp")
+    fields: dict[str, str] = Field(
+        default_factory=dict, description="a mapping of names to jsonpaths, e.g. '$.hero.name'"
+    )
+    each: str | None = Field(None, description="a jsonpath that selects the items to fan out over")
+    as_: str | None = Field(
+        None, alias="as", description="a name (letters, digits, _) for each item of `each`"
+    )
+    downloads: list[DownloadSpec] = Field(
+        default_factory=list, description="a list of {url, save_as} entries"
+    )
+
+
+class CrawlSpec(_Strict):
+    """A whole crawl file."""
+
+    name: str = Field("crawl", description="a short name for the crawl")
+    vars: dict[str, Scalar] = Field(
+        default_factory=dict, description="a mapping of names to strings, numbers or booleans"
+    )
+    run: RunSpec = Field(
+        default_factory=lambda: RunSpec(), description="a mapping with mode, workers, limit"
+    )
+    http: HttpSpec = Field(
+        default_factory=lambda: HttpSpec(),
+        description="a mapping with timeout, retries, backoff, user_agent, headers, proxies",
+    )
+    output: OutputSpec = Field(
+        default_factory=lambda: OutputSpec(),
+        description="a mapping with dir, on_conflict, manifest, replace",
+    )
+    stages: dict[str, StageSpec] = Field(
+        min_length=1, description="a mapping of stage names to stages (at least one)"
+    )

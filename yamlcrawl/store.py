@@ -1,0 +1,91 @@
+"""The run's record on disk: a JSON Lines manifest in the output folder.
+
+Only the main process writes it, one line per file or failed page as each finishes, flushed at
+once, so an interrupted run still leaves an accurate record of what it did.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from yamlcrawl.work import FileRequest, FileResult, PageResult
+
+
+class Manifest:
+    """Append-only JSON Lines: a record per file (saved, present, skipped, failed) or bad page."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._stream = None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._stream = path.open("w", encoding="utf-8")
+
+    def write(self, record: dict[str, Any]) -> None:
+        """Append one record and flush it."""
+        if self._stream is not None:
+            self._stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+            self._stream.flush()
+
+    def file_done(self, result: FileResult) -> None:
+        """Record a download that finished, one way or another."""
+        unit = result.unit
+        record: dict[str, Any] = {
+            "kind": "file",
+            "url": unit.url,
+            "path": unit.path,
+            "bytes": result.bytes,
+            "sha256": result.sha256,
+            "stage": unit.stage,
+            "status": result.status,
+        }
+        if result.error:
+            record["error"] = result.error
+        self.write(record)
+
+    def file_not_fetched(self, request: FileRequest, status: str, reason: str) -> None:
+        """Record a file that was never fetched: skipped, duplicate, or unnameable."""
+        self.write(
+            {
+                "kind": "file",
+                "url": request.url,
+                "path": request.path or None,
+                "bytes": 0,
+                "sha256": None,
+                "stage": request.stage,
+                "status": status,
+                "error" if status == "failed" else "reason": reason,
+            }
+        )
+
+    def page_failed(self, result: PageResult) -> None:
+        """Record a page that could not be fetched or read."""
+        self.write(
+            {
+                "kind": "page",
+                "url": result.url,
+                "stage": result.unit.stage,
+                "status": "failed",
+                "error": result.error,
+            }
+        )
+
+    def close(self) -> None:
+        """Close the file; further writes are dropped."""
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+
+    def __enter__(self) -> Manifest:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,221 @@
+"""The work itself, shared by every mode: fetch a page, download a file.
+
+A unit of work and its result are plain frozen dataclasses, so any backend can pickle them to a
+worker process and back. A backend decides only *where* :func:`run_unit` runs; what it does is
+the same everywhere, so every mode produces the same results by construction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal
+
+from yamlcrawl.fetch import FetchError, download_to, fetch_document
+from yamlcrawl.jsonpaths import find_all, find_first
+from yamlcrawl.plan import DownloadRule, Pairs, Plan, StagePlan
+from yamlcrawl.safepath import UnsafePathError, escape_value, relative_path, resolve_inside
+from yamlcrawl.template import RenderError, compile_template
+
+Key = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class PageUnit:
+    """Fetch one page of ``stage`` with the names bound so far."""
+
+    key: Key
+    stage: str
+    context: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FileRequest:
+    """A file a page asks for; the coordinator settles its final name before it is fetched."""
+
+    key: Key
+    stage: str
+    url: str
+    path: str
+    headers: Pairs
+    skip: str | None = None
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class DownloadUnit:
+    """Download ``url`` to ``path`` (relative to the output folder, already safe and settled)."""
+
+    key: Key
+    stage: str
+    url: str
+    path: str
+    headers: Pairs
+    overwrite: bool
+
+
+@dataclass(frozen=True)
+class PageResult:
+    """What one page gave: the child pages and files it leads to, or why it failed."""
+
+    unit: PageUnit
+    url: str
+    error: str | None
+    children: tuple[PageUnit, ...] = ()
+    files: tuple[FileRequest, ...] = ()
+    items: int = 0
+    attempts: int = 0
+    bytes: int = 0
+
+
+FileStatus = Literal["saved", "present", "failed"]
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """What became of one download."""
+
+    unit: DownloadUnit
+    status: FileStatus
+    bytes: int = 0
+    sha256: str | None = None
+    error: str | None = None
+    attempts: int = 0
+
+
+Unit = PageUnit | DownloadUnit
+Result = PageResult | FileResult
+
+
+def run_unit(plan: Plan, unit: Unit) -> Result:
+    """Do one unit of work. Never raises for a failure of the unit itself: it is in the result."""
+    try:
+        if isinstance(unit, PageUnit):
+            return fetch_page(plan, unit)
+        return download_file(plan, unit)
+    except Exception as exc:  # odd data or a bug fails this unit, never the whole run
+        error = f"unexpected {type(exc).__name__}: {exc}"
+        if isinstance(unit, PageUnit):
+            return PageResult(unit, plan.stage(unit.stage).url, error)
+        return FileResult(unit, "failed", error=error)
+
+
+def _render(source: str, context: Mapping[str, Any]) -> str:
+    return compile_template(source).render(context)
+
+
+def _render_pairs(pairs: Pairs, context: Mapping[str, Any]) -> dict[str, str]:
+    return {name: _render(value, context) for name, value in pairs}
+
+
+def fetch_page(plan: Plan, unit: PageUnit) -> PageResult:
+    """Fetch a page, bind its fields, fan out over ``each``, and list the files it asks for."""
+    stage = plan.stage(unit.stage)
+    context = unit.context
+    try:
+        url = _render(stage.url, context)
+        params = _render_pairs(stage.params, context)
+        headers = _render_pairs(plan.http_headers + stage.headers, context)
+    except RenderError as exc:
+        return PageResult(unit, stage.url, f"cannot build the request: {exc}")
+    try:
+        document = fetch_document(
+            plan.http, url, method=stage.method, params=params, headers=headers, fmt=stage.format
+        )
+    except FetchError as exc:
+        return PageResult(unit, url, str(exc), attempts=exc.attempts)
+    contexts = item_contexts(plan, stage, context, document.data)
+    return PageResult(
+        unit,
+        url,
+        None,
+        children=_children(unit, stage, contexts),
+        files=_file_requests(plan, unit, stage, contexts),
+        items=len(contexts) if stage.each else 0,
+        attempts=document.attempts,
+        bytes=document.bytes,
+    )
+
+
+def item_contexts(
+    plan: Plan, stage: StagePlan, context: Mapping[str, Any], data: Any
+) -> list[dict[str, Any]]:
+    """One context per fan-out item (or one for the whole response when there is no ``each``)."""
+    base = dict(context)
+    base.update((name, find_first(path, data)) for name, path in stage.fields)
+    if stage.each is None or stage.as_ is None:
+        return [base]
+    items = find_all(stage.each, data)
+    if plan.limit is not None:
+        items = items[: plan.limit]
+    return [{**base, stage.as_: item} for item in items]
+
+
+def _children(
+    unit: PageUnit, stage: StagePlan, contexts: list[dict[str, Any]]
+) -> tuple[PageUnit, ...]:
+    return tuple(
+        PageUnit((*unit.key, item, child), name, context)
+        for item, context in enumerate(contexts)
+        for child, name in enumerate(stage.children)
+    )
+
+
+def _file_requests(
+    plan: Plan, unit: PageUnit, stage: StagePlan, contexts: list[dict[str, Any]]
+) -> tuple[FileRequest, ...]:
+    return tuple(
+        file_request(plan, stage, rule, context, (*unit.key, item, rule.index))
+        for item, context in enumerate(contexts)
+        for rule in stage.downloads
+    )
+
+
+def file_request(
+    plan: Plan, stage: StagePlan, rule: DownloadRule, context: Mapping[str, Any], key: Key
+) -> FileRequest:
+    """Render one download rule for one item: its URL, its safe relative path, its headers."""
+    try:
+        url = _render(rule.url, context).strip()
+    except RenderError as exc:
+        return FileRequest(key, stage.name, "", "", (), skip=f"no URL ({exc})")
+    if not url:
+        return FileRequest(key, stage.name, "", "", (), skip="no URL (empty)")
+    escape = partial(escape_value, replace=plan.output.replace)
+    try:
+        rendered = compile_template(rule.save_as).render(context, escape=escape)
+        path = relative_path(rendered, plan.output.replace)
+        headers = _render_pairs(plan.http_headers + rule.headers, context)
+    except (RenderError, UnsafePathError) as exc:
+        return FileRequest(key, stage.name, url, "", (), problem=f"cannot name the file: {exc}")
+    return FileRequest(key, stage.name, url, str(path), tuple(headers.items()))
+
+
+def download_file(plan: Plan, unit: DownloadUnit) -> FileResult:
+    """Save one file, or find it already there; failures are in the result."""
+    try:
+        target = resolve_inside(Path(plan.output.dir), PurePosixPath(unit.path))
+        if not unit.overwrite and target.is_file():
+            size, digest = _size_and_sha256(target)
+            return FileResult(unit, "present", bytes=size, sha256=digest)
+        saved = download_to(plan.http, unit.url, target, headers=dict(unit.headers))
+    except FetchError as exc:
+        return FileResult(unit, "failed", error=str(exc), attempts=exc.attempts)
+    except (UnsafePathError, OSError) as exc:
+        return FileResult(unit, "failed", error=f"cannot write {unit.path}: {exc}")
+    return FileResult(
+        unit, "saved", bytes=saved.bytes, sha256=saved.sha256, attempts=saved.attempts
+    )
+
+
+def _size_and_sha256(path: Path) -> tuple[int, str]:
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as stream:
+        while chunk := stream.read(1 << 16):
+            digest.update(chunk)
+            size += len(chunk)
+    return size, digest.hexdigest()
