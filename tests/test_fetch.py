@@ -1,0 +1,629 @@
+"""Tests for yamlcrawl.fetch, against a deliberately misbehaving HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import json
+import os
+import pickle
+import socket
+import threading
+import time
+import warnings
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import urllib3.connectionpool
+
+from yamlcrawl import fetch
+from yamlcrawl.fetch import FetchError, HttpSettings, download_to, fetch_document, part_path
+
+FAST = HttpSettings(timeout=5.0, retries=3, backoff=0.5, user_agent="yamlcrawl-tests/1.0")
+
+
+# --- the test server ----------------------------------------------------------------------
+
+
+@dataclass
+class Reply:
+    """One canned response; `length` lies about Content-Length when set."""
+
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    length: int | None = None
+    delay: float = 0.0  # before the status line: a slow first byte
+
+
+Custom = Callable[[BaseHTTPRequestHandler], None]
+
+
+class Site:
+    """Routes and what the server saw; routes answer replies in turn, the last one repeating."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.routes: dict[str, list[Reply] | Custom] = {}
+        self.hits: Counter[str] = Counter()
+        self.requests: list[tuple[str, str, Message]] = []  # method, path with query, headers
+        self.lock = threading.Lock()
+
+    def serve(self, path: str, *replies: Reply) -> str:
+        self.routes[path] = list(replies)
+        return self.base + path
+
+    def custom(self, path: str, handler: Custom) -> str:
+        self.routes[path] = handler
+        return self.base + path
+
+
+class _Handler(BaseHTTPRequestHandler):
+    # HTTP/1.0: the server closes every connection after its response, which is what lets a
+    # short body end early. The chunked route writes its own HTTP/1.1 status line.
+    server: _Server
+
+    def _dispatch(self) -> None:
+        site = self.server.site
+        path = self.path.split("?", 1)[0]
+        with site.lock:
+            site.hits[path] += 1
+            count = site.hits[path]
+            site.requests.append((self.command, self.path, self.headers))
+        route = site.routes.get(path)
+        if route is None:
+            _write(self, Reply(404, b"no such route", {"Content-Type": "text/plain"}))
+        elif callable(route):
+            route(self)
+        else:
+            _write(self, route[min(count, len(route)) - 1])
+
+    do_GET = do_POST = do_HEAD = _dispatch  # noqa: N815 (names http.server looks up)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # keep the test output clean
+
+
+def _write(handler: BaseHTTPRequestHandler, reply: Reply) -> None:
+    if reply.delay:
+        time.sleep(reply.delay)
+    handler.send_response(reply.status)
+    for name, value in reply.headers.items():
+        handler.send_header(name, value)
+    length = len(reply.body) if reply.length is None else reply.length
+    handler.send_header("Content-Length", str(length))
+    handler.end_headers()
+    handler.wfile.write(reply.body)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    site: Site
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # clients that time out leave broken pipes behind; that is the point
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    server = _Server(("127.0.0.1", 0), _Handler)
+    server.site = Site(f"http://127.0.0.1:{server.server_address[1]}")
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.daemon = True
+    thread.start()
+    try:
+        yield server.site
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_sessions() -> Iterator[None]:
+    yield
+    fetch._close_sessions()  # unclosed sockets would be ResourceWarnings, errors here
+
+
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    asked: list[float] = []
+    monkeypatch.setattr(fetch, "_sleep", asked.append)
+    return asked
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value).encode()  # ensure_ascii: Chinese arrives as \uXXXX, as in the API
+
+
+JSON = {"Content-Type": "application/json"}
+HERO = {"hero": {"heroId": "1", "name": "安妮"}, "skins": [{"name": "K/DA 阿狸", "mainImg": ""}]}
+
+
+# --- documents ----------------------------------------------------------------------------
+
+
+def test_json_document_with_unicode_escapes(site: Site) -> None:
+    body = _json(HERO)
+    assert b"\\u5b89\\u59ae" in body
+    doc = fetch_document(FAST, site.serve("/hero/1.js", Reply(200, body, JSON)))
+    assert doc.data == HERO
+    assert (doc.status, doc.attempts, doc.bytes) == (200, 1, len(body))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'cb({"a": "\\u5b89"});',
+        b'  cb ( {"a": "\\u5b89"} )  \n',
+        b'/**/ jQuery1124_1700({"a": "\\u5b89"});',
+        b'window.app.cb({"a": "\\u5b89"})',
+        b'\xef\xbb\xbfcb({"a": "\\u5b89"});',
+    ],
+)
+def test_jsonp_unwrapped(site: Site, body: bytes) -> None:
+    url = site.serve("/p.js", Reply(200, body, {"Content-Type": "application/javascript"}))
+    assert fetch_document(FAST, url, fmt="jsonp").data == {"a": "安"}
+
+
+def test_bom_stripped(site: Site) -> None:
+    url = site.serve("/bom.json", Reply(200, b"\xef\xbb\xbf" + _json(HERO), JSON))
+    assert fetch_document(FAST, url).data == HERO
+
+
+def test_declared_charset_is_the_fallback(site: Site) -> None:
+    body = '{"name": "安妮"}'.encode("gbk")
+    url = site.serve("/gbk.json", Reply(200, body, {"Content-Type": "text/plain; charset=GBK"}))
+    assert fetch_document(FAST, url).data == {"name": "安妮"}
+
+
+def test_params_method_and_headers_are_sent(site: Site) -> None:
+    url = site.serve("/api", Reply(200, b"[]", JSON))
+    doc = fetch_document(
+        FAST, url, method="post", params={"v": "2", "q": "阿狸"}, headers={"Referer": "r/1"}
+    )
+    assert doc.data == []
+    method, path, headers = site.requests[-1]
+    assert (method, path) == ("POST", "/api?v=2&q=%E9%98%BF%E7%8B%B8")
+    assert headers["Referer"] == "r/1"
+    assert headers["User-Agent"] == "yamlcrawl-tests/1.0"
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        (
+            Reply(200, b"<!doctype html><title>Oops</title>", {"Content-Type": "text/html"}),
+            "returned HTTP 200 text/html, not JSON (Expecting value: line 1 column 1): "
+            "b'<!doctype html><title>Oops</title>'",
+        ),
+        (
+            Reply(200, b"", JSON),
+            "returned HTTP 200 application/json, not JSON (empty body): b''",
+        ),
+        (
+            Reply(200, b'{"hero": [1, 2,\n', {"Content-Type": "application/json; charset=utf-8"}),
+            "returned HTTP 200 application/json, not JSON "
+            "(Expecting value: line 2 column 1): b'{\"hero\": [1, 2,\\n'",
+        ),
+        (
+            Reply(200, b"OK " * 40, {"Content-Type": "text/plain"}),
+            "returned HTTP 200 text/plain, not JSON (Expecting value: line 1 column 1): "
+            f"b'{'OK ' * 26}OK...'",
+        ),
+        (
+            Reply(200, b'"\xff"'),
+            "returned HTTP 200 (no content type), not JSON (not UTF-8: bad byte at offset 1): "
+            "b'\"\\xff\"'",
+        ),
+    ],
+    ids=["html", "empty", "broken", "text", "not-utf8"],
+)
+def test_not_json_is_a_fetch_error_naming_everything(
+    site: Site, reply: Reply, expected: str
+) -> None:
+    url = site.serve("/api.json", reply)
+    with pytest.raises(FetchError) as caught:
+        fetch_document(FAST, url)
+    assert str(caught.value) == f"GET {url} {expected}"
+    assert "\n" not in str(caught.value)
+    assert (caught.value.url, caught.value.status, caught.value.attempts) == (url, 200, 1)
+    assert site.hits["/api.json"] == 1  # an invalid document is not retried
+
+
+def test_jsonp_without_a_callback(site: Site) -> None:
+    url = site.serve("/p.js", Reply(200, b'{"a": 1}', {"Content-Type": "text/javascript"}))
+    with pytest.raises(FetchError, match=r"not JSONP \(no callback\(\.\.\.\) around the JSON\)"):
+        fetch_document(FAST, url, fmt="jsonp")
+
+
+# --- statuses and retries -----------------------------------------------------------------
+
+
+def test_404_is_not_retried(site: Site, sleeps: list[float]) -> None:
+    url = site.serve(
+        "/missing.js", Reply(404, b"<h1>Not Found</h1>", {"Content-Type": "text/html"})
+    )
+    with pytest.raises(FetchError) as caught:
+        fetch_document(FAST, url)
+    assert str(caught.value) == f"GET {url} failed: HTTP 404 Not Found"
+    assert (caught.value.status, caught.value.attempts) == (404, 1)
+    assert site.hits["/missing.js"] == 1
+    assert sleeps == []
+
+
+def test_503_twice_then_200(site: Site, sleeps: list[float]) -> None:
+    url = site.serve("/flaky", Reply(503), Reply(503), Reply(200, b'{"ok": true}', JSON))
+    doc = fetch_document(FAST, url)
+    assert (doc.data, doc.attempts) == ({"ok": True}, 3)
+    assert site.hits["/flaky"] == 3
+    # backoff 0.5 then 1.0, each with at most 10% jitter on top
+    assert len(sleeps) == 2
+    assert 0.5 <= sleeps[0] <= 0.55
+    assert 1.0 <= sleeps[1] <= 1.1
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "low", "high"),
+    [
+        ("1", 1.0, 1.0),
+        ("3600", 60.0, 60.0),  # capped
+        (email.utils.formatdate(time.time() + 30, usegmt=True), 25.0, 31.0),
+        ("garbage", 0.01, 0.011),  # ignored: our own backoff applies
+    ],
+    ids=["seconds", "capped", "http-date", "unparsable"],
+)
+def test_429_honours_retry_after(
+    site: Site, sleeps: list[float], retry_after: str, low: float, high: float
+) -> None:
+    settings = HttpSettings(retries=1, backoff=0.01, user_agent="t")
+    url = site.serve("/busy", Reply(429, headers={"Retry-After": retry_after}), Reply(200, b"1"))
+    assert fetch_document(settings, url).attempts == 2
+    assert len(sleeps) == 1
+    assert low <= sleeps[0] <= high
+
+
+def test_retries_exhausted(site: Site, sleeps: list[float]) -> None:
+    url = site.serve("/down.js", Reply(503, b"busy"))
+    with pytest.raises(FetchError) as caught:
+        fetch_document(HttpSettings(retries=2, user_agent="t"), url)
+    assert str(caught.value) == f"GET {url} failed after 3 attempts: HTTP 503 Service Unavailable"
+    assert (caught.value.attempts, caught.value.status) == (3, 503)
+    assert site.hits["/down.js"] == 3
+    assert len(sleeps) == 2
+
+
+def test_connection_refused(sleeps: list[float]) -> None:
+    with socket.socket() as probe:  # a port nobody listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/x.js"
+    with pytest.raises(FetchError) as caught:
+        fetch_document(HttpSettings(retries=1, user_agent="t"), url)
+    assert str(caught.value) == f"GET {url} failed after 2 attempts: connection refused"
+    assert caught.value.status is None
+
+
+def test_connection_closed_without_a_response(site: Site, sleeps: list[float]) -> None:
+    url = site.custom("/hangup", lambda handler: None)
+    with pytest.raises(FetchError) as caught:
+        fetch_document(HttpSettings(retries=1, user_agent="t"), url)
+    cause = "the server closed the connection without a response"
+    assert str(caught.value) == f"GET {url} failed after 2 attempts: {cause}"
+    assert site.hits["/hangup"] == 2
+
+
+def test_slow_first_byte_times_out(site: Site) -> None:
+    url = site.serve("/slow", Reply(200, b"{}", JSON, delay=1.0))
+    started = time.monotonic()
+    with pytest.raises(FetchError) as caught:
+        fetch_document(HttpSettings(timeout=0.5, retries=0, user_agent="t"), url)
+    assert str(caught.value) == f"GET {url} failed: timed out after 0.5 s"
+    assert time.monotonic() - started < 0.95
+
+
+def test_short_body_is_retried(site: Site, sleeps: list[float]) -> None:
+    full = _json({"skins": ["x" * 2000]})
+    url = site.serve("/cut.js", Reply(200, full[:1200], JSON, length=len(full)), Reply(200, full))
+    doc = fetch_document(FAST, url)
+    assert (doc.attempts, doc.bytes) == (2, len(full))
+
+
+def test_always_short_body_fails_naming_the_bytes(site: Site, sleeps: list[float]) -> None:
+    url = site.serve("/cut.js", Reply(200, b"x" * 1200, JSON, length=5000))
+    with pytest.raises(FetchError) as caught:
+        fetch_document(HttpSettings(retries=1, user_agent="t"), url)
+    assert (
+        str(caught.value)
+        == f"GET {url} failed after 2 attempts: body ended after 1200 of 5000 bytes"
+    )
+
+
+def test_short_body_caught_even_if_urllib3_does_not_enforce_length(
+    site: Site, tmp_path: Path, sleeps: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Our own Content-Length check, for a urllib3 that hands over a short body without error.
+    original = urllib3.connectionpool.HTTPConnectionPool._make_request
+
+    def lenient(*args: Any, **kwargs: Any) -> Any:
+        return original(*args, **{**kwargs, "enforce_content_length": False})
+
+    monkeypatch.setattr(urllib3.connectionpool.HTTPConnectionPool, "_make_request", lenient)
+    url = site.serve("/cut.jpg", Reply(200, b"x" * 1200, length=5000))
+    settings = HttpSettings(retries=1, user_agent="t")
+    cause = "failed after 2 attempts: body ended after 1200 of 5000 bytes"
+    with pytest.raises(FetchError, match=f"{cause}$"):
+        fetch_document(settings, url)
+    progress: list[int] = []
+    with pytest.raises(FetchError, match=f"{cause}$"):
+        download_to(settings, url, tmp_path / "a.jpg", on_bytes=progress.append)
+    assert progress == [1200, -1200, 1200, -1200]
+    assert list(tmp_path.iterdir()) == []
+
+
+def _broken_chunks(handler: BaseHTTPRequestHandler) -> None:
+    handler.wfile.write(
+        b"HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"400\r\n" + b"x" * 100
+    )
+
+
+def test_broken_chunked_stream_is_retried(site: Site, tmp_path: Path, sleeps: list[float]) -> None:
+    url = site.custom("/chunks.jpg", _broken_chunks)
+    final = tmp_path / "a.jpg"
+    with pytest.raises(FetchError, match=r"failed after 2 attempts: the chunked body broke off$"):
+        download_to(HttpSettings(retries=1, user_agent="t"), url, final)
+    assert site.hits["/chunks.jpg"] == 2
+    assert list(tmp_path.iterdir()) == []
+
+
+def _stalls_mid_body(handler: BaseHTTPRequestHandler) -> None:
+    handler.send_response(200)
+    handler.send_header("Content-Length", "100000")
+    handler.end_headers()
+    handler.wfile.write(b"x" * 1000)
+    handler.wfile.flush()
+    time.sleep(1.0)
+
+
+def test_stall_mid_body_times_out(site: Site, tmp_path: Path) -> None:
+    url = site.custom("/stall.jpg", _stalls_mid_body)
+    with pytest.raises(FetchError, match=r"failed: timed out after 0.5 s$"):
+        download_to(HttpSettings(timeout=0.5, retries=0, user_agent="t"), url, tmp_path / "a")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_too_many_redirects(site: Site) -> None:
+    url = site.serve("/loop", Reply(302, headers={"Location": "/loop"}))
+    with pytest.raises(FetchError, match=r"failed: more than 2 redirects$"):
+        fetch_document(HttpSettings(max_redirects=2, user_agent="t"), url)
+
+
+# --- URLs ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("ftp://127.0.0.1/hero_list.js", "is not an http or https URL"),
+        ("file:///etc/passwd", "is not an http or https URL"),
+        ("127.0.0.1/hero_list.js", "is not an http or https URL"),
+        ("http:///hero_list.js", "has no host"),
+    ],
+)
+def test_only_http_urls(tmp_path: Path, url: str, problem: str) -> None:
+    with pytest.raises(FetchError) as caught:
+        fetch_document(FAST, url)
+    assert str(caught.value) == f"GET {url} refused: the URL {problem}"
+    assert caught.value.attempts == 0
+    with pytest.raises(FetchError, match="refused"):
+        download_to(FAST, url, tmp_path / "x")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_redirect_to_another_scheme_is_refused(site: Site, tmp_path: Path) -> None:
+    url = site.serve("/img.jpg", Reply(302, headers={"Location": "file:///etc/passwd"}))
+    with pytest.raises(FetchError, match=r"failed: redirected to a URL that is not http or https"):
+        download_to(FAST, url, tmp_path / "img.jpg")
+    assert site.hits["/img.jpg"] == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- downloads ----------------------------------------------------------------------------
+
+
+def test_download_writes_bytes_and_sha256(site: Site, tmp_path: Path) -> None:
+    body = os.urandom(300_000)  # several 64 KiB chunks
+    url = site.serve("/big.jpg", Reply(200, body, {"Content-Type": "image/jpeg"}))
+    final = tmp_path / "安妮" / "K／DA 阿狸电脑版.jpg"
+    progress: list[int] = []
+    saved = download_to(FAST, url, final, on_bytes=progress.append)
+    assert final.read_bytes() == body
+    assert (saved.bytes, saved.sha256, saved.attempts) == (
+        len(body),
+        hashlib.sha256(body).hexdigest(),
+        1,
+    )
+    assert sum(progress) == len(body)
+    assert len(progress) > 1
+    assert [p.name for p in final.parent.iterdir()] == [final.name]
+
+
+def test_download_retries_a_short_body_from_scratch(
+    site: Site, tmp_path: Path, sleeps: list[float]
+) -> None:
+    body = os.urandom(300_000)
+    url = site.serve("/cut.jpg", Reply(200, body[:150_000], length=300_000), Reply(200, body))
+    progress: list[int] = []
+    saved = download_to(FAST, url, tmp_path / "a.jpg", on_bytes=progress.append)
+    assert (saved.attempts, saved.bytes) == (2, 300_000)
+    assert (tmp_path / "a.jpg").read_bytes() == body
+    # the chunks of the failed attempt were reported, then taken back in one call
+    rewind = [n for n in progress if n < 0]
+    assert len(rewind) == 1
+    assert sum(progress) == 300_000
+
+
+def test_download_always_short_leaves_nothing(
+    site: Site, tmp_path: Path, sleeps: list[float]
+) -> None:
+    url = site.serve("/cut.jpg", Reply(200, b"x" * 1200, length=5000))
+    progress: list[int] = []
+    with pytest.raises(FetchError) as caught:
+        download_to(FAST, url, tmp_path / "d" / "a.jpg", on_bytes=progress.append)
+    assert (
+        str(caught.value)
+        == f"GET {url} failed after 4 attempts: body ended after 1200 of 5000 bytes"
+    )
+    assert site.hits["/cut.jpg"] == 4
+    assert list((tmp_path / "d").iterdir()) == []
+    assert sum(progress) == 0
+
+
+def test_download_non_2xx(site: Site, tmp_path: Path) -> None:
+    url = site.serve("/gone.jpg", Reply(410, b"gone"))
+    with pytest.raises(FetchError, match=r"failed: HTTP 410 Gone$"):
+        download_to(FAST, url, tmp_path / "a.jpg")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_interrupted_download_removes_the_part_file(site: Site, tmp_path: Path) -> None:
+    url = site.serve("/big.jpg", Reply(200, b"x" * 200_000))
+
+    def interrupt(n: int) -> None:
+        assert part_path(tmp_path / "a.jpg").exists()
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        download_to(FAST, url, tmp_path / "a.jpg", on_bytes=interrupt)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_part_path_short_name(tmp_path: Path) -> None:
+    assert part_path(tmp_path / "a.jpg") == tmp_path / "a.jpg.part"
+    assert part_path(tmp_path / ("a" * 250)).name == "a" * 250 + ".part"  # exactly 255 bytes
+    longer = part_path(tmp_path / ("a" * 251)).name
+    assert longer == "a" * 241 + "~" + hashlib.sha1(b"a" * 251).hexdigest()[:8] + ".part"
+
+
+def test_part_path_long_name(tmp_path: Path) -> None:
+    first = "至臻 K/DA 阿狸".replace("/", "／") * 12 + "电脑版.jpg"
+    second = first.replace("电脑版", "手机版")
+    assert 255 - 5 < len(first.encode()) <= 255  # the file fits, its .part name would not
+    one, two = part_path(tmp_path / first), part_path(tmp_path / second)
+    assert one.parent == tmp_path
+    assert one != two
+    for part, final in ((one, first), (two, second)):
+        assert len(part.name.encode()) <= 255
+        tag = "~" + hashlib.sha1(final.encode()).hexdigest()[:8] + ".part"
+        assert part.name.endswith(tag)
+        assert Path(final).stem.startswith(part.name.removesuffix(tag))
+        assert len(part.name.encode()) > 255 - 3  # cut at the last whole character that fits
+
+
+def test_download_with_a_long_name(site: Site, tmp_path: Path) -> None:
+    final = tmp_path / ("阿狸" * 40 + "电脑版.jpg")  # 253 bytes
+    url = site.serve("/a.jpg", Reply(200, b"jpeg"))
+    assert download_to(FAST, url, final).bytes == 4
+    assert list(tmp_path.iterdir()) == [final]
+
+
+# --- sessions and user agents -------------------------------------------------------------
+
+
+def test_session_is_cached_per_settings() -> None:
+    settings = HttpSettings(
+        user_agent="ua/1", proxies=(("https", "http://proxy.invalid:3128"),), verify=False
+    )
+    session = fetch.session_for(settings)
+    assert fetch.session_for(settings) is session
+    assert fetch.session_for(HttpSettings(user_agent="ua/1")) is not session
+    # equal settings values, not the same object, share the session
+    assert fetch.session_for(HttpSettings(user_agent="ua/1")) is fetch.session_for(
+        HttpSettings(user_agent="ua/1")
+    )
+    assert session.headers["User-Agent"] == "ua/1"
+    assert session.proxies == {"https": "http://proxy.invalid:3128"}
+    assert session.verify is False
+    assert session.max_redirects == 10
+    adapter: Any = session.get_adapter("http://127.0.0.1/")
+    assert adapter._pool_maxsize == 16
+    assert adapter.max_retries.total == 0
+
+
+def test_forked_child_gets_its_own_session(site: Site) -> None:
+    url = site.serve("/hero.js", Reply(200, _json(HERO), JSON))
+    parent = fetch.session_for(FAST)
+    fetch_document(FAST, url)  # the parent's pool now holds state a child must not touch
+    read_end, write_end = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: fork with threads running
+        pid = os.fork()
+    if pid == 0:  # the child: report and leave without running any pytest machinery
+        code = 1
+        try:
+            child = fetch.session_for(FAST)
+            report = {
+                "pid": os.getpid(),
+                "id": id(child),
+                "same_as_parent": child is parent,
+                "cached": fetch.session_for(FAST) is child,
+                "data": fetch_document(FAST, url).data,
+            }
+            os.write(write_end, json.dumps(report).encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        report = json.loads(pipe.read() or b"{}")
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert report["pid"] == pid != os.getpid()
+    assert report["id"] != id(parent)
+    assert report["same_as_parent"] is False
+    assert report["cached"] is True
+    assert report["data"] == HERO
+    assert fetch.session_for(FAST) is parent
+
+
+def test_user_agent_families_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_network(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("fake-useragent went to the network")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
+    monkeypatch.setattr(fetch, "_user_agents", {})
+    agents = {
+        name: fetch.resolve_user_agent(name) for name in ("chrome", "firefox", "safari", "edge")
+    }
+    assert all(agents.values())
+    assert len(set(agents.values())) == 4
+    assert "Chrome/" in agents["chrome"] and "Edg" not in agents["chrome"]
+    assert "Firefox/" in agents["firefox"]
+    assert "Version/" in agents["safari"] and "Chrome/" not in agents["safari"]
+    assert "Edg/" in agents["edge"]
+    assert fetch.resolve_user_agent("random").startswith("Mozilla/")
+    assert fetch.resolve_user_agent("Chrome") == agents["chrome"]  # cached, any case
+
+
+def test_literal_user_agent_passes_through(site: Site) -> None:
+    literal = "yamlcrawl/0.1 (+https://example.invalid/bot)"
+    assert fetch.resolve_user_agent(literal) == literal
+    url = site.serve("/ua", Reply(200, b"{}", JSON))
+    fetch_document(HttpSettings(user_agent=literal), url)
+    assert site.requests[-1][2]["User-Agent"] == literal
+
+
+def test_fetch_error_survives_pickling() -> None:
+    error = FetchError(
+        "GET http://h/x failed: HTTP 404 Not Found", url="http://h/x", attempts=1, status=404
+    )
+    copy = pickle.loads(pickle.dumps(error))
+    assert (str(copy), copy.url, copy.attempts, copy.status) == (str(error), "http://h/x", 1, 404)
