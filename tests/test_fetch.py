@@ -274,7 +274,7 @@ def test_503_twice_then_200(site: Site, sleeps: list[float]) -> None:
     [
         ("1", 1.0, 1.0),
         ("3600", 60.0, 60.0),  # capped
-        (email.utils.formatdate(time.time() + 30, usegmt=True), 25.0, 31.0),
+        ("HTTP-DATE in 30 s", 25.0, 31.0),  # made when the test runs, not when it is collected
         ("garbage", 0.01, 0.011),  # ignored: our own backoff applies
     ],
     ids=["seconds", "capped", "http-date", "unparsable"],
@@ -283,6 +283,8 @@ def test_429_honours_retry_after(
     site: Site, sleeps: list[float], retry_after: str, low: float, high: float
 ) -> None:
     settings = HttpSettings(retries=1, backoff=0.01, user_agent="t")
+    if retry_after == "HTTP-DATE in 30 s":
+        retry_after = email.utils.formatdate(time.time() + 30, usegmt=True)
     url = site.serve("/busy", Reply(429, headers={"Retry-After": retry_after}), Reply(200, b"1"))
     assert fetch_document(settings, url).attempts == 2
     assert len(sleeps) == 1
@@ -608,7 +610,7 @@ def test_user_agent_families_offline(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "Chrome/" in agents["chrome"] and "Edg" not in agents["chrome"]
     assert "Firefox/" in agents["firefox"]
     assert "Version/" in agents["safari"] and "Chrome/" not in agents["safari"]
-    assert "Edg/" in agents["edge"]
+    assert "Edg" in agents["edge"]  # "Edg/1xx" today, "Edge/18" in older strings
     assert fetch.resolve_user_agent("random").startswith("Mozilla/")
     assert fetch.resolve_user_agent("Chrome") == agents["chrome"]  # cached, any case
 

@@ -62,8 +62,8 @@ class Reporter:
 
     def file_planned(self, unit: DownloadUnit) -> None:
         """In a dry run, the listing of what would be saved."""
-        if self.dry_run:
-            self.out.print(f"{escape(unit.path)}\t{escape(unit.url)}")
+        if self.dry_run:  # plain `path<TAB>url` lines for scripts: no markup, no tab expansion
+            print(f"{unit.path}\t{unit.url}", file=self.out.file, flush=True)
 
     def summary(self, plan: Plan, stats: RunStats) -> None:
         """The closing table, then every failure with its reason."""

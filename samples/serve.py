@@ -1,0 +1,247 @@
+"""A small static HTTP server for the offline sample sites.
+
+Run ``python samples/serve.py samples/lol/site --port 8000`` and point a crawl at
+``http://127.0.0.1:8000``. In JSON and JSONP bodies every occurrence of a ``--rewrite`` origin
+(default ``https://game.gtimg.cn``) becomes the server's own ``http://127.0.0.1:PORT``, so the
+absolute image URLs inside the documents lead back to the mirror. The JSON-escaped spelling of
+the origin (``https:\\/\\/game.gtimg.cn``, as older LoL documents write it) is rewritten too.
+
+Tests import it: ``server, base_url = start_server(root)`` serves from a daemon thread; after
+the crawl, ``server.requests`` lists the paths asked for, and ``server.shutdown()`` followed by
+``server.server_close()`` stops it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+DEFAULT_REWRITE: tuple[str, ...] = ("https://game.gtimg.cn",)
+CONTENT_TYPES: dict[str, str] = {
+    ".js": "application/json; charset=utf-8",
+    ".json": "application/json; charset=utf-8",
+    ".jsonp": "application/javascript",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+}
+TEXT_SUFFIXES = frozenset({".js", ".json", ".jsonp"})
+FALLBACK_TYPE = "application/octet-stream"
+
+
+class SampleServer(ThreadingHTTPServer):
+    """A threading HTTP server over one folder, with a thread-safe log of what was asked.
+
+    Attributes:
+        root: the served folder, resolved.
+        rewrite: origins replaced by ``base_url`` in text bodies.
+        verbose: log one line per request to stderr.
+        base_url: ``http://HOST:PORT`` of this server.
+        requests: every GET or HEAD request's path (percent-decoded, query dropped), in
+            arrival order, whatever the response.
+        responses: ``(method, path, status)`` for the same requests.
+    """
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        root: Path,
+        rewrite: Sequence[str] = DEFAULT_REWRITE,
+        *,
+        verbose: bool = False,
+    ) -> None:
+        """Bind to ``address`` (port 0 picks a free port) and prepare to serve ``root``."""
+        super().__init__(address, SampleHandler)
+        self.root = root.resolve()
+        self.rewrite = tuple(origin.rstrip("/") for origin in rewrite if origin)
+        self.verbose = verbose
+        host = address[0] if address[0] not in ("", "0.0.0.0") else "127.0.0.1"
+        self.base_url = f"http://{host}:{self.server_address[1]}"
+        self.requests: list[str] = []
+        self.responses: list[tuple[str, str, int]] = []
+        self._lock = threading.Lock()
+
+    def record(self, method: str, path: str, status: int) -> None:
+        """Append one request to ``requests`` and ``responses`` (thread-safe)."""
+        with self._lock:
+            self.requests.append(path)
+            self.responses.append((method, path, int(status)))
+
+    def rewrite_body(self, body: bytes) -> bytes:
+        """Replace each rewrite origin, plain or with ``\\/`` escapes, by ``base_url``."""
+        base = self.base_url.encode("ascii")
+        for origin in self.rewrite:
+            plain = origin.encode("utf-8")
+            body = body.replace(plain, base)
+            body = body.replace(plain.replace(b"/", b"\\/"), base.replace(b"/", b"\\/"))
+        return body
+
+    def locate(self, path: str) -> tuple[HTTPStatus, Path | None]:
+        """The file under ``root`` that a decoded URL path names.
+
+        Returns:
+            ``(OK, file)``; ``(FORBIDDEN, None)`` for ``..`` segments, backslashes, NUL bytes
+            and anything that resolves outside ``root`` (symbolic links included);
+            ``(NOT_FOUND, None)`` for a missing file or a folder.
+        """
+        parts = [part for part in path.split("/") if part]
+        if any(part in (".", "..") or "\\" in part or "\x00" in part for part in parts):
+            return HTTPStatus.FORBIDDEN, None
+        target = self.root.joinpath(*parts).resolve()
+        if not target.is_relative_to(self.root):
+            return HTTPStatus.FORBIDDEN, None
+        if not target.is_file():
+            return HTTPStatus.NOT_FOUND, None
+        return HTTPStatus.OK, target
+
+
+class SampleHandler(BaseHTTPRequestHandler):
+    """Serves GET and HEAD from the server's root; anything else gets 501."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "yamlcrawl-samples/1.0"
+    # Headers and body go out in separate writes: with Nagle's algorithm on, a kept-alive
+    # connection waits for the client's delayed ACK (~40 ms) before every body.
+    disable_nagle_algorithm = True
+    timeout = 30
+
+    @property
+    def site(self) -> SampleServer:
+        """The server, with its real type."""
+        assert isinstance(self.server, SampleServer)
+        return self.server
+
+    def do_GET(self) -> None:
+        """Send a file with its body."""
+        self._serve(with_body=True)
+
+    def do_HEAD(self) -> None:
+        """Send a file's headers only."""
+        self._serve(with_body=False)
+
+    def _serve(self, *, with_body: bool) -> None:
+        """Answer one request: 200 with the (rewritten) file, 403 or 404."""
+        path = unquote(urlsplit(self.path).path)
+        status, target = self.site.locate(path)
+        if target is None:
+            self.site.record(self.command, path, status)
+            self.send_error(status)
+            return
+        suffix = target.suffix.lower()
+        body = target.read_bytes()
+        if suffix in TEXT_SUFFIXES:
+            body = self.site.rewrite_body(body)
+        self.site.record(self.command, path, HTTPStatus.OK)
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", CONTENT_TYPES.get(suffix, FALLBACK_TYPE))
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        if with_body:
+            self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Log to stderr only with ``--verbose``."""
+        if self.site.verbose:
+            super().log_message(format, *args)
+
+
+def start_server(
+    root: Path,
+    rewrite: Sequence[str] = DEFAULT_REWRITE,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    verbose: bool = False,
+) -> tuple[SampleServer, str]:
+    """Serve ``root`` from a daemon thread.
+
+    Args:
+        root: the site folder.
+        rewrite: origins to replace by the server's base URL in .js/.json/.jsonp bodies.
+        host: the address to bind.
+        port: the port to bind; 0 picks a free one.
+        verbose: log one line per request.
+
+    Returns:
+        The running server (a ``ThreadingHTTPServer``; stop it with ``shutdown()`` then
+        ``server_close()``) and its base URL, e.g. ``http://127.0.0.1:41234``.
+
+    Raises:
+        NotADirectoryError: ``root`` is not a folder.
+    """
+    if not root.is_dir():
+        raise NotADirectoryError(f"not a folder: {root}")
+    server = SampleServer((host, port), root, rewrite, verbose=verbose)
+    thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.05},
+        name=f"sample-server-{server.server_address[1]}",
+        daemon=True,
+    )
+    thread.start()
+    return server, server.base_url
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The command line: ROOT [--host H] [--port N] [--rewrite ORIGIN]... [--verbose]."""
+    parser = argparse.ArgumentParser(
+        description="Serve a yamlcrawl sample site (static files, origins rewritten)."
+    )
+    parser.add_argument("root", type=Path, help="the site folder, e.g. samples/lol/site")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port (8000; 0 = any free port)")
+    parser.add_argument(
+        "--rewrite",
+        action="append",
+        metavar="ORIGIN",
+        help="origin replaced by this server's URL in .js/.json/.jsonp bodies; repeatable "
+        f"(default: {' '.join(DEFAULT_REWRITE)})",
+    )
+    parser.add_argument("--verbose", action="store_true", help="log one line per request")
+    return parser.parse_args(argv)
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    """SIGTERM stops the server as Ctrl-C does (the socket is closed on the way out)."""
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Serve until interrupted; print the base URL first (the chosen port with --port 0).
+
+    Returns:
+        The exit status: 0 after Ctrl-C or SIGTERM, 2 when the root is not a folder.
+    """
+    args = parse_args(argv)
+    root: Path = args.root
+    if not root.is_dir():
+        print(f"serve.py: not a folder: {root}", file=sys.stderr)
+        return 2
+    rewrite: list[str] = args.rewrite if args.rewrite is not None else list(DEFAULT_REWRITE)
+    server = SampleServer((args.host, args.port), root, rewrite, verbose=args.verbose)
+    print(f"Serving {server.root} at {server.base_url}", flush=True)
+    for origin in server.rewrite:
+        print(f"  rewriting {origin} -> {server.base_url}", flush=True)
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

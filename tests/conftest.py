@@ -1,0 +1,57 @@
+"""Fixtures: the sample sites served on 127.0.0.1 (port 0), and an in-process CLI runner."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from samples.serve import start_server
+from tests.support import REWRITES, SAMPLES, Run, Site
+from yamlcrawl import cli
+
+RunCli = Callable[..., Run]
+
+
+def _serve(name: str, root: Path) -> Iterator[Site]:
+    server, base = start_server(root, REWRITES.get(name, ()))
+    try:
+        yield Site(name, root, server, base)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def lol_site() -> Iterator[Site]:
+    """The LoL mirror, as checked in."""
+    yield from _serve("lol", SAMPLES / "lol" / "site")
+
+
+@pytest.fixture(params=["books", "gallery"])
+def other_site(request: pytest.FixtureRequest) -> Iterator[Site]:
+    """Each of the other sample sites in turn."""
+    yield from _serve(request.param, SAMPLES / request.param / "site")
+
+
+@pytest.fixture
+def broken_lol_site(tmp_path: Path) -> Iterator[Site]:
+    """A copy of the LoL mirror that a test may damage before crawling."""
+    root = tmp_path / "site"
+    shutil.copytree(SAMPLES / "lol" / "site", root)
+    yield from _serve("lol", root)
+
+
+@pytest.fixture
+def run_cli(capsys: pytest.CaptureFixture[str]) -> RunCli:
+    """Call the CLI in-process, as the console script would, and capture what it prints."""
+
+    def run(*args: Any) -> Run:
+        code = cli.main([str(arg) for arg in args])
+        captured = capsys.readouterr()
+        return Run(code, captured.out, captured.err)
+
+    return run

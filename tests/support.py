@@ -1,0 +1,66 @@
+"""Helpers the end-to-end tests share: sample sites, CLI runs, output inspection."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from samples.serve import SampleServer
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "samples"
+REWRITES = {"lol": ("https://game.gtimg.cn",), "gallery": ("https://cdn.example.test",)}
+
+
+@dataclass
+class Site:
+    """A sample site being served, and what its crawl must save."""
+
+    name: str
+    root: Path
+    server: SampleServer
+    base: str
+
+    @property
+    def expected(self) -> list[dict[str, str]]:
+        """``[{"path": ..., "source": ...}]`` from the sample's expected.json."""
+        data: list[dict[str, str]] = json.loads(
+            (SAMPLES / self.name / "expected.json").read_text("utf-8")
+        )
+        return data
+
+    def source_bytes(self, source: str) -> bytes:
+        """The bytes the site serves for ``source`` (a path under site/)."""
+        return (self.root / source).read_bytes()
+
+
+@dataclass
+class Run:
+    """One ``yamlcrawl`` invocation's exit code and output."""
+
+    code: int
+    out: str
+    err: str
+
+
+def lol_args(site: Site, output: Path, *extra: Any) -> list[Any]:
+    """The README's command for the LoL mirror: crawler.yaml with ``--set img=...``."""
+    img = f"{site.base}/images/lol/act/img"
+    return [ROOT / "crawler.yaml", "--set", f"img={img}", "--output", output, *extra]
+
+
+def manifest_records(output: Path) -> list[dict[str, Any]]:
+    """The manifest's records, in the order written."""
+    lines = (output / "manifest.jsonl").read_text("utf-8").splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def saved_files(output: Path) -> dict[str, bytes]:
+    """Every file under ``output`` but the manifest, by relative POSIX path."""
+    return {
+        path.relative_to(output).as_posix(): path.read_bytes()
+        for path in sorted(output.rglob("*"))
+        if path.is_file() and path.name != "manifest.jsonl"
+    }

@@ -1,0 +1,310 @@
+"""crawler.yaml and the other samples, crawled end to end from servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from tests.conftest import RunCli
+from tests.support import ROOT, SAMPLES, Site, lol_args, manifest_records, saved_files
+
+# Names the original program lost or mangled, pinned here by hand (expected.json has them all).
+HAZARDOUS = {
+    "九尾妖狐/K／DA 阿狸电脑版.jpg": (
+        "images/lol/act/img/skin/big_f9461e54-78af-4a95-b08b-d1a7cf7f9cdc.jpg"
+    ),
+    "九尾妖狐/至臻 K／DA 阿狸手机版.jpg": (
+        "images/lol/act/img/skinloading/c87295e3-2123-4d69-af79-6206d104632b.jpg"
+    ),
+    "迅捷斥候/提莫：＂约德尔人的一大步＂电脑版.jpg": (
+        "images/lol/act/img/skin/big_aeeed8ed-1541-42ad-8dc4-8a647fb62f6c.jpg"
+    ),
+    "黑暗之女/“你看见过我的熊猫吗？”安妮手机版.jpg": "images/lol/act/img/skinloading/1008.jpg",
+}
+
+
+def test_crawler_yaml_saves_every_lol_image_exactly_once(
+    lol_site: Site, run_cli: RunCli, tmp_path: Path
+) -> None:
+    output = tmp_path / "out"
+    run = run_cli(*lol_args(lol_site, output, "-q"))
+    assert run.code == 0, run.err
+    files = saved_files(output)
+    expected = {
+        entry["path"]: lol_site.source_bytes(entry["source"]) for entry in lol_site.expected
+    }
+    assert len(expected) == 48
+    assert files == expected
+    for path, source in HAZARDOUS.items():
+        assert files[path] == lol_site.source_bytes(source)
+    images = [p for p in lol_site.server.requests if p.endswith(".jpg")]
+    assert len(images) == len(set(images)) == 48
+    assert not list(output.rglob("*.part"))
+
+
+def test_the_manifest_records_every_file_with_its_hash(
+    lol_site: Site, run_cli: RunCli, tmp_path: Path
+) -> None:
+    output = tmp_path / "out"
+    assert run_cli(*lol_args(lol_site, output, "-q")).code == 0
+    records = manifest_records(output)
+    saved = [r for r in records if r["status"] == "saved"]
+    skipped = [r for r in records if r["status"] == "skipped"]
+    assert len(saved) == 48 and len(skipped) == 12
+    assert {r["reason"] for r in skipped} == {"no URL (empty)"}
+    for record in saved:
+        data = (output / record["path"]).read_bytes()
+        assert record["bytes"] == len(data)
+        assert record["sha256"] == hashlib.sha256(data).hexdigest()
+        assert record["stage"] == "skins"
+        assert record["url"].startswith(lol_site.base)
+
+
+def test_other_samples_give_their_expected_files(
+    other_site: Site, run_cli: RunCli, tmp_path: Path
+) -> None:
+    output = tmp_path / "out"
+    config = SAMPLES / other_site.name / "crawler.yaml"
+    run = run_cli(config, "--set", f"api={other_site.base}", "--output", output, "-q")
+    assert run.code == 0, run.err
+    expected = {e["path"]: other_site.source_bytes(e["source"]) for e in other_site.expected}
+    assert saved_files(output) == expected
+
+
+def test_a_second_run_finds_everything_present_and_fetches_no_image(
+    lol_site: Site, run_cli: RunCli, tmp_path: Path
+) -> None:
+    output = tmp_path / "out"
+    assert run_cli(*lol_args(lol_site, output, "-q")).code == 0
+    before = saved_files(output)
+    lol_site.server.requests.clear()
+    run = run_cli(*lol_args(lol_site, output))
+    assert run.code == 0
+    assert saved_files(output) == before
+    assert [p for p in lol_site.server.requests if p.endswith(".jpg")] == []
+    statuses = {r["status"] for r in manifest_records(output) if r["kind"] == "file"}
+    assert statuses == {"present", "skipped"}
+
+
+def test_dry_run_lists_the_files_and_saves_none(
+    lol_site: Site, run_cli: RunCli, tmp_path: Path
+) -> None:
+    output = tmp_path / "out"
+    run = run_cli(*lol_args(lol_site, output, "--dry-run"))
+    assert run.code == 0
+    listed = [line.split("\t")[0] for line in run.out.splitlines() if "\t" in line]
+    assert listed == [entry["path"] for entry in lol_site.expected]
+    assert not output.exists()
+    assert not [p for p in lol_site.server.requests if p.endswith(".jpg")]
+
+
+def test_limit_takes_the_first_items_of_every_fan_out(
+    lol_site: Site, run_cli: RunCli, tmp_path: Path
+) -> None:
+    output = tmp_path / "out"
+    assert run_cli(*lol_args(lol_site, output, "--limit", "2", "-q")).code == 0
+    assert sorted(saved_files(output)) == [
+        "迅捷斥候/提莫：＂约德尔人的一大步＂手机版.jpg",
+        "迅捷斥候/提莫：＂约德尔人的一大步＂电脑版.jpg",
+        "迅捷斥候/迅捷斥候手机版.jpg",
+        "迅捷斥候/迅捷斥候电脑版.jpg",
+        "黑暗之女/哥特萝莉 安妮手机版.jpg",
+        "黑暗之女/哥特萝莉 安妮电脑版.jpg",
+        "黑暗之女/黑暗之女手机版.jpg",
+        "黑暗之女/黑暗之女电脑版.jpg",
+    ]
+
+
+def test_a_missing_image_fails_alone_exit_1_and_is_listed(
+    broken_lol_site: Site, run_cli: RunCli, tmp_path: Path
+) -> None:
+    victim = HAZARDOUS["九尾妖狐/K／DA 阿狸电脑版.jpg"]
+    (broken_lol_site.root / victim).unlink()
+    output = tmp_path / "out"
+    run = run_cli(*lol_args(broken_lol_site, output, "-q"))
+    assert run.code == 1
+    assert len(saved_files(output)) == 47
+    assert "1 failed:" in run.out
+    assert "九尾妖狐/K／DA 阿狸电脑版.jpg: GET" in run.out
+    assert "HTTP 404" in run.out
+    failed = [r for r in manifest_records(output) if r["status"] == "failed"]
+    assert [r["path"] for r in failed] == ["九尾妖狐/K／DA 阿狸电脑版.jpg"]
+
+
+def test_a_page_that_is_not_json_fails_that_page_with_what_came_back(
+    broken_lol_site: Site, run_cli: RunCli, tmp_path: Path
+) -> None:
+    page = broken_lol_site.root / "images/lol/act/img/js/hero/17.js"
+    page.write_text("<html><body>502 Bad Gateway</body></html>")
+    output = tmp_path / "out"
+    run = run_cli(*lol_args(broken_lol_site, output, "-q"))
+    assert run.code == 1
+    assert len(saved_files(output)) == 48 - 6
+    assert "/js/hero/17.js returned HTTP 200 application/json" in run.out
+    assert "b'<html><body>502 Bad Gateway</body></html>'" in run.out
+    pages = [r for r in manifest_records(output) if r["kind"] == "page"]
+    assert len(pages) == 1 and pages[0]["status"] == "failed"
+
+
+HOSTILE = """
+    vars: {{api: "{base}"}}
+    output: {{on_conflict: {policy}}}
+    stages:
+      heroes:
+        url: "{{api}}/images/lol/act/img/js/hero/555.js"
+        each: "$.skins[?(@.mainImg != '')]"
+        as: skin
+        downloads:
+          - url: "{{skin.mainImg}}"
+            save_as: "{{skin.name|path}}.jpg"
+          - url: "{{skin.mainImg}}"
+            save_as: "same.jpg"
+"""
+
+
+def _hostile(site: Site, tmp_path: Path, policy: str) -> Path:
+    config = tmp_path / "hostile.yaml"
+    config.write_text(textwrap.dedent(HOSTILE.format(base=site.base, policy=policy)), "utf-8")
+    return config
+
+
+def test_hostile_names_never_leave_the_output_folder(
+    lol_site: Site, run_cli: RunCli, tmp_path: Path
+) -> None:
+    output = tmp_path / "nest" / "out"
+    run = run_cli(_hostile(lol_site, tmp_path, "suffix"), "--output", output, "-q")
+    assert run.code == 1  # `../../etc/passwd` kept as folders by |path is refused
+    assert "'../../etc/passwd.jpg' has a '..' segment" in run.out
+    outside = {p for p in tmp_path.rglob("*") if output not in (p, *p.parents)}
+    assert outside == {tmp_path / "hostile.yaml", tmp_path / "nest"}
+    files = saved_files(output)
+    assert "CON_.jpg" in files  # `CON.jpg` is a device on Windows, whatever the extension
+    assert "C：＼Windows＼x.jpg" in files
+    assert sorted(p for p in files if p.startswith("same")) == [
+        "same (2).jpg",
+        "same (3).jpg",
+        "same (4).jpg",
+        "same (5).jpg",
+        "same (6).jpg",
+        "same.jpg",
+    ]
+
+
+def test_on_conflict_skip_keeps_the_first(lol_site: Site, run_cli: RunCli, tmp_path: Path) -> None:
+    output = tmp_path / "out"
+    run_cli(_hostile(lol_site, tmp_path, "skip"), "--output", output, "-q")
+    records = manifest_records(output)
+    saved = [r["url"] for r in records if r["path"] == "same.jpg" and r["status"] == "saved"]
+    first = "/images/lol/act/img/skin/big_e43f18b2-c93b-48c8-aed6-04132c4aa17e.jpg"
+    assert saved == [lol_site.base + first]
+    taken = [r for r in records if "is taken by another URL" in r.get("reason", "")]
+    assert len(taken) == 5
+
+
+def test_validate_prints_problems_without_a_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("run:\n  mode: pol\nstages:\n  a:\n    url: '{nope}'\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "yamlcrawl", "validate", str(bad)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"{bad}:2:9: unknown mode 'pol' at run.mode — expected one of: serial",
+        f"{bad}:5:10: template names 'nope', which nothing binds, at stages.a.url"
+        " — expected one of: (nothing is bound here)"
+        " (bound by vars, --set, or an ancestor's as/fields)",
+    ]
+
+
+def test_validate_accepts_the_shipped_crawls(run_cli: RunCli) -> None:
+    for config in (ROOT / "crawler.yaml", *SAMPLES.glob("*/crawler.yaml")):
+        run = run_cli("validate", config)
+        assert run.code == 0, run.err
+        assert "valid" in run.out
+
+
+def test_usage_errors_exit_2(run_cli: RunCli, tmp_path: Path) -> None:
+    assert run_cli(ROOT / "crawler.yaml", "--set", "no-equals-sign").code == 2
+    assert run_cli(ROOT / "crawler.yaml", "--mode", "warp").code == 2
+    assert run_cli(tmp_path / "missing.yaml").code == 2
+
+
+def test_ctrl_c_stops_with_130_and_leaves_no_finished_looking_file(
+    tmp_path: Path, lol_site: Site
+) -> None:
+    slow = tmp_path / "slow.py"
+    slow.write_text(SLOW_SERVER)
+    server = subprocess.Popen([sys.executable, str(slow)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        base = server.stdout.readline().strip()
+        config = tmp_path / "slow.yaml"
+        config.write_text(SLOW_CRAWL.format(base=base))
+        crawl = subprocess.Popen(
+            [sys.executable, "-m", "yamlcrawl", str(config), "-o", str(tmp_path / "out")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        time.sleep(1.5)  # the download is trickling by now
+        crawl.send_signal(signal.SIGINT)
+        out, _ = crawl.communicate(timeout=10)
+    finally:
+        server.kill()
+        server.communicate()
+    assert crawl.returncode == 130
+    assert "interrupted" in out
+    assert [p.name for p in (tmp_path / "out").rglob("*") if p.is_file()] == ["manifest.jsonl"]
+
+
+SLOW_SERVER = """
+import http.server, sys, time
+
+class Slow(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/list.json":
+            body = b'{"files": ["/big.bin"]}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", "1000000")
+        self.end_headers()
+        for _ in range(1000):
+            self.wfile.write(b"x" * 1000)
+            self.wfile.flush()
+            time.sleep(0.05)
+
+    def log_message(self, *args):
+        pass
+
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+print(f"http://127.0.0.1:{server.server_address[1]}", flush=True)
+server.serve_forever()
+"""
+
+SLOW_CRAWL = """
+vars: {{base: "{base}"}}
+stages:
+  files:
+    url: "{{base}}/list.json"
+    each: "$.files[*]"
+    as: f
+    downloads:
+      - url: "{{base}}{{f}}"
+        save_as: "big.bin"
+"""
