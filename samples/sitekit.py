@@ -6,7 +6,7 @@ Three parts:
   they are served at, so every image is unique and traceable;
 * byte-exact JSON writers (`json_bytes`, `write_file`, `reset_dir`);
 * an oracle for the file names a crawl must produce (`safe_segment`, `ExpectedFiles`). It is a
-  hand-written reading of the rules in docs/LANGUAGE.md ("Paths in `save_as`" and "Conflicts"),
+  hand-written reading of the rules in the README's language reference ("Paths in `save_as`" and "Conflicts"),
   kept apart from the yamlcrawl package on purpose: the tests compare the two.
 """
 
@@ -263,11 +263,11 @@ def _utf8_len(text: str) -> int:
     return len(text.encode("utf-8"))
 
 
-def _cut(stem: str, budget: int) -> str:
-    """The longest prefix of ``stem`` whose UTF-8 fits in ``budget`` bytes."""
+def _prefix(text: str, budget: int) -> str:
+    """The longest prefix of ``text`` whose UTF-8 fits in ``budget`` bytes."""
     kept: list[str] = []
     used = 0
-    for char in stem:
+    for char in text:
         size = _utf8_len(char)
         if used + size > budget:
             break
@@ -276,8 +276,16 @@ def _cut(stem: str, budget: int) -> str:
     return "".join(kept)
 
 
+def _cut(stem: str, budget: int) -> str:
+    """``stem`` in ``budget`` bytes: its head, "…", and as much of its end as fits in a quarter."""
+    inner = budget - _utf8_len("…")
+    tail = _prefix(stem[::-1], inner // 4)[::-1]
+    head = _prefix(stem, inner - _utf8_len(tail))
+    return head.rstrip(_TRIMMED) + "…" + tail
+
+
 def safe_segment(text: str) -> str:
-    """One rendered ``save_as`` segment made safe, in the order LANGUAGE.md lists the rules.
+    """One rendered ``save_as`` segment made safe, in the order the README lists the rules.
 
     NFC first (NBSP stays), then ``/ \\ : * ? " < > |`` to their fullwidth forms, control
     characters (Unicode category Cc) to ``_``, trailing dots and spaces trimmed, a Windows
@@ -300,7 +308,7 @@ def safe_segment(text: str) -> str:
         name = f"{stem}_{ext}"
     if _utf8_len(name) > MAX_SEGMENT_BYTES:
         stem, ext = _split_ext(name)
-        name = _cut(stem, MAX_SEGMENT_BYTES - _utf8_len(ext)).rstrip(_TRIMMED) + ext
+        name = _cut(stem, MAX_SEGMENT_BYTES - _utf8_len(ext)) + ext
     if not name or name in (".", ".."):
         raise ValueError(f"segment {text!r} has nothing left: the samples must not need this")
     return name
@@ -312,7 +320,7 @@ def _numbered(path: str, number: int) -> str:
     stem, ext = _split_ext(name)
     numbered = f"{stem} ({number}){ext}"
     if _utf8_len(numbered) > MAX_SEGMENT_BYTES:
-        raise ValueError(f"{numbered!r} passes 255 bytes: LANGUAGE.md does not say how to cut it")
+        raise ValueError(f"{numbered!r} passes 255 bytes: the README does not say how to cut it")
     return f"{folder}/{numbered}" if folder else numbered
 
 

@@ -11,6 +11,7 @@ from typing import Literal
 Replace = Literal["fullwidth", "underscore"]
 
 MAX_SEGMENT_BYTES = 255
+ELLIPSIS = "…"
 # Characters Windows refuses in names (and `/`, which every OS does): their fullwidth forms
 # (U+FF01..U+FF5E mirror ASCII 0x21..0x7E) keep names readable, `K/DA` becomes `K／DA`.
 UNSAFE_CHARS = '/\\:*?"<>|'
@@ -65,15 +66,21 @@ def _unreserve(name: str) -> str:
 
 
 def fit_bytes(name: str, limit: int = MAX_SEGMENT_BYTES) -> str:
-    """Cut ``name`` to ``limit`` bytes of UTF-8, whole characters only, keeping its extension."""
+    """Cut ``name`` to ``limit`` bytes of UTF-8, whole characters only, keeping its extension.
+
+    The middle goes, not the end: ``<head>…<tail>.jpg`` keeps the start of the name and its
+    last quarter, where templates usually put what tells files apart (``电脑版``, ``手机版``).
+    """
     if len(name.encode("utf-8")) <= limit:
         return name
     match = _EXTENSION.search(name)
     ext = match.group(0) if match and match.start() > 0 else ""
     stem = name[: len(name) - len(ext)]
-    budget = limit - len(ext.encode("utf-8"))
-    cut = stem.encode("utf-8")[:budget].decode("utf-8", errors="ignore")
-    return (cut.rstrip(" .") or "_") + ext
+    budget = limit - len(ext.encode("utf-8")) - len(ELLIPSIS.encode("utf-8"))
+    tail = stem.encode("utf-8")[-(budget // 4) :].decode("utf-8", errors="ignore")
+    head_budget = budget - len(tail.encode("utf-8"))
+    head = stem.encode("utf-8")[:head_budget].decode("utf-8", errors="ignore")
+    return (head.rstrip(" .") or "_") + ELLIPSIS + tail + ext
 
 
 def relative_path(rendered: str, replace: Replace = "fullwidth") -> PurePosixPath:

@@ -11,7 +11,7 @@ Output, byte for byte the same on every run:
 * every ``mainImg``, ``loadingImg`` and ``chromaImg`` at the path its URL names, as a tiny
   valid JPEG or PNG carrying that path;
 * ``expected.json``: the files the crawl in ``crawler.yaml`` must save, computed from the
-  rules of docs/LANGUAGE.md by ``sitekit.ExpectedFiles``.
+  rules of the README's language reference by ``sitekit.ExpectedFiles``.
 
 Run: ``python samples/lol/build.py [--fixtures DIR]``.
 """
