@@ -6,8 +6,9 @@ Three parts:
   they are served at, so every image is unique and traceable;
 * byte-exact JSON writers (`json_bytes`, `write_file`, `reset_dir`);
 * an oracle for the file names a crawl must produce (`safe_segment`, `ExpectedFiles`). It is a
-  hand-written reading of the rules in the README's language reference ("Paths in `save_as`" and "Conflicts"),
-  kept apart from the yamlcrawl package on purpose: the tests compare the two.
+  hand-written reading of the rules in the README's language reference ("Paths in
+  `save_as`" and "Conflicts"), kept apart from the yamlcrawl package on purpose: the tests
+  compare the two.
 """
 
 from __future__ import annotations
