@@ -152,6 +152,7 @@ def test_a_page_that_is_not_json_fails_that_page_with_what_came_back(
     assert len(pages) == 1 and pages[0]["status"] == "failed"
 
 
+TAB_SKIN = "e35d9b25-64c2-4b74-a334-1c960f0aaf84"  # hero 555's last skin with an image
 HOSTILE = """
     vars: {{api: "{base}"}}
     output: {{on_conflict: {policy}}}
@@ -205,6 +206,27 @@ def test_on_conflict_skip_keeps_the_first(lol_site: Site, run_cli: RunCli, tmp_p
     assert saved == [lol_site.base + first]
     taken = [r for r in records if "is taken by another URL" in r.get("reason", "")]
     assert len(taken) == 5
+
+
+def test_on_conflict_overwrite_keeps_the_last_in_crawl_order(
+    lol_site: Site, run_cli: RunCli, tmp_path: Path
+) -> None:
+    output = tmp_path / "out"
+    run_cli(_hostile(lol_site, tmp_path, "overwrite"), "--output", output, "-q")
+    last = "images/lol/act/img/skin/big_" + TAB_SKIN + ".jpg"
+    assert (output / "same.jpg").read_bytes() == lol_site.source_bytes(last)
+    writes = [r for r in manifest_records(output) if r["path"] == "same.jpg"]
+    assert [r["status"] for r in writes] == ["saved"] * 6
+
+
+def test_an_output_folder_that_cannot_be_made_is_a_usage_error(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    run = run_cli(ROOT / "crawler.yaml", "--output", blocker / "out")
+    assert run.code == 2
+    assert run.err.startswith(f"yamlcrawl: cannot make the output folder {blocker / 'out'}: ")
 
 
 def test_validate_prints_problems_without_a_traceback(tmp_path: Path) -> None:

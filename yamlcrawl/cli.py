@@ -148,7 +148,11 @@ def _run(args: argparse.Namespace) -> int:
     verbosity = QUIET if args.quiet else VERBOSE if args.verbose else NORMAL
     reporter = Reporter(verbosity=verbosity, dry_run=args.dry_run)
     if not args.dry_run:
-        Path(plan.output.dir).mkdir(parents=True, exist_ok=True)
+        try:
+            Path(plan.output.dir).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise UsageError(f"cannot make the output folder {plan.output.dir}: {reason}") from None
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         coordinator = Coordinator(plan, create_backend(plan), reporter, dry_run=args.dry_run)
