@@ -7,10 +7,11 @@ from textwrap import dedent
 
 import pytest
 
+from yamlcrawl.backends import modes
 from yamlcrawl.loader import ConfigError, load_spec, load_text
 
 ROOT = Path(__file__).resolve().parents[1]
-MODES = ("serial", "process", "queue", "pool")
+MODES = modes()
 
 
 def problems_of(text: str, **kwargs: object) -> list[str]:
@@ -274,7 +275,7 @@ INVALID: dict[str, tuple[str, list[str]]] = {
         "run:\n  mode: pol\nstages:\n  a: {url: x}\n",
         [
             "crawler.yaml:2:9: unknown mode 'pol' at run.mode"
-            " — expected one of: serial, process, queue, pool; did you mean 'pool'?"
+            " — expected one of: serial, process, queue, pool, thread; did you mean 'pool'?"
         ],
     ),
     "an unset environment variable": (
@@ -355,7 +356,7 @@ INVALID: dict[str, tuple[str, list[str]]] = {
         """,
         [
             "crawler.yaml:3:9: unknown mode 'pol' at run.mode"
-            " — expected one of: serial, process, queue, pool; did you mean 'pool'?",
+            " — expected one of: serial, process, queue, pool, thread; did you mean 'pool'?",
             "crawler.yaml:6:10: template names 'imgg', which nothing binds, at stages.heroes.url"
             " — expected one of: (nothing is bound here)"
             " (bound by vars, --set, or an ancestor's as/fields)",

@@ -10,6 +10,7 @@ import argparse
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from yamlcrawl.plan import Plan
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-COMMANDS = ("run", "validate")
+COMMANDS = ("run", "validate", "plan")
 
 
 class UsageError(Exception):
@@ -50,6 +51,17 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _topology_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mode", metavar="MODE", help="execution mode (overrides run.mode)")
+    parser.add_argument("--workers", type=_positive, metavar="N", help="worker processes")
+    parser.add_argument("--threads", type=_positive, metavar="N", help="threads per worker process")
+    parser.add_argument(
+        "--start-method",
+        choices=("fork", "spawn", "forkserver"),
+        help="how worker processes start (default: the platform's)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every command."""
     parser = argparse.ArgumentParser(
@@ -64,13 +76,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true", help="fetch pages, list files, save none")
     run.add_argument("--limit", type=_positive, metavar="N", help="first N items per fan-out")
     run.add_argument("--output", "-o", type=Path, metavar="DIR", help="the output folder")
-    run.add_argument("--mode", metavar="MODE", help="execution mode (overrides run.mode)")
-    run.add_argument("--workers", type=_positive, metavar="N", help="worker processes")
+    _topology_options(run)
     loudness = run.add_mutually_exclusive_group()
     loudness.add_argument("-q", "--quiet", action="store_true", help="only errors and summary")
     loudness.add_argument("-v", "--verbose", action="store_true", help="a line for every file")
     validate = commands.add_parser("validate", help="check a crawl file; make no request")
     _common(validate)
+    plan = commands.add_parser(
+        "plan", help="draw the stages and the processes a mode will run; make no request"
+    )
+    _common(plan)
+    _topology_options(plan)
     return parser
 
 
@@ -83,6 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "validate":
             return _validate(args)
+        if args.command == "plan":
+            return _plan(args)
         return _run(args)
     except UsageError as exc:
         print(f"yamlcrawl: {exc}", file=sys.stderr)
@@ -121,8 +139,21 @@ def _validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _plan(args: argparse.Namespace) -> int:
+    loaded = _load(args)
+    if loaded is None:
+        return EXIT_USAGE
+    from rich.console import Console
+
+    from yamlcrawl.planview import show_plan
+
+    show_plan(_plan_for(args, loaded), Console(highlight=False))
+    return EXIT_OK
+
+
 def _plan_for(args: argparse.Namespace, loaded: LoadedSpec) -> Plan:
     from yamlcrawl.backends import modes
+    from yamlcrawl.fetch import resolve_user_agent
     from yamlcrawl.plan import build_plan
 
     if args.mode is not None and args.mode not in modes():
@@ -130,10 +161,18 @@ def _plan_for(args: argparse.Namespace, loaded: LoadedSpec) -> Plan:
             f"unknown mode '{args.mode}' for --mode — expected one of: {', '.join(modes())}"
         )
     plan = build_plan(loaded.spec, loaded.source)
-    output = Path(args.output or plan.output.dir).resolve()
-    return plan.with_overrides(
-        mode=args.mode, workers=args.workers, limit=args.limit, output_dir=str(output)
+    output = Path(getattr(args, "output", None) or plan.output.dir).resolve()
+    plan = plan.with_overrides(
+        mode=args.mode,
+        workers=args.workers,
+        threads=args.threads,
+        limit=getattr(args, "limit", None),
+        output_dir=str(output),
+        start_method=args.start_method,
     )
+    # Chosen once here, so every worker sends the same User-Agent and none loads the UA data.
+    agent = resolve_user_agent(plan.http.user_agent)
+    return replace(plan, http=replace(plan.http, user_agent=agent), _by_name={})
 
 
 def _run(args: argparse.Namespace) -> int:

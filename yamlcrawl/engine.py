@@ -7,13 +7,16 @@ named: so which of two same-named skins becomes ``name (2).jpg`` never depends o
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
+from yamlcrawl import work
 from yamlcrawl.backends import Backend
+from yamlcrawl.fetch import part_path
 from yamlcrawl.plan import Plan
 from yamlcrawl.safepath import UnsafePathError, conflict_key, numbered, resolve_inside
 from yamlcrawl.store import Manifest
@@ -22,10 +25,17 @@ from yamlcrawl.work import (
     FileRequest,
     FileResult,
     Key,
+    Lost,
     PageResult,
     PageUnit,
     Result,
+    Unit,
+    UnitId,
+    unit_id,
 )
+
+# A unit whose worker process died is tried once more before it counts as failed.
+LOST_RETRIES = 1
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,7 @@ class RunStats:
     failed: int = 0
     bytes: int = 0
     retries: int = 0
+    lost: int = 0
     interrupted: bool = False
     started: float = field(default_factory=time.monotonic)
     elapsed: float = 0.0
@@ -94,7 +105,8 @@ class Coordinator:
         self.manifest = Manifest(self.root / manifest if manifest else None)
         self._pages: deque[PageUnit] = deque()
         self._files: deque[DownloadUnit] = deque()
-        self._in_flight = 0
+        self._in_flight: dict[UnitId, Unit] = {}
+        self._lost: dict[UnitId, int] = {}
         self._order: deque[Key] = deque()
         self._arrived: dict[Key, PageResult] = {}
         self._claims: dict[str, str] = {}
@@ -105,6 +117,7 @@ class Coordinator:
 
     def run(self) -> RunStats:
         """Crawl until every unit has a result, or until interrupted (Ctrl-C / SIGTERM)."""
+        work.STOP.clear()
         try:
             for index, stage in enumerate(self.plan.start_stages):
                 unit = PageUnit((index,), stage.name, dict(self.plan.vars))
@@ -113,13 +126,13 @@ class Coordinator:
             while self._pages or self._files or self._in_flight:
                 self._fill()
                 for result in self.backend.poll(0.2):
-                    self._in_flight -= 1
                     self._handle(result)
                 self._release()
             self.backend.close()
         except KeyboardInterrupt:
             self.stats.interrupted = True
             self.backend.abort()
+            self._remove_partial_files()
         finally:
             self.manifest.close()
             self.stats.elapsed = time.monotonic() - self.stats.started
@@ -127,16 +140,43 @@ class Coordinator:
 
     def _fill(self) -> None:
         """Keep the backend busy; files first, so finished work leaves memory early."""
-        while self._in_flight < self.backend.capacity() and (self._files or self._pages):
-            unit = self._files.popleft() if self._files else self._pages.popleft()
+        while len(self._in_flight) < self.backend.capacity() and (self._files or self._pages):
+            unit: Unit = self._files.popleft() if self._files else self._pages.popleft()
+            self._in_flight[unit_id(unit)] = unit
             self.backend.submit(unit)
-            self._in_flight += 1
 
     def _handle(self, result: Result) -> None:
-        if isinstance(result, PageResult):
+        if self._in_flight.pop(unit_id(result.unit), None) is None:
+            return  # a late answer for a unit already settled (lost, then retried)
+        if isinstance(result, Lost):
+            self._retry_or_fail(result)
+        elif isinstance(result, PageResult):
             self._page_arrived(result)
         else:
             self._file_finished(result)
+
+    def _retry_or_fail(self, lost: Lost) -> None:
+        """A worker died holding this unit: try it again, or record it failed."""
+        self.stats.lost += 1
+        uid = unit_id(lost.unit)
+        tries = self._lost[uid] = self._lost.get(uid, 0) + 1
+        if tries <= LOST_RETRIES:
+            if isinstance(lost.unit, DownloadUnit):
+                self._files.appendleft(lost.unit)
+            else:
+                self._pages.appendleft(lost.unit)
+            return
+        reason = f"{lost.reason} ({tries} times)"
+        self._in_flight[uid] = lost.unit  # _handle pops it again
+        self._handle(work.failed(self.plan, lost.unit, reason))
+
+    def _remove_partial_files(self) -> None:
+        """After an interrupt, no `.part` of an unfinished download stays behind."""
+        for unit in self._in_flight.values():
+            if isinstance(unit, DownloadUnit):
+                with contextlib.suppress(OSError, UnsafePathError):
+                    target = resolve_inside(self.root, PurePosixPath(unit.path))
+                    part_path(target).unlink(missing_ok=True)
 
     def _page_arrived(self, result: PageResult) -> None:
         self.stats.pages += 1

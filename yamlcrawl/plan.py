@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import graphlib
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from yamlcrawl.fetch import HttpSettings
 from yamlcrawl.safepath import Replace
-from yamlcrawl.spec import CrawlSpec, StageSpec
+
+if TYPE_CHECKING:  # workers unpickle plans without loading pydantic
+    from yamlcrawl.spec import CrawlSpec, StageSpec
 
 Pairs = tuple[tuple[str, str], ...]
 OnConflict = Literal["suffix", "overwrite", "skip"]
@@ -70,6 +72,8 @@ class Plan:
     mode: str
     workers: int
     limit: int | None
+    threads: int = 1
+    start_method: str | None = None
     _by_name: dict[str, StagePlan] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -89,8 +93,10 @@ class Plan:
         *,
         mode: str | None = None,
         workers: int | None = None,
+        threads: int | None = None,
         limit: int | None = None,
         output_dir: str | None = None,
+        start_method: str | None = None,
     ) -> Plan:
         """A copy with command-line overrides applied (None keeps the file's value)."""
         output = self.output if output_dir is None else replace(self.output, dir=output_dir)
@@ -98,10 +104,20 @@ class Plan:
             self,
             mode=mode or self.mode,
             workers=workers or self.workers,
+            threads=threads or self.threads,
             limit=limit or self.limit,
             output=output,
+            start_method=start_method or self.start_method,
             _by_name={},
         )
+
+
+def per(plan: Plan, stage: StagePlan) -> str:
+    """How often a stage's page is fetched: ``once`` or ``once per hero of heroes``."""
+    if stage.parent is None:
+        return "once"
+    parent = plan.stage(stage.parent)
+    return f"once per {parent.as_ or 'response'} of {parent.name}"
 
 
 def build_plan(crawl: CrawlSpec, source: str = "crawler.yaml") -> Plan:
@@ -132,6 +148,8 @@ def build_plan(crawl: CrawlSpec, source: str = "crawler.yaml") -> Plan:
         mode=crawl.run.mode,
         workers=crawl.run.workers,
         limit=crawl.run.limit,
+        threads=crawl.run.threads,
+        start_method=crawl.run.start_method,
     )
 
 

@@ -28,8 +28,14 @@ class RunSpec(_Strict):
     workers: Annotated[int, Field(ge=1, le=256)] = Field(
         4, description="a whole number of worker processes from 1 to 256"
     )
+    threads: Annotated[int, Field(ge=1, le=64)] = Field(
+        1, description="a whole number of threads per worker process from 1 to 64"
+    )
     limit: Annotated[int, Field(ge=1)] | None = Field(
         None, description="a whole number >= 1: the first N items of every fan-out"
+    )
+    start_method: Literal["fork", "spawn", "forkserver"] | None = Field(
+        None, description="fork, spawn or forkserver (default: the platform's own)"
     )
 
 
@@ -118,7 +124,8 @@ class CrawlSpec(_Strict):
         default_factory=dict, description="a mapping of names to strings, numbers or booleans"
     )
     run: RunSpec = Field(
-        default_factory=lambda: RunSpec(), description="a mapping with mode, workers, limit"
+        default_factory=lambda: RunSpec(),
+        description="a mapping with mode, workers, threads, limit, start_method",
     )
     http: HttpSpec = Field(
         default_factory=lambda: HttpSpec(),

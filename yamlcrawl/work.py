@@ -8,6 +8,7 @@ the same everywhere, so every mode produces the same results by construction.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -87,7 +88,38 @@ class FileResult:
 
 
 Unit = PageUnit | DownloadUnit
-Result = PageResult | FileResult
+UnitId = tuple[str, Key]
+
+
+@dataclass(frozen=True)
+class Lost:
+    """A unit whose worker died before returning its result; the coordinator retries it once."""
+
+    unit: Unit
+    reason: str
+
+
+Result = PageResult | FileResult | Lost
+
+# Threads cannot be killed: a backend that must stop them sets this, and downloads in progress
+# give up at their next chunk (processes are stopped with a signal instead).
+STOP = threading.Event()
+
+
+class StoppedError(Exception):
+    """A download noticed STOP and gave up; its .part file is already removed."""
+
+
+def unit_id(unit: Unit) -> UnitId:
+    """A key unique within a run: pages and files have keys of the same shape."""
+    return ("page" if isinstance(unit, PageUnit) else "file", unit.key)
+
+
+def failed(plan: Plan, unit: Unit, reason: str) -> PageResult | FileResult:
+    """The result of a unit that could not be done at all."""
+    if isinstance(unit, PageUnit):
+        return PageResult(unit, plan.stage(unit.stage).url, reason)
+    return FileResult(unit, "failed", error=reason)
 
 
 def run_unit(plan: Plan, unit: Unit) -> Result:
@@ -97,10 +129,7 @@ def run_unit(plan: Plan, unit: Unit) -> Result:
             return fetch_page(plan, unit)
         return download_file(plan, unit)
     except Exception as exc:  # odd data or a bug fails this unit, never the whole run
-        error = f"unexpected {type(exc).__name__}: {exc}"
-        if isinstance(unit, PageUnit):
-            return PageResult(unit, plan.stage(unit.stage).url, error)
-        return FileResult(unit, "failed", error=error)
+        return failed(plan, unit, f"unexpected {type(exc).__name__}: {exc}")
 
 
 def _render(source: str, context: Mapping[str, Any]) -> str:
@@ -201,14 +230,23 @@ def download_file(plan: Plan, unit: DownloadUnit) -> FileResult:
         if not unit.overwrite and target.is_file():
             size, digest = _size_and_sha256(target)
             return FileResult(unit, "present", bytes=size, sha256=digest)
-        saved = download_to(plan.http, unit.url, target, headers=dict(unit.headers))
+        saved = download_to(
+            plan.http, unit.url, target, headers=dict(unit.headers), on_bytes=_stop_if_asked
+        )
     except FetchError as exc:
         return FileResult(unit, "failed", error=str(exc), attempts=exc.attempts)
+    except StoppedError as exc:
+        return FileResult(unit, "failed", error=str(exc))
     except (UnsafePathError, OSError) as exc:
         return FileResult(unit, "failed", error=f"cannot write {unit.path}: {exc}")
     return FileResult(
         unit, "saved", bytes=saved.bytes, sha256=saved.sha256, attempts=saved.attempts
     )
+
+
+def _stop_if_asked(_: int) -> None:
+    if STOP.is_set():
+        raise StoppedError("stopped: the run was interrupted")
 
 
 def _size_and_sha256(path: Path) -> tuple[int, str]:

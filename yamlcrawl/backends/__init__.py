@@ -7,6 +7,7 @@ whole contract.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Protocol
 
@@ -38,16 +39,27 @@ class Backend(Protocol):
         ...
 
 
-BackendFactory = Callable[[Plan], Backend]
-_REGISTRY: dict[str, BackendFactory] = {}
+class BackendClass(Protocol):
+    """A backend class: built from a plan, and able to describe its topology without running."""
+
+    def __call__(self, plan: Plan) -> Backend:
+        """Start the backend's workers for ``plan``."""
+        ...
+
+    def describe(self, plan: Plan) -> list[str]:
+        """The processes, queues and pools this mode will run for ``plan``, as lines of text."""
+        ...
 
 
-def register(name: str) -> Callable[[BackendFactory], BackendFactory]:
+_REGISTRY: dict[str, BackendClass] = {}
+
+
+def register(name: str) -> Callable[[BackendClass], BackendClass]:
     """Class decorator: make a backend available as ``run.mode: NAME``."""
 
-    def add(factory: BackendFactory) -> BackendFactory:
-        _REGISTRY[name] = factory
-        return factory
+    def add(backend: BackendClass) -> BackendClass:
+        _REGISTRY[name] = backend
+        return backend
 
     return add
 
@@ -64,5 +76,16 @@ def create_backend(plan: Plan) -> Backend:
     return _REGISTRY[plan.mode](plan)
 
 
+def describe(plan: Plan) -> list[str]:
+    """The topology ``plan.mode`` will run, without starting anything."""
+    _load_builtin()
+    return _REGISTRY[plan.mode].describe(plan)
+
+
+BUILTIN = ("serial", "process", "queue", "pool", "thread")
+
+
 def _load_builtin() -> None:
-    from yamlcrawl.backends import serial  # noqa: F401  (registers itself)
+    """Import the built-in modes; each module registers itself, in this order."""
+    for name in BUILTIN:
+        importlib.import_module(f"yamlcrawl.backends.{name}")

@@ -37,3 +37,12 @@ class SerialBackend:
     def abort(self) -> None:
         """Drop what was held."""
         self._waiting.clear()
+
+    @classmethod
+    def describe(cls, plan: Plan) -> list[str]:
+        """One process does everything."""
+        return [
+            "serial: one process, one unit at a time",
+            "  main process: fetches each page, names its files, downloads them, writes the"
+            " manifest; depth first, in crawl order",
+        ]

@@ -1,0 +1,168 @@
+"""Plumbing the process-based modes share: start methods, worker set-up, stopping, deaths.
+
+Nothing here decides what a unit does (that is ``yamlcrawl.work``) or how units flow (that is
+each mode's own module).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from multiprocessing.connection import Connection
+from multiprocessing.context import BaseContext
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from yamlcrawl.plan import Plan, per
+from yamlcrawl.work import Result, Unit, run_unit
+
+STOP_GRACE = 1.0  # seconds a worker gets to clean up after SIGTERM before SIGKILL
+_PR_SET_PDEATHSIG = 1
+
+
+def mp_context(plan: Plan) -> BaseContext:
+    """The multiprocessing context for the plan's start method (the platform's by default)."""
+    return multiprocessing.get_context(plan.start_method)
+
+
+def start_process(
+    context: BaseContext, target: Callable[..., None], args: tuple[Any, ...]
+) -> BaseProcess:
+    """Start a daemon worker process (a daemon dies with the main process, never orphaned)."""
+    # typeshed gives BaseContext no Process attribute; every concrete context has one.
+    process: BaseProcess = context.Process(target=target, args=args, daemon=True)  # type: ignore[attr-defined]
+    process.start()
+    return process
+
+
+def worker_init() -> None:
+    """First thing in every worker process.
+
+    Ctrl-C reaches the whole process group, but only the main process acts on it: it stops the
+    workers itself. SIGTERM (how it stops them) becomes KeyboardInterrupt, so a download in
+    progress removes its ``.part`` file on the way out. On Linux a worker also gets SIGTERM if
+    the main process dies, so no worker outlives a killed run.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def stop_processes(processes: Iterable[BaseProcess], grace: float = STOP_GRACE) -> None:
+    """SIGTERM every live process, SIGKILL what is left after ``grace`` s, and reap them all."""
+    processes = list(processes)
+    for process in processes:
+        if process.is_alive():
+            with contextlib.suppress(OSError):
+                process.terminate()
+    deadline = time.monotonic() + grace
+    for process in processes:
+        process.join(max(deadline - time.monotonic(), 0.01))
+    for process in processes:
+        if process.is_alive():
+            with contextlib.suppress(OSError):
+                process.kill()
+            process.join(1.0)
+
+
+def death_of(process: BaseProcess) -> str:
+    """How a worker process ended, in words."""
+    code = process.exitcode
+    if code is not None and code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"worker process {process.pid} was killed by {name}"
+    return f"worker process {process.pid} exited with code {code} before finishing"
+
+
+def receive_all(connection: Connection) -> tuple[list[Any], bool]:
+    """Everything waiting on ``connection``, and whether the other end is gone."""
+    messages: list[Any] = []
+    try:
+        while connection.poll():
+            messages.append(connection.recv())
+    except (EOFError, OSError):
+        return messages, True
+    except Exception:  # a message cut short by a killed sender does not unpickle
+        return messages, True
+    return messages, False
+
+
+def run_in_threads(
+    plan: Plan, units: Sequence[Unit], threads: int, send: Callable[[Result], None]
+) -> None:
+    """Run ``units`` on up to ``threads`` threads of this process, sending each result."""
+    if threads <= 1 or len(units) <= 1:
+        for unit in units:
+            send(run_unit(plan, unit))
+        return
+    lock = threading.Lock()
+    pending = list(reversed(units))
+
+    def drain() -> None:
+        while True:
+            with lock:
+                if not pending:
+                    return
+                unit = pending.pop()
+            result = run_unit(plan, unit)
+            with lock:
+                send(result)
+
+    workers = [threading.Thread(target=drain, daemon=True) for _ in range(min(threads, len(units)))]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+
+def unit_lines(
+    plan: Plan, page_unit: str, file_unit: str, depth: int = 2, grouped: bool = False
+) -> list[str]:
+    """What each page and each download rule becomes, in a mode's own words, indented.
+
+    ``grouped``: one unit holds all the files a page asks for under one rule (``process``),
+    rather than one file.
+    """
+    pad = "  " * depth
+    lines: list[str] = []
+    for stage in plan.stages:
+        lines.append(f"{pad}{page_unit}: a page of {stage.name} ({per(plan, stage)})")
+        item = f"per {stage.as_}" if stage.as_ else "per page"
+        for rule in stage.downloads:
+            what = "all the files" if grouped else f"one file ({item})"
+            lines.append(
+                f"{pad}{file_unit}: {what} of download [{rule.index}] of a {stage.name} page"
+                f" -> {rule.save_as}"
+            )
+    return lines
+
+
+def worker_lines(plan: Plan, depth: int = 3) -> str:
+    """What every worker process is, in every process mode."""
+    threads = f"{plan.threads} threads" if plan.threads > 1 else "1 thread"
+    method = plan.start_method or multiprocessing.get_start_method()
+    return (
+        f"{'  ' * depth}each: started by {method}, its own HTTP session, {threads},"
+        " SIGINT ignored (the main process stops it)"
+    )
+
+
+def parent_alive(parent: int) -> bool:
+    """False once the process that started this one has gone (its children are re-parented)."""
+    return os.getppid() == parent

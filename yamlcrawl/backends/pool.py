@@ -1,0 +1,145 @@
+"""``pool``: ``multiprocessing.Pool(workers)``, ``apply_async`` per unit, ``close()``, ``join()``.
+
+The plan goes to each worker once, through the pool's initializer. Pool itself never notices a
+worker that dies mid-task (the task just never completes), so each worker writes the id of the
+unit it is on to a small file named after its pid; the main process checks those pids and
+reports a dead worker's unit lost (then retried), and ends such a pool with ``terminate()``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import shutil
+import tempfile
+from functools import partial
+from multiprocessing.pool import Pool
+from pathlib import Path
+
+from yamlcrawl.backends import register
+from yamlcrawl.backends.common import mp_context, unit_lines, worker_init, worker_lines
+from yamlcrawl.plan import Plan
+from yamlcrawl.work import Lost, Result, Unit, UnitId, run_unit, unit_id
+
+PREFETCH = 2  # tasks queued per worker beyond the one it is working on
+
+_plan: Plan | None = None
+_board: Path | None = None
+
+
+def init_worker(plan: Plan, board: str) -> None:
+    """Pool initializer: keep the plan, and where to say what this worker is doing."""
+    global _plan, _board
+    worker_init()
+    _plan, _board = plan, Path(board)
+
+
+def run_task(unit: Unit) -> Result:
+    """One ``apply_async`` task: note the unit on the board, then do it."""
+    assert _plan is not None and _board is not None
+    (_board / str(os.getpid())).write_text(json.dumps(unit_id(unit)))
+    return run_unit(_plan, unit)
+
+
+@register("pool")
+class PoolBackend:
+    """``Pool(workers)`` with ``apply_async`` for every unit."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.board = tempfile.mkdtemp(prefix="yamlcrawl-pool-")
+        self.pool: Pool = mp_context(plan).Pool(
+            plan.workers, initializer=init_worker, initargs=(plan, self.board)
+        )
+        self._results: queue.SimpleQueue[Result] = queue.SimpleQueue()
+        self._outstanding: dict[UnitId, Unit] = {}
+        self._deaths = 0
+
+    def capacity(self) -> int:
+        """One task at work per worker and a few queued behind it."""
+        return self.plan.workers * (1 + PREFETCH)
+
+    def submit(self, unit: Unit) -> None:
+        """``apply_async`` the unit; its result arrives through a callback."""
+        self._outstanding[unit_id(unit)] = unit
+        self.pool.apply_async(
+            run_task,
+            (unit,),
+            callback=self._results.put,
+            error_callback=partial(self._task_raised, unit),
+        )
+
+    def _task_raised(self, unit: Unit, exc: BaseException) -> None:
+        self._results.put(Lost(unit, f"the pool task raised {type(exc).__name__}: {exc}"))
+
+    def poll(self, timeout: float) -> list[Result]:
+        """Results in by now, and units whose worker died."""
+        results: list[Result] = []
+        with contextlib.suppress(queue.Empty):
+            results.append(self._results.get(timeout=timeout))
+        while not self._results.empty():
+            results.append(self._results.get())
+        for result in results:
+            self._outstanding.pop(unit_id(result.unit), None)
+        return results + self._lost_to_dead_workers()
+
+    def _lost_to_dead_workers(self) -> list[Result]:
+        lost: list[Result] = []
+        for note in Path(self.board).iterdir():
+            pid = int(note.name)
+            if _alive(pid):
+                continue
+            with contextlib.suppress(OSError, ValueError):
+                kind, key = json.loads(note.read_text())
+                uid = (kind, tuple(key))
+                if uid in self._outstanding:
+                    unit = self._outstanding.pop(uid)
+                    lost.append(Lost(unit, f"pool worker process {pid} died"))
+            note.unlink(missing_ok=True)
+            self._deaths += 1
+        return lost
+
+    def close(self) -> None:
+        """``close()`` and ``join()``; a pool that lost a worker's task is terminated instead."""
+        if self._deaths:  # Pool.join() would wait forever for the task that died with it
+            self.pool.terminate()
+        else:
+            self.pool.close()
+        self.pool.join()
+        shutil.rmtree(self.board, ignore_errors=True)
+
+    @classmethod
+    def describe(cls, plan: Plan) -> list[str]:
+        """Pool size, what is applied, how results come back."""
+        outstanding = plan.workers * (1 + PREFETCH)
+        return [
+            f"pool: multiprocessing.Pool({plan.workers}), the plan handed to each worker once"
+            " by its initializer",
+            f"  main process: apply_async(run_task, (unit,)), at most {outstanding} outstanding;"
+            " close() and join() at the end",
+            *unit_lines(plan, "task", "task"),
+            f"  {plan.workers} pool worker processes: one task at a time each",
+            *(f"    pool worker {n}" for n in range(1, plan.workers + 1)),
+            worker_lines(plan, depth=2).replace(f"{plan.threads} threads", "1 thread"),
+            "  main process (coordinator): results through the pool's callback; names files,"
+            " writes the manifest",
+        ]
+
+    def abort(self) -> None:
+        """``terminate()`` the pool: its workers are stopped and reaped."""
+        self.pool.terminate()
+        self.pool.join()
+        shutil.rmtree(self.board, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` still exists (the pool reaps its dead workers within a moment)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
