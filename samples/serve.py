@@ -17,6 +17,7 @@ import argparse
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -43,6 +44,7 @@ class SampleServer(ThreadingHTTPServer):
         root: the served folder, resolved.
         rewrite: origins replaced by ``base_url`` in text bodies.
         verbose: log one line per request to stderr.
+        delay: seconds every response waits before it starts (a stand-in for a far server).
         base_url: ``http://HOST:PORT`` of this server.
         requests: every GET or HEAD request's path (percent-decoded, query dropped), in
             arrival order, whatever the response.
@@ -59,12 +61,14 @@ class SampleServer(ThreadingHTTPServer):
         rewrite: Sequence[str] = DEFAULT_REWRITE,
         *,
         verbose: bool = False,
+        delay: float = 0.0,
     ) -> None:
         """Bind to ``address`` (port 0 picks a free port) and prepare to serve ``root``."""
         super().__init__(address, SampleHandler)
         self.root = root.resolve()
         self.rewrite = tuple(origin.rstrip("/") for origin in rewrite if origin)
         self.verbose = verbose
+        self.delay = delay
         host = address[0] if address[0] not in ("", "0.0.0.0") else "127.0.0.1"
         self.base_url = f"http://{host}:{self.server_address[1]}"
         self.requests: list[str] = []
@@ -132,6 +136,8 @@ class SampleHandler(BaseHTTPRequestHandler):
     def _serve(self, *, with_body: bool) -> None:
         """Answer one request: 200 with the (rewritten) file, 403 or 404."""
         path = unquote(urlsplit(self.path).path)
+        if self.site.delay:
+            time.sleep(self.site.delay)
         status, target = self.site.locate(path)
         if target is None:
             self.site.record(self.command, path, status)
@@ -163,6 +169,7 @@ def start_server(
     port: int = 0,
     *,
     verbose: bool = False,
+    delay: float = 0.0,
 ) -> tuple[SampleServer, str]:
     """Serve ``root`` from a daemon thread.
 
@@ -172,6 +179,7 @@ def start_server(
         host: the address to bind.
         port: the port to bind; 0 picks a free one.
         verbose: log one line per request.
+        delay: seconds every response waits before it starts.
 
     Returns:
         The running server (a ``ThreadingHTTPServer``; stop it with ``shutdown()`` then
@@ -182,7 +190,7 @@ def start_server(
     """
     if not root.is_dir():
         raise NotADirectoryError(f"not a folder: {root}")
-    server = SampleServer((host, port), root, rewrite, verbose=verbose)
+    server = SampleServer((host, port), root, rewrite, verbose=verbose, delay=delay)
     thread = threading.Thread(
         target=server.serve_forever,
         kwargs={"poll_interval": 0.05},
@@ -194,7 +202,7 @@ def start_server(
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    """The command line: ROOT [--host H] [--port N] [--rewrite ORIGIN]... [--verbose]."""
+    """The command line: ROOT [--host H] [--port N] [--rewrite ORIGIN]... [--delay-ms MS]."""
     parser = argparse.ArgumentParser(
         description="Serve a yamlcrawl sample site (static files, origins rewritten)."
     )
@@ -209,6 +217,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         f"(default: {' '.join(DEFAULT_REWRITE)})",
     )
     parser.add_argument("--verbose", action="store_true", help="log one line per request")
+    parser.add_argument(
+        "--delay-ms",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="wait this long before every response, like a server far away (0)",
+    )
     return parser.parse_args(argv)
 
 
@@ -229,7 +244,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"serve.py: not a folder: {root}", file=sys.stderr)
         return 2
     rewrite: list[str] = args.rewrite if args.rewrite is not None else list(DEFAULT_REWRITE)
-    server = SampleServer((args.host, args.port), root, rewrite, verbose=args.verbose)
+    server = SampleServer(
+        (args.host, args.port), root, rewrite, verbose=args.verbose, delay=args.delay_ms / 1000
+    )
     print(f"Serving {server.root} at {server.base_url}", flush=True)
     for origin in server.rewrite:
         print(f"  rewriting {origin} -> {server.base_url}", flush=True)

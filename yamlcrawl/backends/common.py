@@ -42,17 +42,18 @@ def start_process(
     return process
 
 
-def worker_init() -> None:
+def worker_init(parent_death_signal: bool = True) -> None:
     """First thing in every worker process.
 
     Ctrl-C reaches the whole process group, but only the main process acts on it: it stops the
     workers itself. SIGTERM (how it stops them) becomes KeyboardInterrupt, so a download in
     progress removes its ``.part`` file on the way out. On Linux a worker also gets SIGTERM if
-    the main process dies, so no worker outlives a killed run.
+    the main process dies, so no worker outlives a killed run (``parent_death_signal``; Linux
+    sends it when the *thread* that started the worker ends, so only for the main thread's).
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _raise_interrupt)
-    if sys.platform.startswith("linux"):
+    if parent_death_signal and sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 

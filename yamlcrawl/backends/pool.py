@@ -2,8 +2,8 @@
 
 The plan goes to each worker once, through the pool's initializer. Pool itself never notices a
 worker that dies mid-task (the task just never completes), so each worker writes the id of the
-unit it is on to a small file named after its pid; the main process checks those pids and
-reports a dead worker's unit lost (then retried), and ends such a pool with ``terminate()``.
+unit it is on to a small file named after its pid; the main process checks those pids, reports
+a dead worker's unit lost (then retried), and replaces the pool.
 """
 
 from __future__ import annotations
@@ -14,12 +14,21 @@ import os
 import queue
 import shutil
 import tempfile
+import threading
 from functools import partial
 from multiprocessing.pool import Pool
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 from yamlcrawl.backends import register
-from yamlcrawl.backends.common import mp_context, unit_lines, worker_init, worker_lines
+from yamlcrawl.backends.common import (
+    STOP_GRACE,
+    mp_context,
+    stop_processes,
+    unit_lines,
+    worker_init,
+    worker_lines,
+)
 from yamlcrawl.plan import Plan
 from yamlcrawl.work import Lost, Result, Unit, UnitId, run_unit, unit_id
 
@@ -30,10 +39,11 @@ _board: Path | None = None
 
 
 def init_worker(plan: Plan, board: str) -> None:
-    """Pool initializer: keep the plan, and where to say what this worker is doing."""
+    """Pool initializer: keep the plan, and sign in on the board (so even an idle death shows)."""
     global _plan, _board
-    worker_init()
+    worker_init(parent_death_signal=False)  # Pool starts workers from a thread of its own
     _plan, _board = plan, Path(board)
+    (_board / str(os.getpid())).write_text("null")
 
 
 def run_task(unit: Unit) -> Result:
@@ -45,17 +55,26 @@ def run_task(unit: Unit) -> Result:
 
 @register("pool")
 class PoolBackend:
-    """``Pool(workers)`` with ``apply_async`` for every unit."""
+    """``Pool(workers)`` with ``apply_async`` for every unit.
+
+    A worker that dies may take the pool's task-queue lock with it, after which no worker gets
+    another task; so on any death the whole pool is replaced and the units still out are
+    applied to the new one (the dead worker's own unit comes back as lost, to be retried).
+    """
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
-        self.board = tempfile.mkdtemp(prefix="yamlcrawl-pool-")
-        self.pool: Pool = mp_context(plan).Pool(
-            plan.workers, initializer=init_worker, initargs=(plan, self.board)
-        )
+        self.context = mp_context(plan)
         self._results: queue.SimpleQueue[Result] = queue.SimpleQueue()
         self._outstanding: dict[UnitId, Unit] = {}
-        self._deaths = 0
+        self.board, self.pool = self._new_pool()
+
+    def _new_pool(self) -> tuple[str, Pool]:
+        board = tempfile.mkdtemp(prefix="yamlcrawl-pool-")
+        pool = self.context.Pool(
+            self.plan.workers, initializer=init_worker, initargs=(self.plan, board)
+        )
+        return board, pool
 
     def capacity(self) -> int:
         """One task at work per worker and a few queued behind it."""
@@ -64,6 +83,9 @@ class PoolBackend:
     def submit(self, unit: Unit) -> None:
         """``apply_async`` the unit; its result arrives through a callback."""
         self._outstanding[unit_id(unit)] = unit
+        self._apply(unit)
+
+    def _apply(self, unit: Unit) -> None:
         self.pool.apply_async(
             run_task,
             (unit,),
@@ -83,30 +105,37 @@ class PoolBackend:
             results.append(self._results.get())
         for result in results:
             self._outstanding.pop(unit_id(result.unit), None)
-        return results + self._lost_to_dead_workers()
+        lost = self._lost_to_dead_workers()
+        if lost is not None:
+            self._replace_pool()
+        return results + (lost or [])
 
-    def _lost_to_dead_workers(self) -> list[Result]:
-        lost: list[Result] = []
+    def _lost_to_dead_workers(self) -> list[Result] | None:
+        """The units of workers that died, or None when every worker lives."""
+        lost: list[Result] | None = None
         for note in Path(self.board).iterdir():
             pid = int(note.name)
             if _alive(pid):
                 continue
-            with contextlib.suppress(OSError, ValueError):
+            lost = lost or []
+            with contextlib.suppress(OSError, ValueError, TypeError):
                 kind, key = json.loads(note.read_text())
                 uid = (kind, tuple(key))
                 if uid in self._outstanding:
                     unit = self._outstanding.pop(uid)
                     lost.append(Lost(unit, f"pool worker process {pid} died"))
             note.unlink(missing_ok=True)
-            self._deaths += 1
         return lost
 
+    def _replace_pool(self) -> None:
+        _stop_pool(self.pool, self.board)
+        self.board, self.pool = self._new_pool()
+        for unit in self._outstanding.values():
+            self._apply(unit)
+
     def close(self) -> None:
-        """``close()`` and ``join()``; a pool that lost a worker's task is terminated instead."""
-        if self._deaths:  # Pool.join() would wait forever for the task that died with it
-            self.pool.terminate()
-        else:
-            self.pool.close()
+        """``close()`` and ``join()``: every task has its result by now."""
+        self.pool.close()
         self.pool.join()
         shutil.rmtree(self.board, ignore_errors=True)
 
@@ -129,9 +158,27 @@ class PoolBackend:
 
     def abort(self) -> None:
         """``terminate()`` the pool: its workers are stopped and reaped."""
-        self.pool.terminate()
-        self.pool.join()
-        shutil.rmtree(self.board, ignore_errors=True)
+        _stop_pool(self.pool, self.board)
+
+
+def _stop_pool(pool: Pool, board: str) -> None:
+    """``terminate()`` the pool, and make sure it ends even if a dead worker holds its lock.
+
+    ``Pool.terminate`` first takes the task queue's lock, which a worker killed at the wrong
+    moment holds forever: then the workers are stopped here directly.
+    """
+    stopper = threading.Thread(target=pool.terminate, name="pool-terminate", daemon=True)
+    stopper.start()
+    stopper.join(STOP_GRACE)
+    if stopper.is_alive():
+        stop_processes(_workers_of(pool))
+    shutil.rmtree(board, ignore_errors=True)
+
+
+def _workers_of(pool: Pool) -> list[BaseProcess]:
+    # Pool keeps its worker processes in a private list; it has been there since Python 2.6.
+    workers: list[BaseProcess] = getattr(pool, "_pool", [])
+    return list(workers)
 
 
 def _alive(pid: int) -> bool:

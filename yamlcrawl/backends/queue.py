@@ -5,8 +5,8 @@ queue is bounded, so a huge crawl never floods memory). ``workers`` daemon consu
 each with ``threads`` threads, ``get()`` a unit, do it, send the result home over a ``Pipe`` of
 their own, and call ``task_done()`` in a ``finally``; at the end the main process ``join()``s
 the queue, then tells the consumers to stop. A consumer that dies is noticed through its
-sentinel: the unit it had announced is reported lost (and retried), and a new consumer takes
-its place, so the join can never hang on it.
+sentinel: the unit it had announced is reported lost (and retried), and the queue is replaced
+with new consumers, so neither the join nor the other consumers can hang on it.
 """
 
 from __future__ import annotations
@@ -81,28 +81,34 @@ def consume(plan: Plan, tasks: JoinableQueue[Unit | None], connection: Connectio
 class _Consumer:
     process: BaseProcess
     connection: Connection
-    working: dict[UnitId, None] = field(default_factory=dict)
+    working: dict[UnitId, None] = field(default_factory=dict)  # announced, not yet answered
 
 
 @register("queue")
 class QueueBackend:
-    """A bounded JoinableQueue feeding ``workers`` daemon consumer processes."""
+    """A bounded JoinableQueue feeding ``workers`` daemon consumer processes.
+
+    A consumer that dies may take the queue's lock with it (an idle consumer holds it while it
+    waits in ``get()``), after which no consumer gets another unit; so on any death the queue
+    and its consumers are replaced, and the units still out are put on the new queue (the dead
+    consumer's own unit comes back as lost, to be retried).
+    """
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
         self.context = mp_context(plan)
-        self.tasks: JoinableQueue[Unit | None] = self.context.JoinableQueue(self.capacity())
-        self._consumers: dict[Connection, _Consumer] = {}
         self._outstanding: dict[UnitId, Unit] = {}
-        self._deaths = 0
-        for _ in range(plan.workers):
-            self._start_consumer()
+        self._consumers: dict[Connection, _Consumer] = {}
+        self.tasks = self._start()
 
-    def _start_consumer(self) -> None:
-        parent_end, child_end = self.context.Pipe(duplex=False)
-        process = start_process(self.context, consume, (self.plan, self.tasks, child_end))
-        child_end.close()
-        self._consumers[parent_end] = _Consumer(process, parent_end)
+    def _start(self) -> JoinableQueue[Unit | None]:
+        tasks: JoinableQueue[Unit | None] = self.context.JoinableQueue(self.capacity())
+        for _ in range(self.plan.workers):
+            parent_end, child_end = self.context.Pipe(duplex=False)
+            process = start_process(self.context, consume, (self.plan, tasks, child_end))
+            child_end.close()
+            self._consumers[parent_end] = _Consumer(process, parent_end)
+        return tasks
 
     def capacity(self) -> int:
         """One unit at work per consumer thread and a few queued behind it."""
@@ -114,16 +120,25 @@ class QueueBackend:
         self.tasks.put(unit)
 
     def poll(self, timeout: float) -> list[Result]:
-        """Read what the consumers sent; replace any consumer that died."""
+        """Read what the consumers sent; start over if any consumer died."""
         handles: list[Connection | int] = [*self._consumers]
         handles += [consumer.process.sentinel for consumer in self._consumers.values()]
         wait(handles, timeout)
         results: list[Result] = []
-        for connection, consumer in list(self._consumers.items()):
+        dead: list[_Consumer] = []
+        for connection, consumer in self._consumers.items():
             messages, closed = receive_all(connection)
             results += self._read(consumer, messages)
             if closed or not consumer.process.is_alive():
-                results += self._bury(connection, consumer)
+                dead.append(consumer)
+        for consumer in dead:
+            results += [
+                Lost(self._outstanding.pop(uid), death_of(consumer.process))
+                for uid in consumer.working
+                if uid in self._outstanding
+            ]
+        if dead:
+            results += self._restart()
         return results
 
     def _read(self, consumer: _Consumer, messages: list[tuple[str, Any]]) -> list[Result]:
@@ -134,31 +149,39 @@ class QueueBackend:
             else:
                 uid = unit_id(payload.unit)
                 consumer.working.pop(uid, None)
-                self._outstanding.pop(uid, None)
-                results.append(payload)
+                if self._outstanding.pop(uid, None) is not None:
+                    results.append(payload)
         return results
 
-    def _bury(self, connection: Connection, consumer: _Consumer) -> list[Result]:
-        """A consumer ended while the run goes on: report its units lost, start another."""
-        consumer.process.join(1)
-        stop_processes([consumer.process])
-        connection.close()
-        del self._consumers[connection]
-        self._deaths += 1
-        lost = [self._outstanding.pop(uid) for uid in consumer.working if uid in self._outstanding]
-        self._start_consumer()
-        return [Lost(unit, death_of(consumer.process)) for unit in lost]
+    def _restart(self) -> list[Result]:
+        """A new queue and new consumers; what the old ones still held is put on it again."""
+        results: list[Result] = []
+        for connection, consumer in self._consumers.items():
+            results += self._read(consumer, receive_all(connection)[0])
+        self._shut()
+        self.tasks = self._start()
+        for unit in self._outstanding.values():
+            self.tasks.put(unit)
+        return results
 
     def close(self) -> None:
         """All results are in: ``join()`` the queue, then let the consumers go."""
-        if self._deaths == 0:  # a consumer killed between its result and task_done() would
-            self.tasks.join()  # leave the count one short forever; then the results suffice
+        self._join_queue()
         for _ in range(self.plan.workers * self.plan.threads):
             with contextlib.suppress(ValueError, OSError):
                 self.tasks.put_nowait(None)
         for consumer in self._consumers.values():
             consumer.process.join(2)
         self._shut()
+
+    def _join_queue(self) -> None:
+        """``join()`` the queue, unless a consumer dies meanwhile: its count would never close."""
+        joiner = threading.Thread(target=self.tasks.join, name="queue-join", daemon=True)
+        joiner.start()
+        while joiner.is_alive():
+            joiner.join(0.1)
+            if not all(consumer.process.is_alive() for consumer in self._consumers.values()):
+                return
 
     @classmethod
     def describe(cls, plan: Plan) -> list[str]:

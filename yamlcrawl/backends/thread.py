@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
+import time
 
 from yamlcrawl import work
 from yamlcrawl.backends import register
@@ -81,5 +82,6 @@ class ThreadBackend:
         work.STOP.set()
         for _ in self._threads:
             self._tasks.put(None)
+        deadline = time.monotonic() + 0.5
         for thread in self._threads:
-            thread.join(0.5)
+            thread.join(max(deadline - time.monotonic(), 0))

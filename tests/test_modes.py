@@ -1,0 +1,245 @@
+"""Every mode gives serial's files, bytes and manifest; each process has its own session;
+a worker that dies mid-unit is noticed, its unit retried, and the run finishes."""
+
+from __future__ import annotations
+
+import faulthandler
+import json
+import os
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.conftest import RunCli
+from tests.support import SAMPLES, Site, lol_args, manifest_records, saved_files
+from yamlcrawl import work
+
+MODES = ["serial", "process", "queue", "pool", "thread"]
+PROCESS_MODES = ["process", "queue", "pool"]
+
+
+def outcome(output: Path) -> tuple[dict[str, bytes], list[str]]:
+    """Files with their bytes, and the manifest records in a canonical order."""
+    records = sorted(json.dumps(r, sort_keys=True) for r in manifest_records(output))
+    return saved_files(output), records
+
+
+@pytest.fixture(scope="module")
+def serial_lol(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, bytes], list[str]]:
+    """The reference: crawler.yaml on the LoL mirror in serial mode."""
+    from samples.serve import start_server
+    from yamlcrawl import cli
+
+    server, base = start_server(SAMPLES / "lol" / "site")
+    try:
+        output = tmp_path_factory.mktemp("serial") / "out"
+        site = Site("lol", SAMPLES / "lol" / "site", server, base)
+        assert cli.main([str(a) for a in lol_args(site, output, "--mode", "serial", "-q")]) == 0
+        files, records = outcome(output)
+        return files, [r.replace(base, "BASE") for r in records]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("mode", "start_method"),
+    [(mode, "fork") for mode in MODES] + [(mode, "spawn") for mode in PROCESS_MODES],
+)
+def test_every_mode_gives_the_same_lol_files_and_manifest(
+    mode: str,
+    start_method: str,
+    lol_site: Site,
+    run_cli: RunCli,
+    tmp_path: Path,
+    serial_lol: tuple[dict[str, bytes], list[str]],
+) -> None:
+    output = tmp_path / "out"
+    options = ["--mode", mode, "--workers", "3", "--start-method", start_method, "-q"]
+    run = run_cli(*lol_args(lol_site, output, *options))
+    assert run.code == 0, run.out + run.err
+    files, records = outcome(output)
+    assert files == serial_lol[0]
+    assert [r.replace(lol_site.base, "BASE") for r in records] == serial_lol[1]
+    assert not list(output.rglob("*.part"))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_mode_gives_the_other_samples_expected_files(
+    mode: str, other_site: Site, run_cli: RunCli, tmp_path: Path
+) -> None:
+    output = tmp_path / "out"
+    config = SAMPLES / other_site.name / "crawler.yaml"
+    options = ["--mode", mode, "--workers", "2", "--threads", "2", "-q"]
+    run = run_cli(config, "--set", f"api={other_site.base}", "--output", output, *options)
+    assert run.code == 0, run.out + run.err
+    expected = {e["path"]: other_site.source_bytes(e["source"]) for e in other_site.expected}
+    assert saved_files(output) == expected
+
+
+@pytest.mark.parametrize("mode", PROCESS_MODES)
+def test_each_process_uses_a_session_it_made_itself(
+    mode: str, lol_site: Site, run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The original shared one session across forked children and got other requests' bytes.
+
+    Every Session records the process that made it; sending from any other process fails the
+    unit, so a session shared across a fork would fail this run.
+    """
+    made_in: dict[int, int] = {}
+    original_init = requests.Session.__init__
+    original_send = requests.Session.send
+
+    def init(self: requests.Session) -> None:
+        original_init(self)
+        made_in[id(self)] = os.getpid()
+
+    def send(self: requests.Session, request: Any, **kwargs: Any) -> Any:
+        if made_in.get(id(self)) != os.getpid():
+            raise AssertionError(f"session made in {made_in.get(id(self))} used in {os.getpid()}")
+        return original_send(self, request, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "__init__", init)
+    monkeypatch.setattr(requests.Session, "send", send)
+    from yamlcrawl.fetch import HttpSettings, session_for
+
+    session_for(HttpSettings(user_agent="parent"))  # a session in the parent, before any fork
+    output = tmp_path / "out"
+    run = run_cli(*lol_args(lol_site, output, "--mode", mode, "--start-method", "fork", "-q"))
+    assert run.code == 0, run.out
+    assert len(saved_files(output)) == 48
+
+
+def die_on_first_try(how: str, marker: Path, victim: str) -> Callable[..., Any]:
+    """A download_file that kills its own worker process the first time it meets ``victim``.
+
+    It dies mid-body: after the first chunk has been written to the `.part` file.
+    """
+    real = work.download_file
+
+    def download_file(plan: Any, unit: work.DownloadUnit) -> work.FileResult:
+        if unit.path != victim or marker.exists():
+            return real(plan, unit)
+        marker.touch()
+        original = work._stop_if_asked
+
+        def die(_: int) -> None:
+            faulthandler.disable()  # pytest's would print a "fatal error" report for SIGSEGV
+            if how == "os._exit":
+                os._exit(3)
+            os.kill(os.getpid(), getattr(signal, how))
+
+        work._stop_if_asked = die  # type: ignore[assignment]
+        try:
+            return real(plan, unit)
+        finally:
+            work._stop_if_asked = original  # type: ignore[assignment]
+
+    return download_file
+
+
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGSEGV", "os._exit"])
+@pytest.mark.parametrize("mode", PROCESS_MODES)
+def test_a_worker_that_dies_mid_download_is_noticed_and_its_file_retried(
+    mode: str,
+    how: str,
+    lol_site: Site,
+    run_cli: RunCli,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    victim = "九尾妖狐/K／DA 阿狸电脑版.jpg"
+    monkeypatch.setattr(work, "download_file", die_on_first_try(how, tmp_path / "died", victim))
+    output = tmp_path / "out"
+    run = run_cli(*lol_args(lol_site, output, "--mode", mode, "--start-method", "fork", "-v"))
+    assert (tmp_path / "died").exists(), "the victim was never downloaded"
+    assert run.code == 0, run.out + run.err
+    expected = {e["path"]: lol_site.source_bytes(e["source"]) for e in lol_site.expected}
+    assert saved_files(output) == expected
+    assert not list(output.rglob("*.part"))
+
+
+@pytest.mark.parametrize("mode", PROCESS_MODES)
+def test_a_unit_that_always_kills_its_worker_fails_alone(
+    mode: str,
+    lol_site: Site,
+    run_cli: RunCli,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    victim = "迅捷斥候/迅捷斥候电脑版.jpg"
+    real = work.download_file
+
+    def deadly(plan: Any, unit: work.DownloadUnit) -> work.FileResult:
+        if unit.path == victim:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(plan, unit)
+
+    monkeypatch.setattr(work, "download_file", deadly)
+    output = tmp_path / "out"
+    run = run_cli(*lol_args(lol_site, output, "--mode", mode, "--start-method", "fork", "-q"))
+    assert run.code == 1
+    assert len(saved_files(output)) == 47
+    failed = [r for r in manifest_records(output) if r["status"] == "failed"]
+    assert [r["path"] for r in failed] == [victim]
+    assert "SIGKILL" in failed[0]["error"] or "died" in failed[0]["error"]
+    assert "(2 times)" in failed[0]["error"]
+
+
+def kill_siblings_once(marker: Path, victim: str) -> Callable[..., Any]:
+    """A download_file that, on ``victim``, SIGKILLs every other worker of the run once.
+
+    Idle workers die too, some while they wait in ``get()`` holding the task queue's lock: the
+    worst moment for a shared queue.
+    """
+    real = work.download_file
+
+    def download_file(plan: Any, unit: work.DownloadUnit) -> work.FileResult:
+        if unit.path == victim and not marker.exists():
+            marker.touch()
+            for pid in sibling_workers():
+                os.kill(pid, signal.SIGKILL)
+        return real(plan, unit)
+
+    return download_file
+
+
+def sibling_workers() -> list[int]:
+    """The other worker processes of this worker's parent (not its resource tracker)."""
+    me, parent = os.getpid(), os.getppid()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if ppid == parent and b"resource_tracker" not in command:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds sibling workers through /proc")
+@pytest.mark.parametrize("mode", PROCESS_MODES)
+def test_idle_workers_killed_while_holding_the_queue_lock_do_not_hang_the_run(
+    mode: str,
+    lol_site: Site,
+    run_cli: RunCli,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    victim = "九尾妖狐/九尾妖狐手机版.jpg"
+    monkeypatch.setattr(work, "download_file", kill_siblings_once(tmp_path / "done", victim))
+    output = tmp_path / "out"
+    options = ["--mode", mode, "--workers", "4", "--start-method", "fork", "-q"]
+    run = run_cli(*lol_args(lol_site, output, *options))
+    assert (tmp_path / "done").exists()
+    assert run.code == 0, run.out + run.err
+    expected = {e["path"]: lol_site.source_bytes(e["source"]) for e in lol_site.expected}
+    assert saved_files(output) == expected
