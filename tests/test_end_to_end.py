@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 from tests.conftest import RunCli
@@ -260,74 +257,3 @@ def test_usage_errors_exit_2(run_cli: RunCli, tmp_path: Path) -> None:
     assert run_cli(ROOT / "crawler.yaml", "--set", "no-equals-sign").code == 2
     assert run_cli(ROOT / "crawler.yaml", "--mode", "warp").code == 2
     assert run_cli(tmp_path / "missing.yaml").code == 2
-
-
-def test_ctrl_c_stops_with_130_and_leaves_no_finished_looking_file(
-    tmp_path: Path, lol_site: Site
-) -> None:
-    slow = tmp_path / "slow.py"
-    slow.write_text(SLOW_SERVER)
-    server = subprocess.Popen([sys.executable, str(slow)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert server.stdout is not None
-        base = server.stdout.readline().strip()
-        config = tmp_path / "slow.yaml"
-        config.write_text(SLOW_CRAWL.format(base=base))
-        crawl = subprocess.Popen(
-            [sys.executable, "-m", "yamlcrawl", str(config), "-o", str(tmp_path / "out")],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        time.sleep(1.5)  # the download is trickling by now
-        crawl.send_signal(signal.SIGINT)
-        out, _ = crawl.communicate(timeout=10)
-    finally:
-        server.kill()
-        server.communicate()
-    assert crawl.returncode == 130
-    assert "interrupted" in out
-    assert [p.name for p in (tmp_path / "out").rglob("*") if p.is_file()] == ["manifest.jsonl"]
-
-
-SLOW_SERVER = """
-import http.server, sys, time
-
-class Slow(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        if self.path == "/list.json":
-            body = b'{"files": ["/big.bin"]}'
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-            return
-        self.send_response(200)
-        self.send_header("Content-Length", "1000000")
-        self.end_headers()
-        for _ in range(1000):
-            self.wfile.write(b"x" * 1000)
-            self.wfile.flush()
-            time.sleep(0.05)
-
-    def log_message(self, *args):
-        pass
-
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
-print(f"http://127.0.0.1:{server.server_address[1]}", flush=True)
-server.serve_forever()
-"""
-
-SLOW_CRAWL = """
-vars: {{base: "{base}"}}
-stages:
-  files:
-    url: "{{base}}/list.json"
-    each: "$.files[*]"
-    as: f
-    downloads:
-      - url: "{{base}}{{f}}"
-        save_as: "big.bin"
-"""

@@ -22,6 +22,11 @@ MODES = ["serial", "process", "queue", "pool", "thread"]
 PROCESS_MODES = ["process", "queue", "pool"]
 
 
+def expected_files(site: Site) -> dict[str, bytes]:
+    """What the sample's expected.json says the crawl saves, with the bytes it must have."""
+    return {e["path"]: site.source_bytes(e["source"]) for e in site.expected}
+
+
 def outcome(output: Path) -> tuple[dict[str, bytes], list[str]]:
     """Files with their bytes, and the manifest records in a canonical order."""
     records = sorted(json.dumps(r, sort_keys=True) for r in manifest_records(output))
@@ -77,8 +82,7 @@ def test_every_mode_gives_the_other_samples_expected_files(
     options = ["--mode", mode, "--workers", "2", "--threads", "2", "-q"]
     run = run_cli(config, "--set", f"api={other_site.base}", "--output", output, *options)
     assert run.code == 0, run.out + run.err
-    expected = {e["path"]: other_site.source_bytes(e["source"]) for e in other_site.expected}
-    assert saved_files(output) == expected
+    assert saved_files(output) == expected_files(other_site)
 
 
 @pytest.mark.parametrize("mode", PROCESS_MODES)
@@ -158,8 +162,7 @@ def test_a_worker_that_dies_mid_download_is_noticed_and_its_file_retried(
     run = run_cli(*lol_args(lol_site, output, "--mode", mode, "--start-method", "fork", "-v"))
     assert (tmp_path / "died").exists(), "the victim was never downloaded"
     assert run.code == 0, run.out + run.err
-    expected = {e["path"]: lol_site.source_bytes(e["source"]) for e in lol_site.expected}
-    assert saved_files(output) == expected
+    assert saved_files(output) == expected_files(lol_site)
     assert not list(output.rglob("*.part"))
 
 
@@ -241,5 +244,4 @@ def test_idle_workers_killed_while_holding_the_queue_lock_do_not_hang_the_run(
     run = run_cli(*lol_args(lol_site, output, *options))
     assert (tmp_path / "done").exists()
     assert run.code == 0, run.out + run.err
-    expected = {e["path"]: lol_site.source_bytes(e["source"]) for e in lol_site.expected}
-    assert saved_files(output) == expected
+    assert saved_files(output) == expected_files(lol_site)
