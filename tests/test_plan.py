@@ -1,0 +1,62 @@
+"""`yamlcrawl plan` draws the stages and each mode's topology without touching the network."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import RunCli
+from tests.support import ROOT
+
+TOPOLOGY = {
+    "serial": ["serial: one process, one unit at a time"],
+    "process": [
+        "process: a multiprocessing.Process per unit of work, at most 3 alive, each started and"
+        " joined",
+        "Process(target=run_group): a page of skins (once per hero of heroes)",
+        "Process(target=run_group): all the files of download [0] of a skins page",
+        "results: over the process's own Pipe; then it exits and is joined",
+    ],
+    "queue": [
+        "queue: a JoinableQueue feeding 3 daemon consumer processes",
+        "JoinableQueue(maxsize=18): pages and files; put() waits while it is full",
+        "consumer 3 (daemon process, threads: 2): get() -> do the unit -> Pipe -> task_done()",
+        "join()s the queue at the end",
+    ],
+    "pool": [
+        "pool: multiprocessing.Pool(3), the plan handed to each worker once by its initializer",
+        "apply_async(run_task, (unit,)), at most 9 outstanding; close() and join() at the end",
+        "task: one file (per skin) of download [1] of a skins page",
+        "pool worker 3",
+    ],
+    "thread": ["thread: one process, 6 daemon threads (workers × threads)"],
+}
+
+
+@pytest.mark.parametrize("mode", list(TOPOLOGY))
+def test_plan_draws_the_stages_and_the_topology(
+    mode: str, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "250")  # one tree node a line
+    run = run_cli(
+        "plan",
+        ROOT / "crawler.yaml",
+        "--mode", mode, "--workers", "3", "--threads", "2",
+        "--set", "img=http://192.0.2.1:9/unreachable",  # never contacted
+    )  # fmt: skip
+    assert run.code == 0, run.err
+    text = " ".join(run.out.split())
+    for expected in [
+        "heroes: GET {img}/js/heroList/hero_list.js, once",
+        "skins: GET {img}/js/hero/{hero.heroId}.js, once per hero of heroes",
+        "hero_name = $.hero.name",
+        "each $.skins[*] as skin",
+        "download [0] {skin.mainImg} -> {hero_name}/{skin.name}电脑版.jpg",
+        *TOPOLOGY[mode],
+    ]:
+        assert " ".join(expected.split()) in text
+
+
+def test_plan_refuses_an_unknown_mode(run_cli: RunCli) -> None:
+    run = run_cli("plan", ROOT / "crawler.yaml", "--mode", "warp")
+    assert run.code == 2
+    assert "unknown mode 'warp' for --mode — expected one of: serial, process, queue" in run.err
