@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from yamlcrawl import __version__
 
@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--limit", type=_positive, metavar="N", help="first N items per fan-out")
     run.add_argument("--output", "-o", type=Path, metavar="DIR", help="the output folder")
     _topology_options(run)
+    run.add_argument("--log-file", type=Path, metavar="PATH", help="keep a full log here")
+    run.add_argument("--report", type=Path, metavar="PATH", help="write the summary as JSON")
     loudness = run.add_mutually_exclusive_group()
     loudness.add_argument("-q", "--quiet", action="store_true", help="only errors and summary")
     loudness.add_argument("-v", "--verbose", action="store_true", help="a line for every file")
@@ -180,28 +182,63 @@ def _run(args: argparse.Namespace) -> int:
     if loaded is None:
         return EXIT_USAGE
     plan = _plan_for(args, loaded)
-    from yamlcrawl.backends import create_backend
+    if not args.dry_run:
+        _make_folder(Path(plan.output.dir))
+    log_file = _open_log(args.log_file)
+    try:
+        return _crawl(args, plan, log_file)
+    finally:
+        if log_file is not None:
+            log_file.close()
+
+
+def _open_log(path: Path | None) -> TextIO | None:
+    if path is None:
+        return None
+    try:
+        return path.open("w", encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write the log file {path}: {exc.strerror}") from None
+
+
+def _crawl(args: argparse.Namespace, plan: Plan, log_file: TextIO | None) -> int:
     from yamlcrawl.engine import Coordinator
-    from yamlcrawl.progress import NORMAL, QUIET, VERBOSE, Reporter
+    from yamlcrawl.progress import NORMAL, QUIET, VERBOSE, Reporter, report
 
     verbosity = QUIET if args.quiet else VERBOSE if args.verbose else NORMAL
-    reporter = Reporter(verbosity=verbosity, dry_run=args.dry_run)
-    if not args.dry_run:
-        try:
-            Path(plan.output.dir).mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            reason = exc.strerror or str(exc)
-            raise UsageError(f"cannot make the output folder {plan.output.dir}: {reason}") from None
+    reporter = Reporter(verbosity=verbosity, dry_run=args.dry_run, log_file=log_file)
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        coordinator = Coordinator(plan, create_backend(plan), reporter, dry_run=args.dry_run)
-        stats = coordinator.run()
+        stats = Coordinator(plan, reporter, dry_run=args.dry_run).run()
     finally:
         signal.signal(signal.SIGTERM, previous)
+        reporter.finish()
     reporter.summary(plan, stats)
+    if args.report is not None:
+        _write_report(args.report, report(plan, stats, args.dry_run))
     if stats.interrupted:
         return EXIT_INTERRUPTED
     return EXIT_OK if stats.ok else EXIT_FAILED
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise UsageError(f"cannot make the output folder {folder}: {reason}") from None
+
+
+def _write_report(path: Path, data: dict[str, object]) -> None:
+    """Write the JSON report whole or not at all (a temporary file, then a rename)."""
+    import json
+
+    temporary = path.with_name(path.name + ".part")
+    try:
+        temporary.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", "utf-8")
+        temporary.replace(path)
+    except OSError as exc:
+        print(f"yamlcrawl: cannot write the report {path}: {exc.strerror}", file=sys.stderr)
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

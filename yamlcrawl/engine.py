@@ -10,12 +10,13 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
 from yamlcrawl import work
-from yamlcrawl.backends import Backend
+from yamlcrawl.backends import create_backend
+from yamlcrawl.events import Event, EventSink
 from yamlcrawl.fetch import part_path
 from yamlcrawl.plan import Plan
 from yamlcrawl.safepath import UnsafePathError, conflict_key, numbered, resolve_inside
@@ -78,6 +79,18 @@ class RunStats:
 class Events(Protocol):
     """What the coordinator tells the display. Only the main process ever calls it."""
 
+    def run_started(self, plan: Plan, stats: RunStats) -> None:
+        """The run begins; ``stats`` is updated as it goes."""
+
+    def page_queued(self, unit: PageUnit) -> None:
+        """A page became known (a start page, or one a fan-out found)."""
+
+    def worker_events(self, events: list[Event]) -> None:
+        """What workers said they are doing (started, bytes, retries)."""
+
+    def tick(self) -> None:
+        """Called between polls: a chance to refresh or log progress."""
+
     def page_done(self, result: PageResult) -> None:
         """A page was fetched (or failed)."""
 
@@ -94,9 +107,10 @@ class Events(Protocol):
 class Coordinator:
     """Runs one crawl on one backend."""
 
-    def __init__(self, plan: Plan, backend: Backend, events: Events, dry_run: bool = False) -> None:
-        self.plan = plan
-        self.backend = backend
+    def __init__(self, plan: Plan, events: Events, dry_run: bool = False) -> None:
+        self.sink = EventSink()
+        self.plan = plan = replace(plan, events=self.sink.address, _by_name={})
+        self.backend = create_backend(plan)
         self.events = events
         self.dry_run = dry_run
         self.root = Path(plan.output.dir)
@@ -118,16 +132,20 @@ class Coordinator:
     def run(self) -> RunStats:
         """Crawl until every unit has a result, or until interrupted (Ctrl-C / SIGTERM)."""
         work.STOP.clear()
+        self.events.run_started(self.plan, self.stats)
         try:
             for index, stage in enumerate(self.plan.start_stages):
                 unit = PageUnit((index,), stage.name, dict(self.plan.vars))
-                self._pages.append(unit)
+                self._queue_page(unit)
                 self._order.append(unit.key)
             while self._pages or self._files or self._in_flight:
                 self._fill()
-                for result in self.backend.poll(0.2):
+                results = self.backend.poll(0.2)
+                self.events.worker_events(self.sink.drain())
+                for result in results:
                     self._handle(result)
                 self._release()
+                self.events.tick()
             self.backend.close()
         except KeyboardInterrupt:
             self.stats.interrupted = True
@@ -135,8 +153,13 @@ class Coordinator:
             self._remove_partial_files()
         finally:
             self.manifest.close()
+            self.sink.close()
             self.stats.elapsed = time.monotonic() - self.stats.started
         return self.stats
+
+    def _queue_page(self, unit: PageUnit) -> None:
+        self._pages.append(unit)
+        self.events.page_queued(unit)
 
     def _fill(self) -> None:
         """Keep the backend busy; files first, so finished work leaves memory early."""
@@ -185,7 +208,8 @@ class Coordinator:
             self.stats.pages_failed += 1
             self._fail("page", result.unit.stage, result.url, None, result.error)
             self.manifest.page_failed(result)
-        self._pages.extend(result.children)
+        for child in result.children:
+            self._queue_page(child)
         self._arrived[result.unit.key] = result
         self.events.page_done(result)
 

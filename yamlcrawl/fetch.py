@@ -271,6 +271,7 @@ def fetch_document(
     params: Mapping[str, str] | None = None,
     headers: Mapping[str, str] | None = None,
     fmt: Literal["json", "jsonp"] = "json",
+    on_retry: Callable[[str], None] | None = None,
 ) -> Document:
     """Request `url` and parse the body as JSON, retrying transient failures.
 
@@ -281,6 +282,7 @@ def fetch_document(
         params: Query parameters added to the URL.
         headers: Headers sent over the session's.
         fmt: `json`, or `jsonp` to unwrap `callback(...)` first.
+        on_retry: Called with the reason before each retry.
 
     Returns:
         The parsed document with its status, attempts and size.
@@ -300,7 +302,9 @@ def fetch_document(
             body = _read_all(resp, settings)
             return resp.status_code, resp.headers.get("Content-Type", ""), body
 
-    (status, content_type, body), attempts = _with_retries(settings, method, shown, attempt)
+    (status, content_type, body), attempts = _with_retries(
+        settings, method, shown, attempt, on_retry
+    )
     try:
         data = _parse_document(body, content_type, fmt)
     except _BadDocumentError as bad:
@@ -320,6 +324,7 @@ def download_to(
     *,
     headers: Mapping[str, str] | None = None,
     on_bytes: Callable[[int], None] | None = None,
+    on_retry: Callable[[str], None] | None = None,
 ) -> Saved:
     """Stream `url` into `part_path(final)`, then rename it to `final`.
 
@@ -337,6 +342,7 @@ def download_to(
             network after writing, it is called once with minus the bytes that attempt
             reported, so the running sum matches the part file: the file's size on success,
             0 when a FetchError is raised.
+        on_retry: Called with the reason before each retry.
 
     Returns:
         The size, SHA-256 and attempts of the completed file.
@@ -357,7 +363,7 @@ def download_to(
             return _stream_to(resp, part, settings, on_bytes)
 
     try:
-        (size, digest), attempts = _with_retries(settings, "GET", url, attempt)
+        (size, digest), attempts = _with_retries(settings, "GET", url, attempt, on_retry)
         part.replace(final)  # atomic on one file system: the name appears complete or not at all
     except BaseException:
         part.unlink(missing_ok=True)
@@ -502,7 +508,11 @@ def _content_length(resp: requests.Response) -> int | None:
 
 
 def _with_retries(
-    settings: HttpSettings, method: str, url: str, attempt: Callable[[], _T]
+    settings: HttpSettings,
+    method: str,
+    url: str,
+    attempt: Callable[[], _T],
+    on_retry: Callable[[str], None] | None = None,
 ) -> tuple[_T, int]:
     """Call `attempt` until it succeeds or fails for good; return its result and attempts."""
     attempts = 0
@@ -519,7 +529,12 @@ def _with_retries(
                     attempts=attempts,
                     status=failure.status,
                 ) from (failure.__cause__ or failure)
-            _sleep(_delay(settings, attempts - 1, failure.wait))
+            delay = _delay(settings, attempts - 1, failure.wait)
+            if on_retry is not None:
+                on_retry(
+                    f"{failure.cause}; retry {attempts} of {settings.retries} in {delay:.1f} s"
+                )
+            _sleep(delay)
 
 
 def _delay(settings: HttpSettings, retry: int, floor: float) -> float:

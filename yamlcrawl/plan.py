@@ -74,6 +74,7 @@ class Plan:
     limit: int | None
     threads: int = 1
     start_method: str | None = None
+    events: tuple[str, int] | None = None  # where workers send progress events (events.py)
     _by_name: dict[str, StagePlan] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

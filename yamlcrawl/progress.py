@@ -1,24 +1,89 @@
 """What the person running a crawl sees. Only the main process draws.
 
-Log lines go to stderr (one per page, one per file with ``-v``, every failure even with ``-q``);
-the dry-run listing and the final summary go to stdout, so both can be piped.
+On a terminal: a live ``rich`` display, a bar per stage (pages) and per download rule (files)
+whose total grows as fan-out finds work (``12/30+`` until it is final), bytes, speed, elapsed
+and remaining time, counters, and a line per worker saying what it does now. Elsewhere (a pipe,
+CI, ``NO_COLOR``) no live display: a plain ``progress key=value ...`` line every few seconds.
+Either way the same summary at the end (stdout), and failures as they happen (stderr).
 """
 
 from __future__ import annotations
 
-from rich.console import Console
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from rich.console import Console, Group, RenderableType
+from rich.filesize import decimal
+from rich.live import Live
 from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
 from yamlcrawl.engine import RunStats
+from yamlcrawl.events import Event
 from yamlcrawl.plan import Plan
-from yamlcrawl.work import DownloadUnit, FileRequest, FileResult, PageResult
+from yamlcrawl.work import DownloadUnit, FileRequest, FileResult, PageResult, PageUnit, unit_id
 
 QUIET, NORMAL, VERBOSE = 0, 1, 2
+PLAIN_INTERVAL = 5.0  # seconds between two progress lines when there is no live display
+Clock = Callable[[], float]
+
+
+class CountColumn(ProgressColumn):
+    """``done/total``, with a ``+`` while fan-out may still add to the total."""
+
+    def render(self, task: Task) -> Text:
+        """The count of one bar."""
+        total = int(task.total or 0)
+        more = "" if task.fields.get("final") else "+"
+        return Text(f"{int(task.completed)}/{total}{more}", style="progress.download")
+
+
+class BytesColumn(ProgressColumn):
+    """Bytes received for a download rule, and their rate since its first file."""
+
+    def render(self, task: Task) -> Text:
+        """Bytes and speed of one bar (blank for pages)."""
+        received = int(task.fields.get("bytes", 0))
+        if not task.fields.get("files"):
+            return Text("")
+        elapsed = task.elapsed or 0.0
+        speed = f" {decimal(int(received / elapsed))}/s" if elapsed > 0 else ""
+        return Text(f"{decimal(received)}{speed}", style="progress.data.speed")
+
+
+@dataclass
+class _Worker:
+    doing: str
+    since: float
+    bytes: int = 0
+
+
+@dataclass
+class _Counts:
+    """What the display counts as the run goes (the summary uses the coordinator's stats)."""
+
+    pages_queued: dict[str, int] = field(default_factory=dict)
+    pages_done: dict[str, int] = field(default_factory=dict)
+    retries: int = 0
+    bytes: int = 0
 
 
 class Reporter:
-    """Prints events as they happen and the summary at the end."""
+    """Receives the coordinator's events and draws them."""
 
     def __init__(
         self,
@@ -26,53 +91,227 @@ class Reporter:
         log: Console | None = None,
         verbosity: int = NORMAL,
         dry_run: bool = False,
+        live: bool | None = None,
+        clock: Clock = time.monotonic,
+        log_file: TextIO | None = None,
     ) -> None:
         self.out = out or Console(highlight=False, soft_wrap=True)
         self.log = log or Console(stderr=True, highlight=False, soft_wrap=True)
         self.verbosity = verbosity
         self.dry_run = dry_run
+        self.clock = clock
+        self.log_file = log_file
+        if live is None:
+            live = self.log.is_terminal and not os.environ.get("NO_COLOR")
+        self.live_wanted = live and verbosity != QUIET and not dry_run
+        self.plan: Plan | None = None
+        self.stats = RunStats()
+        self.counts = _Counts()
+        self.workers: dict[str, _Worker] = {}
+        self._working_on: dict[tuple[str, tuple[int, ...]], str] = {}
+        self.progress = _new_progress(self.log, clock)
+        self._tasks: dict[tuple[str, int | None], TaskID] = {}
+        self._live: Live | None = None
+        self._started = clock()
+        self._last_line = self._started
+
+    # -- the run's life --------------------------------------------------------------------
+
+    def run_started(self, plan: Plan, stats: RunStats) -> None:
+        """Make a bar per stage and per download rule; start the live display if wanted."""
+        self.plan, self.stats = plan, stats
+        self._started = self._last_line = self.clock()
+        for stage in plan.stages:
+            self._tasks[(stage.name, None)] = self.progress.add_task(
+                f"{stage.name} pages", total=0, final=False, files=False, bytes=0
+            )
+            for rule in stage.downloads:
+                self._tasks[(stage.name, rule.index)] = self.progress.add_task(
+                    f"{stage.name}[{rule.index}] files", total=0, final=False, files=True, bytes=0
+                )
+        if self.live_wanted:
+            self._live = Live(self, console=self.log, refresh_per_second=4, transient=False)
+            self._live.start()
+
+    def tick(self) -> None:
+        """Without a live display, a progress line every few seconds."""
+        now = self.clock()
+        if self._live is None and now - self._last_line >= PLAIN_INTERVAL:
+            self._last_line = now
+            self._line(self.progress_line(), always=self.verbosity >= NORMAL)
+
+    def finish(self) -> None:
+        """Stop the live display, leaving its last frame on the screen."""
+        if self._live is not None:
+            self._live.refresh()
+            self._live.stop()
+            self._live = None
+
+    # -- the coordinator's events ----------------------------------------------------------
+
+    def page_queued(self, unit: PageUnit) -> None:
+        """One more page known for its stage."""
+        queued = self.counts.pages_queued
+        queued[unit.stage] = queued.get(unit.stage, 0) + 1
+        self.progress.update(self._tasks[(unit.stage, None)], total=queued[unit.stage])
+        self._refresh_finality()
 
     def page_done(self, result: PageResult) -> None:
-        """One line per page; failures always."""
-        stage = escape(result.unit.stage)
+        """Count it; failures always shown, every page with -v."""
+        stage = result.unit.stage
+        self.counts.pages_done[stage] = self.counts.pages_done.get(stage, 0) + 1
+        self.progress.advance(self._tasks[(stage, None)])
+        self._idle(unit_id(result.unit))
+        self._refresh_finality()
         if result.error is not None:
-            self.log.print(
-                f"[red]failed[/] page {stage} {escape(result.url)}: {escape(result.error)}"
+            self._line(
+                f"[red]failed[/] page {escape(stage)} {escape(result.url)}: {escape(result.error)}",
+                always=True,
             )
-        elif self.verbosity >= NORMAL:
-            items = f", {result.items} items" if result.items else ""
+        else:
+            found = f", {result.items} items" if result.items else ""
             files = f", {len(result.files)} files" if result.files else ""
-            self.log.print(f"page {stage} {escape(result.url)}{items}{files}")
-
-    def file_done(self, result: FileResult) -> None:
-        """Failures always; every file with -v."""
-        path = escape(result.unit.path)
-        if result.status == "failed":
-            self.log.print(
-                f"[red]failed[/] {path} <- {escape(result.unit.url)}: {escape(result.error or '')}"
-            )
-        elif self.verbosity >= VERBOSE:
-            self.log.print(f"{result.status} {path} ({result.bytes} bytes)")
-
-    def file_skipped(self, request: FileRequest, reason: str) -> None:
-        """Skips are counted; listed with -v."""
-        if self.verbosity >= VERBOSE:
-            what = request.path or request.url or request.stage
-            self.log.print(f"skipped {escape(what)}: {escape(reason)}")
+            self._line(f"page {escape(stage)} {escape(result.url)}{found}{files}")
 
     def file_planned(self, unit: DownloadUnit) -> None:
-        """In a dry run, the listing of what would be saved."""
+        """One more file for its rule; in a dry run, the listing line."""
+        task = self._tasks[(unit.stage, unit.key[-1])]
+        self.progress.update(task, total=(self.progress.tasks[task].total or 0) + 1)
         if self.dry_run:  # plain `path<TAB>url` lines for scripts: no markup, no tab expansion
             print(f"{unit.path}\t{unit.url}", file=self.out.file, flush=True)
 
+    def file_done(self, result: FileResult) -> None:
+        """Advance its rule's bar; failures always shown, every file with -v."""
+        unit = result.unit
+        task = self._tasks[(unit.stage, unit.key[-1])]
+        self.progress.advance(task)
+        if result.status == "saved":
+            fields = self.progress.tasks[task].fields
+            self.progress.update(task, bytes=fields.get("bytes", 0) + result.bytes)
+        self._idle(unit_id(unit))
+        path = escape(unit.path)
+        if result.status == "failed":
+            self._line(
+                f"[red]failed[/] {path} <- {escape(unit.url)}: {escape(result.error or '')}",
+                always=True,
+            )
+        else:
+            self._line(f"{result.status} {path} ({result.bytes} bytes) <- {escape(unit.url)}")
+
+    def file_skipped(self, request: FileRequest, reason: str) -> None:
+        """Skips are counted; listed with -v."""
+        what = request.path or request.url or request.stage
+        self._line(f"skipped {escape(what)}: {escape(reason)}")
+
+    def worker_events(self, events: list[Event]) -> None:
+        """Keep each worker's line current; count retries."""
+        now = self.clock()
+        for event in events:
+            if event.kind == "start":
+                self.workers[event.worker] = _Worker(event.detail, now)
+                self._working_on[event.unit] = event.worker
+            elif event.kind == "bytes":
+                worker = self.workers.get(event.worker)
+                if worker is not None:
+                    worker.bytes += event.amount
+                self.counts.bytes += event.amount
+            else:
+                self.counts.retries += 1
+                self._line(f"[yellow]retry[/] {escape(event.detail)}")
+
+    # -- drawing ---------------------------------------------------------------------------
+
+    def __rich__(self) -> RenderableType:
+        """The live display: bars, counters, workers."""
+        parts: list[RenderableType] = [self.progress, Text(self.counters_line())]
+        if self.plan is not None and self.plan.mode != "serial" and self.workers:
+            parts.append(self._worker_table())
+        return Group(*parts)
+
+    def counters_line(self) -> str:
+        """Skipped, duplicates, retried, failed, lost, bytes and speed so far."""
+        stats = self.stats
+        elapsed = max(self.clock() - self._started, 1e-9)
+        return (
+            f"skipped {stats.skipped} · duplicates {stats.duplicates} · retried"
+            f" {self.counts.retries} · failed {len(stats.failures)} · lost {stats.lost} ·"
+            f" {decimal(self.counts.bytes)} at {decimal(int(self.counts.bytes / elapsed))}/s"
+        )
+
+    def progress_line(self) -> str:
+        """The plain form of the display, ``key=value`` pairs, for logs and pipes."""
+        stats = self.stats
+        pages = sum(self.counts.pages_done.values())
+        files_done = stats.saved + stats.present + stats.failed
+        more = "" if self._all_final() else "+"
+        elapsed = self.clock() - self._started
+        queued = sum(self.counts.pages_queued.values())
+        return (
+            f"progress elapsed={elapsed:.1f}s pages={pages}/{queued}{more}"
+            f" files={files_done}/{stats.planned}{more} saved={stats.saved}"
+            f" present={stats.present} skipped={stats.skipped} retried={self.counts.retries}"
+            f" failed={len(stats.failures)} bytes={self.counts.bytes}"
+        )
+
+    def _worker_table(self) -> Table:
+        table = Table.grid(padding=(0, 2))
+        now = self.clock()
+        for name in sorted(self.workers):
+            worker = self.workers[name]
+            amount = f"{decimal(worker.bytes)}" if worker.bytes else ""
+            since = f"{now - worker.since:.1f}s" if worker.doing != "idle" else ""
+            table.add_row(name, escape(worker.doing), amount, since)
+        return table
+
+    def _idle(self, uid: tuple[str, tuple[int, ...]]) -> None:
+        name = self._working_on.pop(uid, None)
+        if name is not None and name in self.workers:
+            self.workers[name] = _Worker("idle", self.clock())
+
+    def _refresh_finality(self) -> None:
+        """A stage's total is final once no page of it or above it is still to come."""
+        if self.plan is None:
+            return
+        for stage in self.plan.stages:
+            above = self._stage_settled(stage.parent)
+            self.progress.update(self._tasks[(stage.name, None)], final=above)
+            own = above and self._pending(stage.name) == 0
+            for rule in stage.downloads:
+                self.progress.update(self._tasks[(stage.name, rule.index)], final=own)
+
+    def _stage_settled(self, name: str | None) -> bool:
+        while name is not None and self.plan is not None:
+            if self._pending(name):
+                return False
+            name = self.plan.stage(name).parent
+        return True
+
+    def _pending(self, stage: str) -> int:
+        return self.counts.pages_queued.get(stage, 0) - self.counts.pages_done.get(stage, 0)
+
+    def _all_final(self) -> bool:
+        return all(task.fields.get("final") for task in self.progress.tasks)
+
+    def _line(self, text: str, always: bool = False) -> None:
+        """A log line: to the log file always, to stderr if loud enough."""
+        if self.log_file is not None:
+            stamp = time.strftime("%H:%M:%S")
+            self.log_file.write(f"{stamp} {Text.from_markup(text).plain}\n")
+            self.log_file.flush()
+        if always or self.verbosity >= VERBOSE:
+            self.log.print(text)
+
+    # -- the end ---------------------------------------------------------------------------
+
     def summary(self, plan: Plan, stats: RunStats) -> None:
         """The closing table, then every failure with its reason."""
+        self.finish()
         table = Table(
-            title=f"{escape(plan.name)}: {_verdict(stats, self.dry_run)}", show_header=False
+            title=f"{escape(plan.name)}: {verdict(stats, self.dry_run)}", show_header=False
         )
         table.add_column("what")
         table.add_column("count", justify="right")
-        for what, count in _summary_rows(plan, stats, self.dry_run):
+        for what, count in summary_rows(plan, stats, self.dry_run):
             table.add_row(what, count)
         self.out.print(table)
         if stats.failures:
@@ -83,9 +322,26 @@ class Reporter:
                     f"  {failure.kind} [{escape(failure.stage)}] {escape(failure.url)}"
                     f"{escape(target)}: {escape(failure.reason)}"
                 )
+        if self.log_file is not None:
+            self._line(self.progress_line())
 
 
-def _verdict(stats: RunStats, dry_run: bool) -> str:
+def _new_progress(console: Console, clock: Clock) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(bar_width=30),
+        CountColumn(),
+        BytesColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        get_time=clock,
+        auto_refresh=False,
+    )
+
+
+def verdict(stats: RunStats, dry_run: bool) -> str:
+    """One word or three for how the run ended."""
     if stats.interrupted:
         return "interrupted"
     if stats.failures:
@@ -93,20 +349,19 @@ def _verdict(stats: RunStats, dry_run: bool) -> str:
     return "dry run finished" if dry_run else "finished"
 
 
-def _summary_rows(plan: Plan, stats: RunStats, dry_run: bool) -> list[tuple[str, str]]:
+def summary_rows(plan: Plan, stats: RunStats, dry_run: bool) -> list[tuple[str, str]]:
+    """The summary as (label, value) rows; the report file has the same figures."""
     seconds = max(stats.elapsed, 1e-9)
     rows = [("pages fetched", f"{stats.pages - stats.pages_failed}")]
     if dry_run:
         rows.append(("files it would save", f"{stats.planned}"))
     else:
-        rows += [
-            ("files saved", f"{stats.saved}"),
-            ("already present", f"{stats.present}"),
-        ]
+        rows += [("files saved", f"{stats.saved}"), ("already present", f"{stats.present}")]
     rows += [
         ("skipped (no URL, conflict)", f"{stats.skipped}"),
         ("duplicates", f"{stats.duplicates}"),
         ("retries", f"{stats.retries}"),
+        ("lost with a worker", f"{stats.lost}"),
         ("failed", f"{len(stats.failures)}"),
         ("bytes", f"{stats.bytes:,}"),
         ("time", f"{stats.elapsed:.2f} s"),
@@ -114,7 +369,47 @@ def _summary_rows(plan: Plan, stats: RunStats, dry_run: bool) -> list[tuple[str,
             "throughput",
             f"{stats.saved / seconds:.1f} files/s, {stats.bytes / seconds / 1e6:.2f} MB/s",
         ),
-        ("mode", f"{plan.mode}, {plan.workers} workers" if plan.mode != "serial" else "serial"),
+        ("mode", mode_text(plan)),
         ("output", plan.output.dir),
     ]
     return rows
+
+
+def mode_text(plan: Plan) -> str:
+    """``queue, 4 workers × 2 threads``."""
+    if plan.mode == "serial":
+        return "serial"
+    threads = f" × {plan.threads} threads" if plan.threads > 1 else ""
+    return f"{plan.mode}, {plan.workers} workers{threads}"
+
+
+def report(plan: Plan, stats: RunStats, dry_run: bool) -> dict[str, Any]:
+    """The run as JSON-ready data: what the summary shows, for scripts (``--report``)."""
+    return {
+        "name": plan.name,
+        "source": plan.source,
+        "verdict": verdict(stats, dry_run),
+        "mode": plan.mode,
+        "workers": plan.workers,
+        "threads": plan.threads,
+        "output": plan.output.dir,
+        "dry_run": dry_run,
+        "pages": stats.pages - stats.pages_failed,
+        "pages_failed": stats.pages_failed,
+        "files_planned": stats.planned,
+        "saved": stats.saved,
+        "present": stats.present,
+        "skipped": stats.skipped,
+        "duplicates": stats.duplicates,
+        "retries": stats.retries,
+        "lost": stats.lost,
+        "failed": len(stats.failures),
+        "bytes": stats.bytes,
+        "seconds": round(stats.elapsed, 3),
+        "files_per_second": round(stats.saved / max(stats.elapsed, 1e-9), 2),
+        "interrupted": stats.interrupted,
+        "failures": [
+            {"kind": f.kind, "stage": f.stage, "url": f.url, "path": f.path, "reason": f.reason}
+            for f in stats.failures
+        ],
+    }

@@ -15,6 +15,7 @@ from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
+from yamlcrawl.events import ByteCounter, Event, emit, worker_name
 from yamlcrawl.fetch import FetchError, download_to, fetch_document
 from yamlcrawl.jsonpaths import find_all, find_first
 from yamlcrawl.plan import DownloadRule, Pairs, Plan, StagePlan
@@ -150,9 +151,17 @@ def fetch_page(plan: Plan, unit: PageUnit) -> PageResult:
         headers = _render_pairs(plan.http_headers + stage.headers, context)
     except RenderError as exc:
         return PageResult(unit, stage.url, f"cannot build the request: {exc}")
+    uid = unit_id(unit)
+    emit(plan.events, Event("start", worker_name(), uid, f"{stage.method} {url}"))
     try:
         document = fetch_document(
-            plan.http, url, method=stage.method, params=params, headers=headers, fmt=stage.format
+            plan.http,
+            url,
+            method=stage.method,
+            params=params,
+            headers=headers,
+            fmt=stage.format,
+            on_retry=partial(_report_retry, plan, uid),
         )
     except FetchError as exc:
         return PageResult(unit, url, str(exc), attempts=exc.attempts)
@@ -230,9 +239,25 @@ def download_file(plan: Plan, unit: DownloadUnit) -> FileResult:
         if not unit.overwrite and target.is_file():
             size, digest = _size_and_sha256(target)
             return FileResult(unit, "present", bytes=size, sha256=digest)
-        saved = download_to(
-            plan.http, unit.url, target, headers=dict(unit.headers), on_bytes=_stop_if_asked
-        )
+        uid = unit_id(unit)
+        emit(plan.events, Event("start", worker_name(), uid, f"downloading {unit.path}"))
+        counter = ByteCounter(plan.events, uid)
+
+        def on_bytes(amount: int) -> None:
+            _stop_if_asked(amount)
+            counter.add(amount)
+
+        try:
+            saved = download_to(
+                plan.http,
+                unit.url,
+                target,
+                headers=dict(unit.headers),
+                on_bytes=on_bytes,
+                on_retry=partial(_report_retry, plan, uid),
+            )
+        finally:
+            counter.flush()
     except FetchError as exc:
         return FileResult(unit, "failed", error=str(exc), attempts=exc.attempts)
     except StoppedError as exc:
@@ -242,6 +267,10 @@ def download_file(plan: Plan, unit: DownloadUnit) -> FileResult:
     return FileResult(
         unit, "saved", bytes=saved.bytes, sha256=saved.sha256, attempts=saved.attempts
     )
+
+
+def _report_retry(plan: Plan, uid: UnitId, reason: str) -> None:
+    emit(plan.events, Event("retry", worker_name(), uid, reason))
 
 
 def _stop_if_asked(_: int) -> None:

@@ -125,7 +125,10 @@ def run_in_threads(
             with lock:
                 send(result)
 
-    workers = [threading.Thread(target=drain, daemon=True) for _ in range(min(threads, len(units)))]
+    workers = [
+        threading.Thread(target=drain, name=f"thread {n}", daemon=True)
+        for n in range(1, min(threads, len(units)) + 1)
+    ]
     for worker in workers:
         worker.start()
     for worker in workers:

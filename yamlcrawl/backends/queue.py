@@ -65,12 +65,18 @@ def consume(plan: Plan, tasks: JoinableQueue[Unit | None], connection: Connectio
             finally:
                 tasks.task_done()
 
-    threads = [threading.Thread(target=loop, daemon=True) for _ in range(plan.threads)]
     try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        if plan.threads == 1:
+            loop()  # in the process's main thread: no thread of its own needed
+        else:
+            threads = [
+                threading.Thread(target=loop, name=f"thread {n}", daemon=True)
+                for n in range(1, plan.threads + 1)
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
     except KeyboardInterrupt:
         pass
     finally:

@@ -31,8 +31,8 @@ class ThreadBackend:
         self._tasks: queue.SimpleQueue[Unit | None] = queue.SimpleQueue()
         self._results: queue.SimpleQueue[Result] = queue.SimpleQueue()
         self._threads = [
-            threading.Thread(target=self._loop, name=f"yamlcrawl-{i}", daemon=True)
-            for i in range(self.size)
+            threading.Thread(target=self._loop, name=f"thread {n}", daemon=True)
+            for n in range(1, self.size + 1)
         ]
         for thread in self._threads:
             thread.start()

@@ -1,0 +1,117 @@
+"""Small progress events from wherever a unit runs to the main process, which alone draws.
+
+Workers say what they are doing: a unit started, bytes received (batched, at most every
+``BYTES_EVERY`` seconds per download), a retry. Every mode sends them the same way: a UDP
+datagram to a socket the main process opened on 127.0.0.1. A datagram is whole or not at all,
+needs no lock shared between processes (a killed worker cannot block the others) and is never
+waited for; events are advice for the display, and the results, which count, travel apart.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+EventKind = Literal["start", "bytes", "retry"]
+BYTES_EVERY = 0.1  # seconds between two byte reports of one download
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing a worker did: ``start`` (detail: what), ``bytes`` (amount), ``retry`` (why)."""
+
+    kind: EventKind
+    worker: str
+    unit: tuple[str, tuple[int, ...]]
+    detail: str = ""
+    amount: int = 0
+
+
+class EventSink:
+    """The main process's end: a UDP socket on 127.0.0.1, read without blocking."""
+
+    def __init__(self) -> None:
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._socket.bind(("127.0.0.1", 0))
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        self._socket.setblocking(False)
+        self.address: tuple[str, int] = self._socket.getsockname()
+
+    def drain(self) -> list[Event]:
+        """Every event that has arrived."""
+        events: list[Event] = []
+        while True:
+            try:
+                data = self._socket.recv(65536)
+            except (BlockingIOError, InterruptedError):
+                return events
+            except OSError:
+                return events
+            try:
+                event = pickle.loads(data)
+            except Exception:  # a stray datagram on our port is not an event
+                continue
+            if isinstance(event, Event):
+                events.append(event)
+
+    def close(self) -> None:
+        """Stop listening."""
+        self._socket.close()
+
+
+_sender: tuple[int, socket.socket] | None = None
+_lock = threading.Lock()
+
+
+def emit(address: tuple[str, int] | None, event: Event) -> None:
+    """Send ``event`` to the main process; never blocks, never raises, may be dropped."""
+    if address is None:
+        return
+    global _sender
+    with _lock:
+        if _sender is None or _sender[0] != os.getpid():  # one socket per process, not forked
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.setblocking(False)
+            _sender = (os.getpid(), sock)
+        sock = _sender[1]
+    # A full buffer drops the event: the display is advice, and results travel elsewhere.
+    with contextlib.suppress(OSError):
+        sock.sendto(pickle.dumps(event, protocol=pickle.HIGHEST_PROTOCOL), address)
+
+
+def worker_name() -> str:
+    """``pid 1234``, or ``pid 1234 thread 3`` for a worker thread (they are named so)."""
+    thread = threading.current_thread()
+    if thread is threading.main_thread():
+        return f"pid {os.getpid()}"
+    return f"pid {os.getpid()} {thread.name}"
+
+
+class ByteCounter:
+    """Collects a download's chunks and reports them at most every ``BYTES_EVERY`` seconds."""
+
+    def __init__(self, address: tuple[str, int] | None, unit: tuple[str, tuple[int, ...]]) -> None:
+        self.address = address
+        self.unit = unit
+        self.pending = 0
+        self.last = time.monotonic()
+
+    def add(self, amount: int) -> None:
+        """Count a chunk; report if it is time."""
+        self.pending += amount
+        now = time.monotonic()
+        if now - self.last >= BYTES_EVERY:
+            self.flush(now)
+
+    def flush(self, now: float | None = None) -> None:
+        """Report what is counted and not yet reported."""
+        if self.pending:
+            emit(self.address, Event("bytes", worker_name(), self.unit, amount=self.pending))
+            self.pending = 0
+        self.last = time.monotonic() if now is None else now
