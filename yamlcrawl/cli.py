@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from yamlcrawl.plan import Plan
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-COMMANDS = ("run", "validate", "plan")
+COMMANDS = ("run", "validate", "plan", "init", "schema")
 
 
 class UsageError(Exception):
@@ -89,6 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(plan)
     _topology_options(plan)
+    init = commands.add_parser("init", help="write a commented starter crawl file")
+    init.add_argument("file", type=Path, nargs="?", default=Path("crawler.yaml"))
+    init.add_argument("--force", action="store_true", help="replace an existing file")
+    commands.add_parser("schema", help="print the JSON Schema of crawl files")
     return parser
 
 
@@ -103,10 +107,31 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _validate(args)
         if args.command == "plan":
             return _plan(args)
+        if args.command == "init":
+            return _init(args)
+        if args.command == "schema":
+            from yamlcrawl.starter import schema_text
+
+            sys.stdout.write(schema_text())
+            return EXIT_OK
         return _run(args)
     except UsageError as exc:
         print(f"yamlcrawl: {exc}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _init(args: argparse.Namespace) -> int:
+    from yamlcrawl.starter import starter
+
+    path: Path = args.file
+    if path.exists() and not args.force:
+        raise UsageError(f"{path} exists; --force replaces it")
+    try:
+        path.write_text(starter(path.name), encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+    print(f"wrote {path}: edit it, then `yamlcrawl validate {path}`")
+    return EXIT_OK
 
 
 def _overrides(pairs: list[str]) -> dict[str, str]:
@@ -137,7 +162,7 @@ def _validate(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     stages = loaded.spec.stages
     downloads = sum(len(stage.downloads) for stage in stages.values())
-    print(f"{args.file}: valid — {len(stages)} stages, {downloads} download rules")
+    print(f"{args.file}: valid — stages: {len(stages)}, download rules: {downloads}")
     return EXIT_OK
 
 

@@ -1,0 +1,202 @@
+"""The live display (rendered into a string with an injected clock, as rich's own tests do),
+the plain output off a terminal, the report and log files, init and schema."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+from rich.console import Console
+
+from tests.conftest import RunCli
+from tests.support import ROOT, SAMPLES, Site, lol_args
+from yamlcrawl import progress
+from yamlcrawl.engine import RunStats
+from yamlcrawl.events import Event
+from yamlcrawl.loader import load_spec
+from yamlcrawl.plan import Plan, build_plan
+from yamlcrawl.progress import Reporter
+from yamlcrawl.work import DownloadUnit, FileResult, PageResult, PageUnit
+
+MODES = ["serial", "process", "queue", "pool", "thread"]
+BAR = "[━╸╺─]+"  # rich draws the done part, the rest, and a half-cell between
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def lol_plan(mode: str = "queue") -> Plan:
+    loaded = load_spec(ROOT / "crawler.yaml", modes=MODES)
+    return build_plan(loaded.spec).with_overrides(mode=mode, workers=2)
+
+
+def shown(reporter: Reporter) -> str:
+    """What the live display shows now, as plain text."""
+    console = Console(file=io.StringIO(), force_terminal=True, width=110, record=True)
+    console.print(reporter)
+    return console.export_text()
+
+
+def file_unit(n: int, rule: int) -> DownloadUnit:
+    return DownloadUnit(
+        (0, 0, 0, n, rule), "skins", f"http://h/{n}.jpg", f"英雄/{n}.jpg", (), False
+    )
+
+
+def test_the_display_shows_growing_totals_bytes_workers_and_counters() -> None:
+    clock = Clock()
+    terminal = Console(file=io.StringIO(), force_terminal=True, width=110)
+    reporter = Reporter(log=terminal, out=terminal, live=False, clock=clock)
+    stats = RunStats()
+    plan = lol_plan()
+    reporter.run_started(plan, stats)
+    heroes = PageUnit((0,), "heroes", {})
+    reporter.page_queued(heroes)
+    reporter.page_done(PageResult(heroes, "http://h/list", None, items=3))
+    for n in range(3):
+        reporter.page_queued(PageUnit((0, n, 0), "skins", {}))
+    reporter.page_done(PageResult(PageUnit((0, 0, 0), "skins", {}), "http://h/1.js", None))
+    for n in range(4):
+        reporter.file_planned(file_unit(n, 0))
+    reporter.worker_events(
+        [
+            Event("start", "pid 41", ("file", (0, 0, 0, 0, 0)), "downloading 英雄/0.jpg"),
+            Event("bytes", "pid 41", ("file", (0, 0, 0, 0, 0)), amount=1500),
+            Event("start", "pid 42", ("page", (0, 1, 0)), "GET http://h/2.js"),
+            Event("retry", "pid 42", ("page", (0, 1, 0)), "HTTP 503; retry 1 of 3 in 0.5 s"),
+        ]
+    )
+    clock.now += 2.0
+    stats.skipped = 2
+    text = shown(reporter)
+    assert re.search(rf"heroes pages\s+{BAR}\s+1/1 ", text)
+    assert re.search(rf"skins pages\s+{BAR}\s+1/3 ", text)  # final: the hero list is in
+    assert re.search(rf"skins\[0\] files\s+{BAR}\s+0/4\+", text)  # more files may come
+    assert "skins[1] files" in text and "0/0+" in text
+    assert (
+        "skipped 2 · duplicates 0 · retried 1 · failed 0 · lost 0 · 1.5 kB at 750 bytes/s" in text
+    )
+    assert re.search(r"pid 41\s+downloading 英雄/0.jpg\s+1.5 kB\s+2.0s", text)
+    assert re.search(r"pid 42\s+GET http://h/2.js\s+2.0s", text)
+
+    for n in (1, 2):
+        reporter.page_done(PageResult(PageUnit((0, n, 0), "skins", {}), f"http://h/{n}.js", None))
+    unit = file_unit(0, 0)
+    reporter.file_done(FileResult(unit, "saved", bytes=1500, sha256="x"))
+    clock.now += 1.0
+    text = shown(reporter)
+    assert re.search(rf"skins pages\s+{BAR}\s+3/3 ", text)
+    assert re.search(rf"skins\[0\] files\s+{BAR}\s+1/4 1.5 kB 500 bytes/s", text)  # final
+    assert re.search(r"pid 41\s+idle", text)
+
+
+def test_serial_shows_no_worker_lines() -> None:
+    reporter = Reporter(log=Console(file=io.StringIO()), live=False, clock=Clock())
+    reporter.run_started(lol_plan("serial"), RunStats())
+    reporter.worker_events([Event("start", "pid 1", ("page", (0,)), "GET http://h/list")])
+    assert "GET http://h/list" not in shown(reporter)
+
+
+def test_the_progress_line_is_key_value_pairs() -> None:
+    clock = Clock()
+    reporter = Reporter(log=Console(file=io.StringIO()), live=False, clock=clock)
+    reporter.run_started(lol_plan(), RunStats())
+    reporter.page_queued(PageUnit((0,), "heroes", {}))
+    clock.now += 1.25
+    assert reporter.progress_line() == (
+        "progress elapsed=1.2s pages=0/1+ files=0/0+ saved=0 present=0 skipped=0 retried=0"
+        " failed=0 bytes=0"
+    )
+
+
+def pairs(line: str) -> dict[str, str]:
+    return dict(item.split("=", 1) for item in line.split()[1:])
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_off_a_terminal_plain_lines_a_report_and_a_log(
+    mode: str,
+    lol_site: Site,
+    run_cli: RunCli,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(progress, "PLAIN_INTERVAL", 0.0)  # a line at every tick
+    output, report, log = tmp_path / "out", tmp_path / "run.json", tmp_path / "run.log"
+    options = ["--mode", mode, "--workers", "2", "--report", report, "--log-file", log]
+    run = run_cli(*lol_args(lol_site, output, *options))
+    assert run.code == 0
+    assert "\x1b[" not in run.out + run.err  # no live display, no colour codes
+    lines = [line for line in run.err.splitlines() if line.startswith("progress ")]
+    assert lines, run.err
+    assert {"elapsed", "pages", "files", "saved", "failed", "bytes"} <= pairs(lines[-1]).keys()
+    assert "lol-skins: finished" in run.out and "files saved" in run.out
+    data = json.loads(report.read_text())
+    assert (data["mode"], data["saved"], data["skipped"], data["failed"]) == (mode, 48, 12, 0)
+    assert data["bytes"] == sum(p.stat().st_size for p in output.rglob("*.jpg"))
+    assert data["failures"] == [] and data["verdict"] == "finished"
+    logged = log.read_text()
+    assert logged.count(" page ") == 6
+    assert logged.count(" saved ") == 48
+    assert pairs(logged.splitlines()[-1].split(" ", 1)[1])["files"] == "48/48"
+
+
+def test_quiet_prints_only_the_summary(lol_site: Site, run_cli: RunCli, tmp_path: Path) -> None:
+    run = run_cli(*lol_args(lol_site, tmp_path / "out", "-q"))
+    assert run.code == 0
+    assert run.err == ""
+    assert run.out.startswith("lol-skins: finished")
+
+
+def test_verbose_logs_every_request(lol_site: Site, run_cli: RunCli, tmp_path: Path) -> None:
+    run = run_cli(*lol_args(lol_site, tmp_path / "out", "-v"))
+    assert run.err.count("page ") == 6
+    assert run.err.count("saved ") == 48
+    assert run.err.count("skipped ") == 12
+
+
+def test_a_failure_is_in_the_report(broken_lol_site: Site, run_cli: RunCli, tmp_path: Path) -> None:
+    (broken_lol_site.root / "images/lol/act/img/skinloading/1000.jpg").unlink()
+    report = tmp_path / "run.json"
+    run = run_cli(*lol_args(broken_lol_site, tmp_path / "out", "-q", "--report", report))
+    assert run.code == 1
+    data = json.loads(report.read_text())
+    assert data["verdict"] == "finished with failures"
+    assert [f["path"] for f in data["failures"]] == ["黑暗之女/黑暗之女手机版.jpg"]
+    assert "HTTP 404" in data["failures"][0]["reason"]
+
+
+def test_init_writes_a_starter_that_validates(run_cli: RunCli, tmp_path: Path) -> None:
+    target = tmp_path / "crawler.yaml"
+    assert run_cli("init", target).code == 0
+    text = target.read_text()
+    assert text.startswith("# yaml-language-server: $schema=")
+    assert run_cli("validate", target).code == 0
+    again = run_cli("init", target)
+    assert again.code == 2 and "exists; --force replaces it" in again.err
+    assert run_cli("init", target, "--force").code == 0
+
+
+def test_the_schema_accepts_the_shipped_crawls_and_refuses_a_typo(run_cli: RunCli) -> None:
+    run = run_cli("schema")
+    schema = json.loads(run.out)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    for config in (ROOT / "crawler.yaml", *SAMPLES.glob("*/crawler.yaml")):
+        jsonschema.validate(yaml.safe_load(config.read_text("utf-8")), schema)
+    typo = {"stages": {"a": {"url": "x", "eacg": "$.x[*]"}}}
+    with pytest.raises(jsonschema.ValidationError, match="eacg"):
+        jsonschema.validate(typo, schema)
+    with pytest.raises(jsonschema.ValidationError, match="'warp' is not one of"):
+        jsonschema.validate({"run": {"mode": "warp"}, "stages": {"a": {"url": "x"}}}, schema)

@@ -1,0 +1,75 @@
+"""``yamlcrawl init`` and ``yamlcrawl schema``: a commented starter file and the JSON Schema."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+SCHEMA_ID = "https://yamlcrawl.dev/schema/crawler.json"
+
+STARTER = """\
+# yaml-language-server: $schema={schema}
+# A yamlcrawl crawl: `yamlcrawl validate {name}` checks it, `yamlcrawl plan {name}` draws it,
+# `yamlcrawl {name} --dry-run --limit 2` tries it without saving, `yamlcrawl {name}` runs it.
+name: my-crawl
+
+vars:                                   # constants every template can use; --set NAME=VALUE
+  api: https://api.example.com          # replaces or adds one from the command line
+  # token: ${{API_TOKEN}}                # from the environment (${{NAME:-fallback}} for a default)
+
+run:
+  mode: pool                            # serial | process | queue | pool | thread
+  workers: 4                            # worker processes
+  threads: 1                            # threads per worker process
+
+http:
+  timeout: 15                           # seconds, to connect and for each read
+  retries: 3                            # after a connection error, a timeout, 408, 429 or 5xx
+  user_agent: chrome                    # chrome | firefox | safari | edge | random | any text
+  headers: {{}}                           # sent with every request (templates over vars)
+
+output:
+  dir: downloads                        # nothing is ever written outside this folder
+  on_conflict: suffix                   # two URLs, one name: suffix " (2)" | overwrite | skip
+
+stages:
+  items:                                # a start stage: no `from`
+    url: "{{api}}/items.json"
+    each: "$.items[*]"                  # jsonpath: fan out, one child per match ...
+    as: item                            # ... bound to this name
+  details:
+    from: items                         # once per `item` of the stage above
+    url: "{{api}}/items/{{item.id}}.json"
+    fields:
+      title: "$.title"                  # one value per response (the first match)
+    each: "$.images[?(@.url != '')]"    # filters: jsonpath-ng's extended syntax
+    as: image
+    downloads:
+      - url: "{{image.url}}"              # empty or missing: skipped and counted
+        save_as: "{{title}}/{{image.id}}{{image.url|ext}}"   # `/` in a value never makes a folder
+"""
+
+
+def starter(name: str = "crawler.yaml", schema: str = SCHEMA_ID) -> str:
+    """The commented starter crawl file."""
+    return STARTER.format(name=name, schema=schema)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of a crawl file, for editors (YAML language server) and linters."""
+    from yamlcrawl.backends import modes
+    from yamlcrawl.spec import CrawlSpec
+
+    schema = CrawlSpec.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = SCHEMA_ID
+    schema["title"] = "yamlcrawl crawl file"
+    schema["patternProperties"] = {"^x-": {"description": "ignored: a place for YAML anchors"}}
+    run = schema["$defs"]["RunSpec"]["properties"]["mode"]
+    run["enum"] = list(modes())
+    return schema
+
+
+def schema_text() -> str:
+    """The JSON Schema, pretty-printed."""
+    return json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
