@@ -229,11 +229,12 @@ class Reporter:
         return Group(*parts)
 
     def counters_line(self) -> str:
-        """Skipped, duplicates, retried, failed, lost, bytes and speed so far."""
+        """Present, skipped, duplicates, retried, failed, lost, bytes and speed so far."""
         stats = self.stats
         elapsed = max(self.clock() - self._started, 1e-9)
         return (
-            f"skipped {stats.skipped} · duplicates {stats.duplicates} · retried"
+            f"already present {stats.present} · skipped {stats.skipped}"
+            f" · duplicates {stats.duplicates} · retried"
             f" {self.counts.retries} · failed {len(stats.failures)} · lost {stats.lost} ·"
             f" {decimal(self.counts.bytes)} at {decimal(int(self.counts.bytes / elapsed))}/s"
         )
