@@ -173,7 +173,11 @@ class Coordinator:
             return  # a late answer for a unit already settled (lost, then retried)
         if isinstance(result, Lost):
             self._retry_or_fail(result)
-        elif isinstance(result, PageResult):
+        else:
+            self._settle(result)
+
+    def _settle(self, result: PageResult | FileResult) -> None:
+        if isinstance(result, PageResult):
             self._page_arrived(result)
         else:
             self._file_finished(result)
@@ -189,9 +193,7 @@ class Coordinator:
             else:
                 self._pages.appendleft(lost.unit)
             return
-        reason = f"{lost.reason} ({tries} times)"
-        self._in_flight[uid] = lost.unit  # _handle pops it again
-        self._handle(work.failed(self.plan, lost.unit, reason))
+        self._settle(work.failed(self.plan, lost.unit, f"{lost.reason} ({tries} times)"))
 
     def _remove_partial_files(self) -> None:
         """After an interrupt, no `.part` of an unfinished download stays behind."""
