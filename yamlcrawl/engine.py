@@ -8,8 +8,11 @@ named: so which of two same-named skins becomes ``name (2).jpg`` never depends o
 from __future__ import annotations
 
 import contextlib
+import signal
+import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Protocol
@@ -104,6 +107,20 @@ class Events(Protocol):
         """A file was named and queued (or, in a dry run, would be saved)."""
 
 
+@contextlib.contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """Ignore SIGINT and SIGTERM for a moment (only the main thread can set handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 class Coordinator:
     """Runs one crawl on one backend."""
 
@@ -149,8 +166,9 @@ class Coordinator:
             self.backend.close()
         except KeyboardInterrupt:
             self.stats.interrupted = True
-            self.backend.abort()
-            self._remove_partial_files()
+            with _interrupts_held():  # a second Ctrl-C must not cut the clean-up short
+                self.backend.abort()
+                self._remove_partial_files()
         finally:
             self.manifest.close()
             self.sink.close()
