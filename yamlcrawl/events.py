@@ -9,6 +9,7 @@ waited for; events are advice for the display, and the results, which count, tra
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import pickle
@@ -73,16 +74,25 @@ def emit(address: tuple[str, int] | None, event: Event) -> None:
     """Send ``event`` to the main process; never blocks, never raises, may be dropped."""
     if address is None:
         return
-    global _sender
     with _lock:
-        if _sender is None or _sender[0] != os.getpid():  # one socket per process, not forked
-            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            sock.setblocking(False)
-            _sender = (os.getpid(), sock)
-        sock = _sender[1]
+        sock = _sending_socket()
     # A full buffer drops the event: the display is advice, and results travel elsewhere.
     with contextlib.suppress(OSError):
         sock.sendto(pickle.dumps(event, protocol=pickle.HIGHEST_PROTOCOL), address)
+
+
+def _sending_socket() -> socket.socket:
+    """This process's socket for events: made on first use, never the one a fork inherited."""
+    global _sender
+    if _sender is not None and _sender[0] == os.getpid():
+        return _sender[1]
+    if _sender is not None:
+        _sender[1].close()  # this process's copy of its parent's socket
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setblocking(False)
+    _sender = (os.getpid(), sock)
+    atexit.register(sock.close)
+    return sock
 
 
 def worker_name() -> str:

@@ -19,8 +19,13 @@ class Problem:
     message: str
 
     def render(self, source: str) -> str:
-        """The one-line form: ``FILE:LINE:COL: message``."""
-        return f"{source}:{self.line}:{self.column}: {self.message}"
+        """The one-line form: ``FILE:LINE:COL: message``, control characters escaped."""
+        return one_line(f"{source}:{self.line}:{self.column}: {self.message}")
+
+
+def one_line(text: str) -> str:
+    """``text`` with every unprintable character (a newline in a key, say) written as an escape."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 class ConfigError(Exception):
