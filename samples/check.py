@@ -2,7 +2,8 @@
 
 Run ``python samples/check.py samples/lol lol-out``: every expected path must exist with the
 bytes of its ``source`` under ``samples/lol/site/``, and no other file may be there (the
-manifest excepted). Exit status 0 when all is as expected, 1 otherwise.
+manifest and yamlcrawl's own `.yamlcrawl/` state folder excepted). Exit status 0 when all is
+as expected, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def compare(sample: Path, output: Path, manifest: str = "manifest.jsonl") -> lis
     found = {
         path.relative_to(output).as_posix()
         for path in output.rglob("*")
-        if path.is_file() and path != output / manifest
+        if path.is_file() and path != output / manifest and ".yamlcrawl" not in path.parts
     }
     problems = [f"missing: {path}" for path in wanted if path not in found]
     problems += [f"unexpected: {path}" for path in sorted(found - wanted.keys())]

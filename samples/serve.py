@@ -75,6 +75,11 @@ class SampleServer(ThreadingHTTPServer):
         self.responses: list[tuple[str, str, int]] = []
         self._lock = threading.Lock()
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that hangs up mid-response (a crawl stopped on purpose) is not news."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
     def record(self, method: str, path: str, status: int) -> None:
         """Append one request to ``requests`` and ``responses`` (thread-safe)."""
         with self._lock:

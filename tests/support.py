@@ -62,5 +62,5 @@ def saved_files(output: Path) -> dict[str, bytes]:
     return {
         path.relative_to(output).as_posix(): path.read_bytes()
         for path in sorted(output.rglob("*"))
-        if path.is_file() and path.name != "manifest.jsonl"
+        if path.is_file() and path.name != "manifest.jsonl" and ".yamlcrawl" not in path.parts
     }

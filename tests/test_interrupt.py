@@ -97,8 +97,12 @@ def descendants(pid: int) -> set[int]:
 
 
 def still_there(pid: int) -> bool:
-    """A process that exists, zombie or not."""
-    return Path(f"/proc/{pid}").exists()
+    """A process still running: it exists and is not a zombie waiting to be reaped."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process tree from /proc")
@@ -134,4 +138,4 @@ def test_a_signal_stops_the_run_within_two_seconds(
     assert "interrupted" in out
     assert [w for w in workers if still_there(w)] == []
     assert not list(output.rglob("*.part"))
-    assert sorted(p.name for p in output.iterdir()) == ["manifest.jsonl"]
+    assert sorted(p.name for p in output.iterdir()) == [".yamlcrawl", "manifest.jsonl"]

@@ -74,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run a crawl (the default command)")
     _common(run)
     run.add_argument("--dry-run", action="store_true", help="fetch pages, list files, save none")
+    run.add_argument(
+        "--fresh", action="store_true", help="ignore what earlier runs finished; fetch it all"
+    )
     run.add_argument("--limit", type=_positive, metavar="N", help="first N items per fan-out")
     run.add_argument("--output", "-o", type=Path, metavar="DIR", help="the output folder")
     _topology_options(run)
@@ -234,7 +237,7 @@ def _crawl(args: argparse.Namespace, plan: Plan, log_file: TextIO | None) -> int
     reporter = Reporter(verbosity=verbosity, dry_run=args.dry_run, log_file=log_file)
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        stats = Coordinator(plan, reporter, dry_run=args.dry_run).run()
+        stats = Coordinator(plan, reporter, dry_run=args.dry_run, fresh=args.fresh).run()
     finally:
         signal.signal(signal.SIGTERM, previous)
         reporter.finish()

@@ -23,6 +23,7 @@ from yamlcrawl.events import Event, EventSink
 from yamlcrawl.fetch import part_path
 from yamlcrawl.plan import Plan
 from yamlcrawl.safepath import UnsafePathError, conflict_key, numbered, resolve_inside
+from yamlcrawl.state import STATE_DIR, NoState, StateStore
 from yamlcrawl.store import Manifest
 from yamlcrawl.work import (
     DownloadUnit,
@@ -124,7 +125,9 @@ def _interrupts_held() -> Iterator[None]:
 class Coordinator:
     """Runs one crawl on one backend."""
 
-    def __init__(self, plan: Plan, events: Events, dry_run: bool = False) -> None:
+    def __init__(
+        self, plan: Plan, events: Events, dry_run: bool = False, fresh: bool = False
+    ) -> None:
         self.sink = EventSink()
         self.plan = plan = replace(plan, events=self.sink.address, _by_name={})
         self.backend = create_backend(plan)
@@ -134,6 +137,8 @@ class Coordinator:
         self.stats = RunStats()
         manifest = None if dry_run or plan.output.manifest is None else plan.output.manifest
         self.manifest = Manifest(self.root / manifest if manifest else None)
+        self.fresh = fresh
+        self.state: StateStore | NoState = NoState() if dry_run else StateStore(self.root, fresh)
         self._pages: deque[PageUnit] = deque()
         self._files: deque[DownloadUnit] = deque()
         self._in_flight: dict[UnitId, Unit] = {}
@@ -171,6 +176,7 @@ class Coordinator:
                 self._remove_partial_files()
         finally:
             self.manifest.close()
+            self.state.close()
             self.sink.close()
             self.stats.elapsed = time.monotonic() - self.stats.started
         return self.stats
@@ -272,15 +278,21 @@ class Coordinator:
     def _queue(self, request: FileRequest, path: PurePosixPath) -> None:
         try:
             resolve_inside(self.root, path)
+            if path.parts[0].casefold() == STATE_DIR:
+                raise UnsafePathError(path, f"is in {STATE_DIR}/, kept for yamlcrawl's own state")
         except UnsafePathError as exc:
             self._fail("file", request.stage, request.url, str(path), str(exc))
             self.manifest.file_not_fetched(request, "failed", str(exc))
             return
         key = conflict_key(path)
         self._claims[key] = request.url
-        overwrite = self.plan.output.on_conflict == "overwrite"
+        overwrite = self.plan.output.on_conflict == "overwrite" or self.fresh
+        finished = self.state.lookup(str(path))
+        expect = None
+        if finished is not None and finished.url == request.url:
+            expect = (finished.bytes, finished.sha256)
         unit = DownloadUnit(
-            request.key, request.stage, request.url, str(path), request.headers, overwrite
+            request.key, request.stage, request.url, str(path), request.headers, overwrite, expect
         )
         self.stats.planned += 1
         self.events.file_planned(unit)
@@ -295,6 +307,8 @@ class Coordinator:
     def _file_finished(self, result: FileResult) -> None:
         unit = result.unit
         self.stats.retries += max(result.attempts - 1, 0)
+        if result.status in ("saved", "present") and result.sha256 is not None:
+            self.state.record(unit.path, unit.url, result.bytes, result.sha256)
         if result.status == "saved":
             self.stats.saved += 1
             self.stats.bytes += result.bytes

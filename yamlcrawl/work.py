@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from yamlcrawl.events import ByteCounter, Event, emit, worker_name
-from yamlcrawl.fetch import FetchError, download_to, fetch_document
+from yamlcrawl.fetch import FetchError, download_to, fetch_document, part_path
 from yamlcrawl.jsonpaths import find_all, find_first
 from yamlcrawl.plan import DownloadRule, Pairs, Plan, StagePlan
 from yamlcrawl.safepath import UnsafePathError, escape_value, relative_path, resolve_inside
@@ -57,6 +57,7 @@ class DownloadUnit:
     path: str
     headers: Pairs
     overwrite: bool
+    expect: tuple[int, str] | None = None  # (bytes, sha256) an earlier run saved it with
 
 
 @dataclass(frozen=True)
@@ -237,8 +238,10 @@ def download_file(plan: Plan, unit: DownloadUnit) -> FileResult:
     try:
         target = resolve_inside(Path(plan.output.dir), PurePosixPath(unit.path))
         if not unit.overwrite and target.is_file():
-            size, digest = _size_and_sha256(target)
-            return FileResult(unit, "present", bytes=size, sha256=digest)
+            present = _verified(target, unit.expect)
+            if present is not None:
+                part_path(target).unlink(missing_ok=True)  # left by a run killed outright
+                return present_result(unit, present)
         uid = unit_id(unit)
         emit(plan.events, Event("start", worker_name(), uid, f"downloading {unit.path}"))
         counter = ByteCounter(plan.events, uid)
@@ -276,6 +279,21 @@ def _report_retry(plan: Plan, uid: UnitId, reason: str) -> None:
 def _stop_if_asked(_: int) -> None:
     if STOP.is_set():
         raise StoppedError("stopped: the run was interrupted")
+
+
+def _verified(target: Path, expect: tuple[int, str] | None) -> tuple[int, str] | None:
+    """Size and SHA-256 of a file already there, or None if it is not the one expected."""
+    if expect is not None and target.stat().st_size != expect[0]:
+        return None  # damaged: cut short or grown, fetch it again
+    size, digest = _size_and_sha256(target)
+    if expect is not None and digest != expect[1]:
+        return None
+    return size, digest
+
+
+def present_result(unit: DownloadUnit, found: tuple[int, str]) -> FileResult:
+    """A file found complete on disk."""
+    return FileResult(unit, "present", bytes=found[0], sha256=found[1])
 
 
 def _size_and_sha256(path: Path) -> tuple[int, str]:

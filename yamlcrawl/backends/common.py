@@ -24,6 +24,7 @@ from yamlcrawl.plan import Plan, per
 from yamlcrawl.work import Result, Unit, run_unit
 
 STOP_GRACE = 1.0  # seconds a worker gets to clean up after SIGTERM before SIGKILL
+PARENT_CHECK = 0.2  # seconds between a worker's checks that the main process still lives
 _PR_SET_PDEATHSIG = 1
 
 
@@ -56,6 +57,20 @@ def worker_init(parent_death_signal: bool = True) -> None:
     if parent_death_signal and sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    parent = os.getppid()
+    threading.Thread(target=_watch_parent, args=(parent,), name="watch-parent", daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    """If the main process is killed outright, stop as if told to (everywhere, not only Linux).
+
+    An orphan must not go on writing files that a rerun is about to write too.
+    """
+    while parent_alive(parent):
+        time.sleep(PARENT_CHECK)
+    os.kill(os.getpid(), signal.SIGTERM)  # KeyboardInterrupt: the download removes its .part
+    time.sleep(STOP_GRACE)
+    os._exit(1)
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:

@@ -1,0 +1,130 @@
+"""Resume: a rerun fetches only what is missing or damaged; --fresh fetches it all; a run whose
+main process is killed outright, rerun, ends with every file exactly once and byte-correct."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from samples.serve import start_server
+from tests.conftest import RunCli
+from tests.support import SAMPLES, Site, lol_args, manifest_records, saved_files
+from tests.test_interrupt import descendants, still_there
+
+MODES = ["serial", "process", "queue", "pool", "thread"]
+
+
+def expected_files(site: Site) -> dict[str, bytes]:
+    return {e["path"]: site.source_bytes(e["source"]) for e in site.expected}
+
+
+def images_fetched(site: Site) -> list[str]:
+    return [path for path in site.server.requests if path.endswith(".jpg")]
+
+
+def test_a_rerun_fetches_only_what_is_missing_or_damaged(
+    lol_site: Site, run_cli: RunCli, tmp_path: Path
+) -> None:
+    output = tmp_path / "out"
+    assert run_cli(*lol_args(lol_site, output, "-q")).code == 0
+    (output / "九尾妖狐/K／DA 阿狸电脑版.jpg").unlink()
+    damaged = output / "迅捷斥候/迅捷斥候手机版.jpg"
+    damaged.write_bytes(damaged.read_bytes()[:-10] + b"0123456789")  # same size, other bytes
+    truncated = output / "黑暗之女/黑暗之女电脑版.jpg"
+    truncated.write_bytes(truncated.read_bytes()[:50])
+    (output / "黑暗之女/哥特萝莉 安妮电脑版.jpg.part").write_bytes(b"left by a killed run")
+    lol_site.server.requests.clear()
+    assert run_cli(*lol_args(lol_site, output, "-q")).code == 0
+    assert sorted(images_fetched(lol_site)) == [
+        "/images/lol/act/img/skin/big1000.jpg",
+        "/images/lol/act/img/skin/big_f9461e54-78af-4a95-b08b-d1a7cf7f9cdc.jpg",
+        "/images/lol/act/img/skinloading/0751f02e-72e5-40c3-bde0-00d01e8bc0f9.jpg",
+    ]
+    assert saved_files(output) == expected_files(lol_site)
+    statuses = [r["status"] for r in manifest_records(output) if r["kind"] == "file"]
+    assert (statuses.count("saved"), statuses.count("present")) == (3, 45)
+
+
+def test_fresh_fetches_everything_again(lol_site: Site, run_cli: RunCli, tmp_path: Path) -> None:
+    output = tmp_path / "out"
+    assert run_cli(*lol_args(lol_site, output, "-q")).code == 0
+    lol_site.server.requests.clear()
+    assert run_cli(*lol_args(lol_site, output, "-q", "--fresh")).code == 0
+    assert len(images_fetched(lol_site)) == 48
+    assert saved_files(output) == expected_files(lol_site)
+
+
+@pytest.fixture
+def slow_lol_site() -> Iterator[Site]:
+    """The LoL mirror answering every request 60 ms late, so a run lasts long enough to kill."""
+    server, base = start_server(SAMPLES / "lol" / "site", delay=0.06)
+    try:
+        yield Site("lol", SAMPLES / "lol" / "site", server, base)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process tree from /proc")
+@pytest.mark.parametrize("mode", MODES)
+def test_sigkill_of_the_main_process_then_a_rerun_gives_every_file_once(
+    mode: str, slow_lol_site: Site, run_cli: RunCli, tmp_path: Path
+) -> None:
+    output = tmp_path / "out"
+    command = [sys.executable, "-m", "yamlcrawl", *map(str, lol_args(slow_lol_site, output))]
+    crawl = subprocess.Popen(
+        [*command, "--mode", mode, "--workers", "3", "-q"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 20
+    while len(images_fetched(slow_lol_site)) < 12:
+        assert time.monotonic() < deadline and crawl.poll() is None, "the run ended too soon"
+        time.sleep(0.01)
+    workers = descendants(crawl.pid)
+    crawl.kill()
+    crawl.wait()
+    time.sleep(1.5)  # orphaned workers notice their parent is gone and stop
+    assert [w for w in workers if still_there(w)] == []
+    assert len(saved_files(output)) < 48
+    run = run_cli(*lol_args(slow_lol_site, output, "--mode", mode, "-q"))
+    assert run.code == 0, run.out
+    assert saved_files(output) == expected_files(slow_lol_site)
+    assert not list(output.rglob("*.part"))
+
+
+def test_the_state_can_be_read_by_several_processes_while_written(tmp_path: Path) -> None:
+    from yamlcrawl.state import StateStore
+
+    store = StateStore(tmp_path)
+    readers = [
+        subprocess.Popen(
+            [sys.executable, "-c", READER, str(tmp_path)], stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(3)
+    ]
+    for n in range(300):
+        store.record(f"f{n}.jpg", f"http://h/{n}", n, f"{n:064x}")
+    outputs = [reader.communicate(timeout=30)[0] for reader in readers]
+    store.close()
+    assert all(reader.returncode == 0 for reader in readers)
+    assert all(line.strip() == "ok" for line in outputs)
+    assert StateStore(tmp_path).lookup("f299.jpg") is not None
+
+
+READER = """
+import sys, time
+from pathlib import Path
+from yamlcrawl.state import StateStore
+store = StateStore(Path(sys.argv[1]))
+for _ in range(200):
+    found = store.lookup("f10.jpg")
+    assert found is None or (found.bytes, found.url) == (10, "http://h/10"), found
+    time.sleep(0.001)
+print("ok")
+"""

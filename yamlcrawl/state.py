@@ -1,0 +1,83 @@
+"""Resume state: what earlier runs finished, in SQLite (standard library) in the output folder.
+
+A rerun of the same crawl looks each file up: a file recorded with the same URL and found on
+disk with the recorded size and SHA-256 is done; one missing or damaged is fetched again.
+``--fresh`` forgets everything. Only the main process writes (results come home to it); the
+database is opened in WAL mode with a busy timeout, so readers in other processes never see a
+half-written state, and a run killed at any moment leaves the last committed state intact.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+STATE_DIR = ".yamlcrawl"  # in the output folder; reserved, no download may be saved there
+STATE_FILE = "state.sqlite"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY,     -- relative to the output folder, as in the manifest
+    url TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    finished REAL NOT NULL     -- seconds since the epoch
+)
+"""
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A download an earlier run completed."""
+
+    url: str
+    bytes: int
+    sha256: str
+
+
+class StateStore:
+    """The finished downloads of every run into one output folder."""
+
+    def __init__(self, folder: Path, fresh: bool = False) -> None:
+        (folder / STATE_DIR).mkdir(parents=True, exist_ok=True)
+        self.path = folder / STATE_DIR / STATE_FILE
+        self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(_SCHEMA)
+        if fresh:
+            self._db.execute("DELETE FROM files")
+
+    def lookup(self, path: str) -> Finished | None:
+        """What an earlier run recorded for ``path``, if anything."""
+        row = self._db.execute(
+            "SELECT url, bytes, sha256 FROM files WHERE path = ?", (path,)
+        ).fetchone()
+        return None if row is None else Finished(row[0], int(row[1]), row[2])
+
+    def record(self, path: str, url: str, size: int, sha256: str) -> None:
+        """Remember a file as finished (committed at once: a kill loses nothing recorded)."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO files (path, url, bytes, sha256, finished)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (path, url, size, sha256, time.time()),
+        )
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+
+class NoState:
+    """Stands in for the store in a dry run: remembers nothing, writes nothing."""
+
+    def lookup(self, path: str) -> Finished | None:
+        """Nothing is known."""
+        return None
+
+    def record(self, path: str, url: str, size: int, sha256: str) -> None:
+        """Nothing is kept."""
+
+    def close(self) -> None:
+        """Nothing to close."""
