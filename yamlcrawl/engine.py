@@ -8,7 +8,9 @@ named: so which of two same-named skins becomes ``name (2).jpg`` never depends o
 from __future__ import annotations
 
 import contextlib
+import shutil
 import signal
+import tempfile
 import threading
 import time
 from collections import deque
@@ -129,7 +131,11 @@ class Coordinator:
         self, plan: Plan, events: Events, dry_run: bool = False, fresh: bool = False
     ) -> None:
         self.sink = EventSink()
-        self.plan = plan = replace(plan, events=self.sink.address, _by_name={})
+        # A dry run writes nothing in the output folder, so its limits live in a scratch folder.
+        self._scratch = tempfile.mkdtemp(prefix="yamlcrawl-") if dry_run else None
+        throttle = str(Path(self._scratch or plan.output.dir) / STATE_DIR / "throttle")
+        http = replace(plan.http, throttle_dir=throttle)
+        self.plan = plan = replace(plan, http=http, events=self.sink.address, _by_name={})
         self.backend = create_backend(plan)
         self.events = events
         self.dry_run = dry_run
@@ -178,6 +184,8 @@ class Coordinator:
             self.manifest.close()
             self.state.close()
             self.sink.close()
+            if self._scratch is not None:
+                shutil.rmtree(self._scratch, ignore_errors=True)
             self.stats.elapsed = time.monotonic() - self.stats.started
         return self.stats
 

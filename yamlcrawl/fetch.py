@@ -35,6 +35,8 @@ import requests
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
+from yamlcrawl.politeness import polite
+
 __all__ = [
     "Document",
     "FetchError",
@@ -81,6 +83,12 @@ class HttpSettings:
         proxies: (scheme, proxy URL) pairs, as requests takes them.
         verify: Verify TLS certificates.
         max_redirects: Redirects followed before giving up.
+        retry_on: HTTP statuses that are retried.
+        max_bytes: Largest file a download may bring (None: no limit).
+        max_page_bytes: Largest page (JSON document) accepted.
+        rate: Requests per second, across every process of the run (politeness.py).
+        per_host: Requests at once to one host, across every process of the run.
+        throttle_dir: Where those two limits are kept (set by the coordinator).
     """
 
     timeout: float = 15.0
@@ -90,6 +98,12 @@ class HttpSettings:
     proxies: tuple[tuple[str, str], ...] = ()
     verify: bool = True
     max_redirects: int = 10
+    retry_on: tuple[int, ...] = tuple(sorted(RETRY_STATUSES))
+    max_bytes: int | None = None
+    max_page_bytes: int | None = 50_000_000
+    rate: float | None = None
+    per_host: int | None = None
+    throttle_dir: str | None = None
 
 
 class FetchError(Exception):
@@ -298,7 +312,7 @@ def fetch_document(
 
     def attempt() -> tuple[int, str, bytes]:
         with _send(session, settings, method, url, params=params, headers=headers) as resp:
-            _check_status(resp)
+            _check_status(resp, settings)
             body = _read_all(resp, settings)
             return resp.status_code, resp.headers.get("Content-Type", ""), body
 
@@ -359,7 +373,7 @@ def download_to(
 
     def attempt() -> tuple[int, str]:
         with _send(session, settings, "GET", url, headers=headers) as resp:
-            _check_status(resp)
+            _check_status(resp, settings)
             return _stream_to(resp, part, settings, on_bytes)
 
     try:
@@ -422,8 +436,8 @@ def _send(
         raise _failure_from(exc, settings) from exc
 
 
-def _check_status(resp: requests.Response) -> None:
-    """Raise an `_AttemptError` for a non-2xx status; retryable for 408, 429, 500 and 502-504."""
+def _check_status(resp: requests.Response, settings: HttpSettings) -> None:
+    """Raise an `_AttemptError` for a non-2xx status; retryable for those in `retry_on`."""
     status = resp.status_code
     if 200 <= status < 300:
         return
@@ -433,7 +447,7 @@ def _check_status(resp: requests.Response) -> None:
         wait = _retry_after(resp.headers.get("Retry-After"))
     raise _AttemptError(
         f"HTTP {status} {reason}".rstrip(),
-        retryable=status in RETRY_STATUSES,
+        retryable=status in settings.retry_on,
         status=status,
         wait=wait,
     )
@@ -441,12 +455,32 @@ def _check_status(resp: requests.Response) -> None:
 
 def _read_all(resp: requests.Response, settings: HttpSettings) -> bytes:
     """Read a whole (document-sized) body, turning transfer failures into `_AttemptError`s."""
+    limit = settings.max_page_bytes
+    _refuse_declared_size(resp, limit)
+    chunks: list[bytes] = []
+    size = 0
     try:
-        body = resp.content
+        for chunk in resp.iter_content(chunk_size=_CHUNK):
+            size += len(chunk)
+            if limit is not None and size > limit:
+                raise _too_big(limit)
+            chunks.append(chunk)
     except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
         raise _failure_from(exc, settings, resp) from exc
     _check_length(resp)
-    return body
+    return b"".join(chunks)
+
+
+def _too_big(limit: int) -> _AttemptError:
+    return _AttemptError(f"the body passes the limit of {limit:,} bytes", retryable=False)
+
+
+def _refuse_declared_size(resp: requests.Response, limit: int | None) -> None:
+    declared = _content_length(resp)
+    if limit is not None and declared is not None and declared > limit:
+        raise _AttemptError(
+            f"the body would be {declared:,} bytes, over the limit of {limit:,}", retryable=False
+        )
 
 
 def _stream_to(
@@ -458,9 +492,13 @@ def _stream_to(
     """Write the body to `part` chunk by chunk; return its size and hex SHA-256."""
     digest = hashlib.sha256()
     size = 0
+    limit = settings.max_bytes
     try:
+        _refuse_declared_size(resp, limit)
         with part.open("wb") as out:
             for chunk in resp.iter_content(chunk_size=_CHUNK):
+                if limit is not None and size + len(chunk) > limit:
+                    raise _too_big(limit)
                 out.write(chunk)
                 digest.update(chunk)
                 size += len(chunk)
@@ -519,7 +557,8 @@ def _with_retries(
     while True:
         attempts += 1
         try:
-            return attempt(), attempts
+            with polite(settings.throttle_dir, url, settings.rate, settings.per_host):
+                return attempt(), attempts
         except _AttemptError as failure:
             if not failure.retryable or attempts > settings.retries:
                 tries = "" if attempts == 1 else f" after {attempts} attempts"

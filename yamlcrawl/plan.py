@@ -138,6 +138,12 @@ def build_plan(crawl: CrawlSpec, source: str = "crawler.yaml") -> Plan:
             user_agent=http.user_agent,
             proxies=tuple(http.proxies.items()),
             verify=http.verify,
+            max_redirects=http.max_redirects,
+            retry_on=tuple(http.retry_on),
+            max_bytes=http.max_bytes,
+            max_page_bytes=http.max_page_bytes,
+            rate=http.rate,
+            per_host=http.per_host,
         ),
         http_headers=tuple(http.headers.items()),
         output=OutputPlan(

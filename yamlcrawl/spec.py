@@ -62,6 +62,25 @@ class HttpSpec(_Strict):
         default_factory=dict, description="a mapping of URL schemes (http, https) to proxy URLs"
     )
     verify: bool = Field(True, description="true or false: verify TLS certificates")
+    retry_on: list[Annotated[int, Field(ge=100, le=599)]] = Field(
+        default_factory=lambda: [408, 429, 500, 502, 503, 504],
+        description="a list of HTTP statuses to retry, e.g. [429, 503]",
+    )
+    max_redirects: Annotated[int, Field(ge=0, le=100)] = Field(
+        10, description="a whole number of redirects to follow, from 0 to 100"
+    )
+    max_bytes: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="a whole number of bytes: the largest file a download may bring"
+    )
+    max_page_bytes: Annotated[int, Field(ge=1)] = Field(
+        50_000_000, description="a whole number of bytes: the largest page (JSON) accepted"
+    )
+    rate: Annotated[float, Field(gt=0)] | None = Field(
+        None, description="a number > 0: requests per second, across all workers of the run"
+    )
+    per_host: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="a whole number >= 1: requests at once to one host, across all workers"
+    )
 
 
 class OutputSpec(_Strict):
@@ -129,7 +148,7 @@ class CrawlSpec(_Strict):
     )
     http: HttpSpec = Field(
         default_factory=lambda: HttpSpec(),
-        description="a mapping with timeout, retries, backoff, user_agent, headers, proxies",
+        description="a mapping with timeout, retries, backoff, user_agent, headers, rate, ...",
     )
     output: OutputSpec = Field(
         default_factory=lambda: OutputSpec(),
