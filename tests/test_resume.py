@@ -3,6 +3,8 @@ main process is killed outright, rerun, ends with every file exactly once and by
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -128,3 +130,48 @@ for _ in range(200):
     time.sleep(0.001)
 print("ok")
 """
+
+
+@pytest.mark.parametrize(
+    ("mode", "how"),
+    [("queue", "SIGINT"), ("pool", "SIGTERM"), ("thread", "SIGINT"), ("process", "SIGTERM")],
+)
+def test_an_interrupted_run_then_a_rerun_gives_every_file_once(
+    mode: str, how: str, slow_lol_site: Site, run_cli: RunCli, tmp_path: Path
+) -> None:
+    output = tmp_path / "out"
+    command = [sys.executable, "-m", "yamlcrawl", *map(str, lol_args(slow_lol_site, output))]
+    crawl = subprocess.Popen(
+        [*command, "--mode", mode, "--workers", "3", "-q"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 20
+    while len(images_fetched(slow_lol_site)) < 12:
+        assert time.monotonic() < deadline and crawl.poll() is None, "the run ended too soon"
+        time.sleep(0.01)
+    if how == "SIGINT":
+        os.killpg(crawl.pid, signal.SIGINT)
+    else:
+        crawl.send_signal(signal.SIGTERM)
+    assert crawl.wait(timeout=10) == 130
+    assert not list(output.rglob("*.part"))
+    run = run_cli(*lol_args(slow_lol_site, output, "--mode", mode, "-q"))
+    assert run.code == 0, run.out
+    assert saved_files(output) == expected_files(slow_lol_site)
+
+
+def test_a_rerun_retries_only_what_failed(
+    broken_lol_site: Site, run_cli: RunCli, tmp_path: Path
+) -> None:
+    image = broken_lol_site.root / "images/lol/act/img/skinloading/1001.jpg"
+    kept = image.read_bytes()
+    image.unlink()
+    output = tmp_path / "out"
+    assert run_cli(*lol_args(broken_lol_site, output, "-q")).code == 1
+    image.write_bytes(kept)  # the server is mended
+    broken_lol_site.server.requests.clear()
+    assert run_cli(*lol_args(broken_lol_site, output, "-q")).code == 0
+    assert images_fetched(broken_lol_site) == ["/images/lol/act/img/skinloading/1001.jpg"]
+    assert saved_files(output) == expected_files(broken_lol_site)
