@@ -102,6 +102,8 @@ def test_the_display_shows_growing_totals_bytes_workers_and_counters() -> None:
     assert re.search(rf"skins pages\s+{BAR}\s+3/3 ", text)
     assert re.search(rf"skins\[0\] files\s+{BAR}\s+1/4 1.5 kB 500 bytes/s", text)  # final
     assert re.search(r"pid 41\s+idle", text)
+    clock.now += 5.0  # long gone, as the processes of `process` mode are
+    assert "pid 41" not in shown(reporter)
 
 
 def test_serial_shows_no_worker_lines() -> None:

@@ -39,6 +39,7 @@ from yamlcrawl.work import DownloadUnit, FileRequest, FileResult, PageResult, Pa
 
 QUIET, NORMAL, VERBOSE = 0, 1, 2
 PLAIN_INTERVAL = 5.0  # seconds between two progress lines when there is no live display
+IDLE_FORGOTTEN = 3.0  # seconds an idle worker keeps its line
 Clock = Callable[[], float]
 
 
@@ -255,9 +256,20 @@ class Reporter:
         )
 
     def _worker_table(self) -> Table:
+        """Busy workers first, at most as many lines as the mode has workers.
+
+        In ``process`` mode every unit has a process of its own: idle lines of processes that
+        have ended are dropped after a few seconds, so the table never grows with the crawl.
+        """
         table = Table.grid(padding=(0, 2))
         now = self.clock()
-        for name in sorted(self.workers):
+        for name, worker in list(self.workers.items()):
+            if worker.doing == "idle" and now - worker.since > IDLE_FORGOTTEN:
+                del self.workers[name]
+        assert self.plan is not None
+        lines = self.plan.workers * self.plan.threads
+        ordered = sorted(self.workers, key=lambda name: (self.workers[name].doing == "idle", name))
+        for name in ordered[:lines]:
             worker = self.workers[name]
             amount = f"{decimal(worker.bytes)}" if worker.bytes else ""
             since = f"{now - worker.since:.1f}s" if worker.doing != "idle" else ""
