@@ -72,22 +72,29 @@ def slow_lol_site() -> Iterator[Site]:
         server.server_close()
 
 
+def crawl_until_busy(site: Site, output: Path, mode: str) -> subprocess.Popen[bytes]:
+    """Start crawler.yaml in a process (a session of its own) and return once 12 images left."""
+    command = [sys.executable, "-m", "yamlcrawl", *map(str, lol_args(site, output))]
+    crawl = subprocess.Popen(
+        [*command, "--mode", mode, "--workers", "3", "-q"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # as a shell gives a job: Ctrl-C reaches its whole group
+    )
+    deadline = time.monotonic() + 20
+    while len(images_fetched(site)) < 12:
+        assert time.monotonic() < deadline and crawl.poll() is None, "the run ended too soon"
+        time.sleep(0.01)
+    return crawl
+
+
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process tree from /proc")
 @pytest.mark.parametrize("mode", MODES)
 def test_sigkill_of_the_main_process_then_a_rerun_gives_every_file_once(
     mode: str, slow_lol_site: Site, run_cli: RunCli, tmp_path: Path
 ) -> None:
     output = tmp_path / "out"
-    command = [sys.executable, "-m", "yamlcrawl", *map(str, lol_args(slow_lol_site, output))]
-    crawl = subprocess.Popen(
-        [*command, "--mode", mode, "--workers", "3", "-q"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 20
-    while len(images_fetched(slow_lol_site)) < 12:
-        assert time.monotonic() < deadline and crawl.poll() is None, "the run ended too soon"
-        time.sleep(0.01)
+    crawl = crawl_until_busy(slow_lol_site, output, mode)
     workers = descendants(crawl.pid)
     crawl.kill()
     crawl.wait()
@@ -140,17 +147,7 @@ def test_an_interrupted_run_then_a_rerun_gives_every_file_once(
     mode: str, how: str, slow_lol_site: Site, run_cli: RunCli, tmp_path: Path
 ) -> None:
     output = tmp_path / "out"
-    command = [sys.executable, "-m", "yamlcrawl", *map(str, lol_args(slow_lol_site, output))]
-    crawl = subprocess.Popen(
-        [*command, "--mode", mode, "--workers", "3", "-q"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 20
-    while len(images_fetched(slow_lol_site)) < 12:
-        assert time.monotonic() < deadline and crawl.poll() is None, "the run ended too soon"
-        time.sleep(0.01)
+    crawl = crawl_until_busy(slow_lol_site, output, mode)
     if how == "SIGINT":
         os.killpg(crawl.pid, signal.SIGINT)
     else:

@@ -10,6 +10,7 @@ import contextlib
 import ctypes
 import multiprocessing
 import os
+import queue as stdlib_queue
 import signal
 import sys
 import threading
@@ -180,6 +181,16 @@ def worker_lines(plan: Plan, depth: int = 3) -> str:
         f"{'  ' * depth}each: started by {method}, its own HTTP session, {threads},"
         " SIGINT ignored (the main process stops it)"
     )
+
+
+def take_results(results: stdlib_queue.SimpleQueue[Result], timeout: float) -> list[Result]:
+    """Wait up to ``timeout`` s for a first result, then take every other one waiting."""
+    taken: list[Result] = []
+    with contextlib.suppress(stdlib_queue.Empty):
+        taken.append(results.get(timeout=timeout))
+    while not results.empty():
+        taken.append(results.get())
+    return taken
 
 
 def parent_alive(parent: int) -> bool:

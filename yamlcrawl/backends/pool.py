@@ -25,6 +25,7 @@ from yamlcrawl.backends.common import (
     STOP_GRACE,
     mp_context,
     stop_processes,
+    take_results,
     unit_lines,
     worker_init,
     worker_lines,
@@ -98,11 +99,7 @@ class PoolBackend:
 
     def poll(self, timeout: float) -> list[Result]:
         """Results in by now, and units whose worker died."""
-        results: list[Result] = []
-        with contextlib.suppress(queue.Empty):
-            results.append(self._results.get(timeout=timeout))
-        while not self._results.empty():
-            results.append(self._results.get())
+        results = take_results(self._results, timeout)
         for result in results:
             self._outstanding.pop(unit_id(result.unit), None)
         lost = self._lost_to_dead_workers()

@@ -7,14 +7,13 @@ notice ``work.STOP`` at their next chunk and remove their ``.part`` file.
 
 from __future__ import annotations
 
-import contextlib
 import queue
 import threading
 import time
 
 from yamlcrawl import work
 from yamlcrawl.backends import register
-from yamlcrawl.backends.common import unit_lines
+from yamlcrawl.backends.common import take_results, unit_lines
 from yamlcrawl.plan import Plan
 from yamlcrawl.work import Result, Unit, run_unit
 
@@ -51,12 +50,7 @@ class ThreadBackend:
 
     def poll(self, timeout: float) -> list[Result]:
         """Results in by now."""
-        results: list[Result] = []
-        with contextlib.suppress(queue.Empty):
-            results.append(self._results.get(timeout=timeout))
-        while not self._results.empty():
-            results.append(self._results.get())
-        return results
+        return take_results(self._results, timeout)
 
     def close(self) -> None:
         """Let every thread finish and end."""
