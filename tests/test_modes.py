@@ -3,6 +3,7 @@ a worker that dies mid-unit is noticed, its unit retried, and the run finishes."
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import json
 import os
@@ -205,7 +206,8 @@ def kill_siblings_once(marker: Path, victim: str) -> Callable[..., Any]:
         if unit.path == victim and not marker.exists():
             marker.touch()
             for pid in sibling_workers():
-                os.kill(pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):  # it may have just ended
+                    os.kill(pid, signal.SIGKILL)
         return real(plan, unit)
 
     return download_file
