@@ -1,0 +1,213 @@
+"""yamlcrawl in every mode against Scrapy and aria2c, on the same site, in one run.
+
+    pip install scrapy matplotlib        # benchmark only; nginx and aria2 come from apt
+    python benchmarks/compare.py [--runs 3] [--delays 0,20]
+
+Generates the LoL-shaped site (benchmarks/lolsite.py: ~3,000 images, ~250 MB) once, serves it
+with nginx on 127.0.0.1 (benchmarks/nginx.py; with --delays 20 every response waits 20 ms, a
+stand-in for a server far away), and runs each tool --runs times, tools interleaved. For each
+run: wall time, CPU time of the tool and every process it started, the peak RSS of its largest
+process and of its whole process tree (read from /proc every 20 ms), and a check that every
+file arrived byte-exact. Prints medians, writes benchmarks/results.json and, with matplotlib,
+benchmarks/results.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from benchmarks import aria2, lolsite  # noqa: E402
+from benchmarks.memory import tree_rss  # noqa: E402
+from benchmarks.nginx import Nginx, ensure_installed  # noqa: E402
+
+PORT = 18080
+YAMLCRAWL = {  # mode: (workers, threads), chosen by a sweep on this 2-core machine
+    "serial": (1, 1),
+    "process": (4, 8),
+    "queue": (4, 8),
+    "pool": (16, 1),
+    "thread": (32, 1),
+}
+
+
+@dataclass
+class Measure:
+    """One run of one tool."""
+
+    tool: str
+    delay_ms: float
+    wall: float
+    cpu: float
+    rss_largest: int
+    rss_total: int
+    files: int
+
+
+def measure(
+    tool: str, delay: float, command: list[str], output: Path, expected: dict[str, str]
+) -> Measure:
+    """Run ``command`` once; raise if any expected file is missing or wrong."""
+    shutil.rmtree(output, ignore_errors=True)
+    output.mkdir(parents=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    largest = total = 0
+    while process.poll() is None:
+        sizes = tree_rss(process.pid)
+        largest = max(largest, max(sizes.values(), default=0))
+        total = max(total, sum(sizes.values()))
+        time.sleep(0.02)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    _, err = process.communicate()
+    if process.returncode != 0:
+        raise SystemExit(f"{tool} failed ({process.returncode}): {err.decode()[-500:]}")
+    check(tool, output, expected)
+    return Measure(tool, delay, wall, cpu, largest, total, len(expected))
+
+
+def check(tool: str, output: Path, expected: dict[str, str]) -> None:
+    """Every expected file is there with its SHA-256."""
+    for path, digest in expected.items():
+        target = output / path
+        if not target.is_file() or hashlib.sha256(target.read_bytes()).hexdigest() != digest:
+            raise SystemExit(f"{tool}: {path} is missing or wrong")
+
+
+def commands(site: Path, base: str, output: Path) -> dict[str, list[str]]:
+    """Every tool's command line."""
+    img = f"{base}/{lolsite.API}"
+    out = {}
+    for mode, (workers, threads) in YAMLCRAWL.items():
+        out[f"yamlcrawl {mode}"] = [
+            sys.executable, "-m", "yamlcrawl", str(HERE.parent / "crawler.yaml"), "-q",
+            "--set", f"img={img}", "--output", str(output), "--mode", mode,
+            "--workers", str(workers), "--threads", str(threads),
+        ]  # fmt: skip
+    try:
+        from benchmarks.scrapy_lol import run_scrapy_command
+    except ImportError:
+        raise SystemExit("Scrapy is not installed: pip install scrapy (benchmark only)") from None
+    out["scrapy"] = run_scrapy_command(img, output)
+    out["aria2c -j 16 (images only)"] = aria2.aria2_command(site / "aria2.txt", output, jobs=16)
+    return out
+
+
+def prepare(site: Path, base: str) -> dict[str, str]:
+    """Build the site if needed; the expected files by path, and aria2's URL list."""
+    if not (site / "expected.json").is_file():
+        lolsite.main([str(site), "--base", base])
+    expected = json.loads((site / "expected.json").read_text("utf-8"))
+    pairs = [line.split("\t") for line in (site / "urls.txt").read_text("utf-8").splitlines()]
+    aria2.write_url_list([(url, path) for url, path in pairs], site / "aria2.txt")
+    return {entry["path"]: entry["sha256"] for entry in expected}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run everything, print medians, save results."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--delays", default="0,20", help="ms per response, comma-separated")
+    parser.add_argument("--site", type=Path, default=Path("/tmp/yamlcrawl-bench/site"))
+    parser.add_argument("--only", default="", help="run only tools whose name has this text")
+    args = parser.parse_args(argv)
+    ensure_installed()
+    aria2.ensure_installed()
+    base = f"http://127.0.0.1:{PORT}"
+    expected = prepare(args.site, base)
+    output = args.site.parent / "out"
+    results: list[Measure] = []
+    for delay in (float(d) for d in args.delays.split(",")):
+        with Nginx(args.site, PORT, delay_ms=delay):
+            tools = {k: v for k, v in commands(args.site, base, output).items() if args.only in k}
+            for _ in range(args.runs):
+                for tool, command in tools.items():
+                    results.append(measure(tool, delay, command, output, expected))
+                    print(f"  {tool} {delay:g} ms: {results[-1].wall:.2f} s", flush=True)
+    table(results)
+    (HERE / "results.json").write_text(json.dumps([asdict(r) for r in results], indent=1))
+    chart(results, HERE / "results.png")
+    return 0
+
+
+def table(results: list[Measure]) -> None:
+    """Medians per tool and delay."""
+    print(f"\n{os.cpu_count()} CPUs; medians of --runs runs each")
+    header = ("tool", "delay", "wall s", "CPU s", "CPU ms/file", "RSS max MB", "RSS sum MB")
+    print("{:<28} {:>6} {:>7} {:>6} {:>11} {:>10} {:>10}".format(*header))
+    for delay, tool in sorted({(r.delay_ms, r.tool) for r in results}):
+        runs = [r for r in results if (r.delay_ms, r.tool) == (delay, tool)]
+        wall, cpu = median(runs, "wall"), median(runs, "cpu")
+        per_file = cpu / runs[0].files * 1000
+        largest, total = median(runs, "rss_largest") / 1e6, median(runs, "rss_total") / 1e6
+        print(
+            f"{tool:<28} {delay:>4g}ms {wall:>7.2f} {cpu:>6.2f} {per_file:>11.2f}"
+            f" {largest:>10.0f} {total:>10.0f}"
+        )
+
+
+def median(runs: list[Measure], field: str) -> float:
+    """The median of one measured field."""
+    return statistics.median(float(getattr(run, field)) for run in runs)
+
+
+def chart(results: list[Measure], path: Path) -> None:
+    """Wall time by tool and delay, as a PNG (skipped without matplotlib)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no chart")
+        return
+    tools = sorted({r.tool for r in results})
+    delays = sorted({r.delay_ms for r in results})
+    figure, axis = plt.subplots(figsize=(10, 5))
+    width = 0.8 / len(delays)
+    for i, delay in enumerate(delays):
+        medians = [
+            statistics.median(
+                [r.wall for r in results if r.tool == t and r.delay_ms == delay] or [0]
+            )
+            for t in tools
+        ]
+        axis.bar(
+            [x + i * width for x in range(len(tools))],
+            medians,
+            width,
+            label=f"{delay:g} ms per response",
+        )
+    axis.set_xticks(
+        [x + width * (len(delays) - 1) / 2 for x in range(len(tools))],
+        tools,
+        rotation=20,
+        ha="right",
+    )
+    axis.set_ylabel("wall time, s (median)")
+    axis.set_title(f"~3,000 images, 250 MB, nginx on 127.0.0.1, {os.cpu_count()} CPUs")
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
