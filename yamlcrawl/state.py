@@ -5,6 +5,10 @@ disk with the recorded size and SHA-256 is done; one missing or damaged is fetch
 ``--fresh`` forgets everything. Only the main process writes (results come home to it); the
 database is opened in WAL mode with a busy timeout, so readers in other processes never see a
 half-written state, and a run killed at any moment leaves the last committed state intact.
+Records are committed in batches (every ``COMMIT_EVERY`` records or ``COMMIT_AFTER`` seconds,
+and at the end): a commit per file cost the main process more than all its other work. A kill
+can lose the last batch; those files are complete on disk (they only get their name when
+whole), so a rerun finds them present and records them then.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from pathlib import Path
 
 STATE_DIR = ".yamlcrawl"  # in the output folder; reserved, no download may be saved there
 STATE_FILE = "state.sqlite"
+COMMIT_EVERY = 256
+COMMIT_AFTER = 0.5  # seconds
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
     path TEXT PRIMARY KEY,     -- relative to the output folder, as in the manifest
@@ -48,6 +54,8 @@ class StateStore:
         self._db.execute(_SCHEMA)
         if fresh:
             self._db.execute("DELETE FROM files")
+        self._pending = 0
+        self._since = time.monotonic()
 
     def lookup(self, path: str) -> Finished | None:
         """What an earlier run recorded for ``path``, if anything."""
@@ -57,15 +65,28 @@ class StateStore:
         return None if row is None else Finished(row[0], int(row[1]), row[2])
 
     def record(self, path: str, url: str, size: int, sha256: str) -> None:
-        """Remember a file as finished (committed at once: a kill loses nothing recorded)."""
+        """Remember a file as finished (committed with its batch)."""
+        if not self._pending:
+            self._db.execute("BEGIN")
+            self._since = time.monotonic()
+        self._pending += 1
         self._db.execute(
             "INSERT OR REPLACE INTO files (path, url, bytes, sha256, finished)"
             " VALUES (?, ?, ?, ?, ?)",
             (path, url, size, sha256, time.time()),
         )
+        if self._pending >= COMMIT_EVERY or time.monotonic() - self._since >= COMMIT_AFTER:
+            self.commit()
+
+    def commit(self) -> None:
+        """Make every record so far durable."""
+        if self._pending:
+            self._db.execute("COMMIT")
+            self._pending = 0
 
     def close(self) -> None:
-        """Close the database."""
+        """Commit what is pending and close the database."""
+        self.commit()
         self._db.close()
 
 
