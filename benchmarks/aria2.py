@@ -13,10 +13,12 @@ is one URL per line, each optionally followed by indented ``option=value`` lines
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
+import sys
 from pathlib import Path, PurePosixPath
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script too
+from benchmarks.apt import apt_install
 
 APT_PACKAGES = ("aria2",)
 """The Debian package that provides aria2c."""
@@ -33,13 +35,7 @@ def ensure_installed() -> None:
     """
     if shutil.which("aria2c") is not None:
         return
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (
-        ["apt-get", "update"],
-        ["apt-get", "install", "-y", "--no-install-recommends", *APT_PACKAGES],
-    ):
-        print("$", " ".join(command), flush=True)
-        subprocess.run(command, check=True, env=env)
+    apt_install(APT_PACKAGES)
     if shutil.which("aria2c") is None:
         raise RuntimeError("apt-get installed aria2 but aria2c is still missing")
 

@@ -28,10 +28,14 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 from types import FrameType, TracebackType
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script too
+from benchmarks.apt import apt_install
 
 APT_PACKAGES = ("nginx", "libnginx-mod-http-echo")
 """The Debian packages that provide nginx and its echo module."""
@@ -101,13 +105,7 @@ def ensure_installed() -> None:
     """
     if nginx_binary() is not None and find_echo_module() is not None:
         return
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (
-        ["apt-get", "update"],
-        ["apt-get", "install", "-y", "--no-install-recommends", *APT_PACKAGES],
-    ):
-        print("$", " ".join(command), flush=True)
-        subprocess.run(command, check=True, env=env)
+    apt_install(APT_PACKAGES)
     if nginx_binary() is None or find_echo_module() is None:
         raise RuntimeError(f"apt-get installed {' '.join(APT_PACKAGES)} but nginx is still missing")
 
