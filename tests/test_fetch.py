@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import urllib3.connectionpool
 
-from yamlcrawl import fetch
+from yamlcrawl import fetch, transport
 from yamlcrawl.fetch import FetchError, HttpSettings, download_to, fetch_document, part_path
 
 FAST = HttpSettings(timeout=5.0, retries=3, backoff=0.5, user_agent="yamlcrawl-tests/1.0")
@@ -126,9 +126,9 @@ def site() -> Iterator[Site]:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_sessions() -> Iterator[None]:
+def _fresh_clients() -> Iterator[None]:
     yield
-    fetch._close_sessions()  # unclosed sockets would be ResourceWarnings, errors here
+    fetch._close_clients()  # unclosed sockets would be ResourceWarnings, errors here
 
 
 @pytest.fixture
@@ -407,6 +407,72 @@ def test_too_many_redirects(site: Site) -> None:
         fetch_document(HttpSettings(max_redirects=2, user_agent="t"), url)
 
 
+def test_redirect_keeps_credentials_on_the_same_host_only(site: Site) -> None:
+    other_host = site.base.replace("127.0.0.1", "localhost")
+    site.serve("/end", Reply(200, b"{}", JSON))
+    url = site.serve("/here", Reply(302, headers={"Location": "/end"}))
+    away = site.serve("/away", Reply(302, headers={"Location": f"{other_host}/end"}))
+    secret = {"Authorization": "Bearer s3cret", "Cookie": "id=1", "X-Trace": "t"}
+    fetch_document(FAST, url, headers=secret)
+    assert site.requests[-1][2]["Authorization"] == "Bearer s3cret"
+    fetch_document(FAST, away, headers=secret)
+    _, path, headers = site.requests[-1]
+    assert path == "/end"
+    assert (headers["Authorization"], headers["Cookie"], headers["X-Trace"]) == (None, None, "t")
+
+
+def test_303_after_post_becomes_get(site: Site) -> None:
+    site.serve("/done", Reply(200, b'{"ok": true}', JSON))
+    url = site.serve("/submit", Reply(303, headers={"Location": "/done"}))
+    assert fetch_document(FAST, url, method="POST").data == {"ok": True}
+    assert [(m, p) for m, p, _ in site.requests] == [("POST", "/submit"), ("GET", "/done")]
+
+
+def test_query_parameters_are_percent_encoded(site: Site) -> None:
+    url = site.serve("/search", Reply(200, b"[]", JSON))
+    fetch_document(FAST, url, params={"q": "K/DA 阿狸", "page": "2"})
+    assert site.requests[-1][1] == "/search?q=K%2FDA+%E9%98%BF%E7%8B%B8&page=2"
+
+
+# --- proxies ------------------------------------------------------------------------------
+
+
+def test_explicit_proxy_gets_the_absolute_url(site: Site) -> None:
+    # The test server plays the proxy: a proxied request line carries the whole URL, and
+    # the host in it is never looked up by us.
+    site.routes["http://example.invalid/hero.js"] = [Reply(200, _json(HERO), JSON)]
+    settings = HttpSettings(user_agent="t", proxies=(("http", site.base),))
+    assert fetch_document(settings, "http://example.invalid/hero.js").data == HERO
+    assert site.requests[-1][1] == "http://example.invalid/hero.js"
+
+
+def test_environment_proxy_and_no_proxy(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("http_proxy", site.base)
+    monkeypatch.setenv("no_proxy", "localhost,.internal.invalid")
+    site.routes["http://example.invalid/a.js"] = [Reply(200, b"1", JSON)]
+    url = site.serve("/b.js", Reply(200, b"2", JSON))
+    settings = HttpSettings(user_agent="env-proxy")  # a client made after the variables
+    assert fetch_document(settings, "http://example.invalid/a.js").data == 1
+    assert site.requests[-1][1] == "http://example.invalid/a.js"
+    assert fetch_document(settings, url.replace("127.0.0.1", "localhost")).data == 2
+    assert site.requests[-1][1] == "/b.js"  # not proxied: asked directly
+
+
+@pytest.mark.parametrize(
+    ("host", "no_proxy", "bypassed"),
+    [
+        ("a.example.com", "example.com", True),
+        ("example.com", ".example.com", True),
+        ("notexample.com", "example.com", False),
+        ("anything", "*", True),
+        ("10.0.0.1", "10.0.0.1:8080, other", True),
+        ("example.com", "", False),
+    ],
+)
+def test_no_proxy_matching(host: str, no_proxy: str, bypassed: bool) -> None:
+    assert transport._bypassed(host, no_proxy) is bypassed
+
+
 # --- URLs ---------------------------------------------------------------------------------
 
 
@@ -460,16 +526,17 @@ def test_download_writes_bytes_and_sha256(site: Site, tmp_path: Path) -> None:
 def test_download_retries_a_short_body_from_scratch(
     site: Site, tmp_path: Path, sleeps: list[float]
 ) -> None:
-    body = os.urandom(300_000)
-    url = site.serve("/cut.jpg", Reply(200, body[:150_000], length=300_000), Reply(200, body))
+    size = fetch._CHUNK * 4  # the first attempt brings two whole chunks, then breaks off
+    body = os.urandom(size)
+    cut = Reply(200, body[: fetch._CHUNK * 2 + 1000], length=size)
+    url = site.serve("/cut.jpg", cut, Reply(200, body))
     progress: list[int] = []
     saved = download_to(FAST, url, tmp_path / "a.jpg", on_bytes=progress.append)
-    assert (saved.attempts, saved.bytes) == (2, 300_000)
+    assert (saved.attempts, saved.bytes) == (2, size)
     assert (tmp_path / "a.jpg").read_bytes() == body
     # the chunks of the failed attempt were reported, then taken back in one call
-    rewind = [n for n in progress if n < 0]
-    assert len(rewind) == 1
-    assert sum(progress) == 300_000
+    assert progress[:3] == [fetch._CHUNK, fetch._CHUNK, -2 * fetch._CHUNK]
+    assert sum(progress) == size
 
 
 def test_download_always_short_leaves_nothing(
@@ -539,29 +606,25 @@ def test_download_with_a_long_name(site: Site, tmp_path: Path) -> None:
 # --- sessions and user agents -------------------------------------------------------------
 
 
-def test_session_is_cached_per_settings() -> None:
+def test_client_is_cached_per_settings() -> None:
     settings = HttpSettings(
         user_agent="ua/1", proxies=(("https", "http://proxy.invalid:3128"),), verify=False
     )
-    session = fetch.session_for(settings)
-    assert fetch.session_for(settings) is session
-    assert fetch.session_for(HttpSettings(user_agent="ua/1")) is not session
-    # equal settings values, not the same object, share the session
-    assert fetch.session_for(HttpSettings(user_agent="ua/1")) is fetch.session_for(
+    client = fetch.client_for(settings)
+    assert fetch.client_for(settings) is client
+    assert fetch.client_for(HttpSettings(user_agent="ua/1")) is not client
+    # equal settings values, not the same object, share the client
+    assert fetch.client_for(HttpSettings(user_agent="ua/1")) is fetch.client_for(
         HttpSettings(user_agent="ua/1")
     )
-    assert session.headers["User-Agent"] == "ua/1"
-    assert session.proxies == {"https": "http://proxy.invalid:3128"}
-    assert session.verify is False
-    assert session.max_redirects == 10
-    adapter: Any = session.get_adapter("http://127.0.0.1/")
-    assert adapter._pool_maxsize == 16
-    assert adapter.max_retries.total == 0
+    assert client.headers["User-Agent"] == "ua/1"
+    assert client.proxies == {"https": "http://proxy.invalid:3128"}
+    assert client.verify is False
 
 
-def test_forked_child_gets_its_own_session(site: Site) -> None:
+def test_forked_child_gets_its_own_client(site: Site) -> None:
     url = site.serve("/hero.js", Reply(200, _json(HERO), JSON))
-    parent = fetch.session_for(FAST)
+    parent = fetch.client_for(FAST)
     fetch_document(FAST, url)  # the parent's pool now holds state a child must not touch
     read_end, write_end = os.pipe()
     with warnings.catch_warnings():
@@ -570,12 +633,12 @@ def test_forked_child_gets_its_own_session(site: Site) -> None:
     if pid == 0:  # the child: report and leave without running any pytest machinery
         code = 1
         try:
-            child = fetch.session_for(FAST)
+            child = fetch.client_for(FAST)
             report = {
                 "pid": os.getpid(),
                 "id": id(child),
                 "same_as_parent": child is parent,
-                "cached": fetch.session_for(FAST) is child,
+                "cached": fetch.client_for(FAST) is child,
                 "data": fetch_document(FAST, url).data,
             }
             os.write(write_end, json.dumps(report).encode())
@@ -592,7 +655,7 @@ def test_forked_child_gets_its_own_session(site: Site) -> None:
     assert report["same_as_parent"] is False
     assert report["cached"] is True
     assert report["data"] == HERO
-    assert fetch.session_for(FAST) is parent
+    assert fetch.client_for(FAST) is parent
 
 
 def test_user_agent_families_offline(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from tests.conftest import RunCli
 from tests.support import SAMPLES, Site, lol_args, manifest_records, saved_files
 from yamlcrawl import work
+from yamlcrawl.transport import Client
 
 MODES = ["serial", "process", "queue", "pool", "thread"]
 PROCESS_MODES = ["process", "queue", "pool"]
@@ -87,32 +87,32 @@ def test_every_mode_gives_the_other_samples_expected_files(
 
 
 @pytest.mark.parametrize("mode", PROCESS_MODES)
-def test_each_process_uses_a_session_it_made_itself(
+def test_each_process_uses_a_client_it_made_itself(
     mode: str, lol_site: Site, run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The original shared one session across forked children and got other requests' bytes.
 
-    Every Session records the process that made it; sending from any other process fails the
-    unit, so a session shared across a fork would fail this run.
+    Every Client records the process that made it; sending from any other process fails the
+    unit, so a client shared across a fork would fail this run.
     """
     made_in: dict[int, int] = {}
-    original_init = requests.Session.__init__
-    original_send = requests.Session.send
+    original_init = Client.__init__
+    original_request = Client.request
 
-    def init(self: requests.Session) -> None:
-        original_init(self)
+    def init(self: Client, **kwargs: Any) -> None:
+        original_init(self, **kwargs)
         made_in[id(self)] = os.getpid()
 
-    def send(self: requests.Session, request: Any, **kwargs: Any) -> Any:
+    def request(self: Client, *args: Any, **kwargs: Any) -> Any:
         if made_in.get(id(self)) != os.getpid():
-            raise AssertionError(f"session made in {made_in.get(id(self))} used in {os.getpid()}")
-        return original_send(self, request, **kwargs)
+            raise AssertionError(f"client made in {made_in.get(id(self))} used in {os.getpid()}")
+        return original_request(self, *args, **kwargs)
 
-    monkeypatch.setattr(requests.Session, "__init__", init)
-    monkeypatch.setattr(requests.Session, "send", send)
-    from yamlcrawl.fetch import HttpSettings, session_for
+    monkeypatch.setattr(Client, "__init__", init)
+    monkeypatch.setattr(Client, "request", request)
+    from yamlcrawl.fetch import HttpSettings, client_for
 
-    session_for(HttpSettings(user_agent="parent"))  # a session in the parent, before any fork
+    client_for(HttpSettings(user_agent="parent"))  # a client in the parent, before any fork
     output = tmp_path / "out"
     run = run_cli(*lol_args(lol_site, output, "--mode", mode, "--start-method", "fork", "-q"))
     assert run.code == 0, run.out

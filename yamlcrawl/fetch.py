@@ -1,4 +1,4 @@
-"""The HTTP layer: one session per process, our own retries, JSON documents and file downloads.
+"""The HTTP layer: one client per process, our own retries, JSON documents and file downloads.
 
 Everything that talks to the network goes through `fetch_document` (a JSON or JSONP value)
 or `download_to` (a file written as `<name>.part` and renamed when complete). Both retry
@@ -9,6 +9,7 @@ sentence naming the URL and the cause, when a request fails for good.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import email.message
 import email.utils
 import hashlib
@@ -24,29 +25,29 @@ import threading
 import time
 import urllib.parse
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-import requests
+import urllib3
 import urllib3.exceptions
-from requests.adapters import HTTPAdapter
 
 from yamlcrawl.politeness import polite
+from yamlcrawl.transport import Client, RedirectError
 
 __all__ = [
     "Document",
     "FetchError",
     "HttpSettings",
     "Saved",
+    "client_for",
     "download_to",
     "fetch_document",
     "part_path",
     "resolve_user_agent",
-    "session_for",
 ]
 
 _T = TypeVar("_T")
@@ -59,7 +60,7 @@ RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _RETRY_AFTER_STATUSES = frozenset({429, 503})
 _MAX_RETRY_AFTER = 60.0
 _JITTER = 0.1  # up to 10% on top of each backoff, so forked workers do not retry in lockstep
-_CHUNK = 64 * 1024
+_CHUNK = 256 * 1024  # most images arrive in one read; a huge file still never sits in memory
 _PREVIEW = 80
 _NAME_MAX = 255  # bytes in one file name on ext4, APFS, NTFS (as UTF-16 units, fewer bytes)
 _UA_FAMILIES = {"chrome": "Chrome", "firefox": "Firefox", "safari": "Safari", "edge": "Edge"}
@@ -73,14 +74,14 @@ _JSONP = re.compile(
 
 @dataclass(frozen=True)
 class HttpSettings:
-    """How requests are made; one value per crawl, hashable so it can key the session cache.
+    """How requests are made; one value per crawl, hashable so it can key the client cache.
 
     Attributes:
         timeout: Seconds allowed for connecting and for each read.
         retries: Extra attempts after a retryable failure.
         backoff: Seconds before the first retry, doubled for each next one (+ up to 10% jitter).
         user_agent: `chrome`, `firefox`, `safari`, `edge`, `random`, or a literal UA string.
-        proxies: (scheme, proxy URL) pairs, as requests takes them.
+        proxies: (scheme, proxy URL) pairs; schemes not given use the environment's.
         verify: Verify TLS certificates.
         max_redirects: Redirects followed before giving up.
         retry_on: HTTP statuses that are retried.
@@ -211,67 +212,62 @@ def resolve_user_agent(spec: str) -> str:
     return _user_agents[key]
 
 
-# --- sessions -----------------------------------------------------------------------------
+# --- clients ------------------------------------------------------------------------------
 
-_sessions: dict[tuple[int, HttpSettings], requests.Session] = {}
-_sessions_lock = threading.Lock()
+_clients: dict[tuple[int, HttpSettings], Client] = {}
+_clients_lock = threading.Lock()
 
 
 def _reset_lock_in_child() -> None:
     # A lock held by another thread at fork time would stay held forever in the child.
-    global _sessions_lock
-    _sessions_lock = threading.Lock()
+    global _clients_lock
+    _clients_lock = threading.Lock()
 
 
 os.register_at_fork(after_in_child=_reset_lock_in_child)
 
 
-def session_for(settings: HttpSettings) -> requests.Session:
-    """Return this process's session for `settings`, creating it on first use.
+def client_for(settings: HttpSettings) -> Client:
+    """Return this process's client for `settings`, creating it on first use.
 
-    Sessions are keyed by process id as well as settings: a session (and its pooled sockets)
+    Clients are keyed by process id as well as settings: a client (and its pooled sockets)
     inherited across a fork is never used again, since parent and child reading the same
-    socket get each other's bytes. Inherited sessions are left untouched, not closed, because
+    socket get each other's bytes. Inherited clients are left untouched, not closed, because
     closing them could disturb the parent's connections.
 
     Args:
         settings: The HTTP settings of the crawl.
 
     Returns:
-        A `requests.Session` carrying the User-Agent, proxies, verify and max_redirects.
+        A `Client` carrying the User-Agent, proxies and TLS verification.
     """
     key = (os.getpid(), settings)
-    session = _sessions.get(key)
-    if session is None:
-        with _sessions_lock:
-            session = _sessions.get(key)
-            if session is None:
-                session = _sessions[key] = _new_session(settings)
-    return session
+    client = _clients.get(key)
+    if client is None:
+        with _clients_lock:
+            client = _clients.get(key)
+            if client is None:
+                client = _clients[key] = _new_client(settings)
+    return client
 
 
-def _new_session(settings: HttpSettings) -> requests.Session:
-    session = requests.Session()
-    session.headers["User-Agent"] = resolve_user_agent(settings.user_agent)
-    session.proxies.update(dict(settings.proxies))
-    session.verify = settings.verify
-    session.max_redirects = settings.max_redirects
-    # max_retries=0: urllib3 must not retry behind our back; retries and their count are ours.
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
+def _new_client(settings: HttpSettings) -> Client:
     if not settings.verify:
         # The crawl asked for this explicitly; a warning per request would flood the output.
         warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
-    return session
+    return Client(
+        user_agent=resolve_user_agent(settings.user_agent),
+        proxies=dict(settings.proxies),
+        verify=settings.verify,
+    )
 
 
-def _close_sessions() -> None:
-    """Close and forget this process's sessions (for tests and orderly shutdown)."""
+def _close_clients() -> None:
+    """Close and forget this process's clients (for tests and orderly shutdown)."""
     pid = os.getpid()
-    with _sessions_lock:
-        for key in [k for k in _sessions if k[0] == pid]:
-            _sessions.pop(key).close()
+    with _clients_lock:
+        for key in [k for k in _clients if k[0] == pid]:
+            _clients.pop(key).close()
 
 
 # --- public fetch functions ---------------------------------------------------------------
@@ -308,13 +304,14 @@ def fetch_document(
     method = method.upper()
     shown = _with_params(url, params)
     _check_url(method, url, shown)
-    session = session_for(settings)
+    client = client_for(settings)
+    target = _with_query(url, params)
 
     def attempt() -> tuple[int, str, bytes]:
-        with _send(session, settings, method, url, params=params, headers=headers) as resp:
+        with _send(client, settings, method, target, headers) as resp:
             _check_status(resp, settings)
             body = _read_all(resp, settings)
-            return resp.status_code, resp.headers.get("Content-Type", ""), body
+            return resp.status, resp.headers.get("Content-Type", ""), body
 
     (status, content_type, body), attempts = _with_retries(
         settings, method, shown, attempt, on_retry
@@ -367,12 +364,12 @@ def download_to(
         OSError: The part file could not be written or renamed.
     """
     _check_url("GET", url, url)
-    session = session_for(settings)
+    client = client_for(settings)
     part = part_path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
 
     def attempt() -> tuple[int, str]:
-        with _send(session, settings, "GET", url, headers=headers) as resp:
+        with _send(client, settings, "GET", url, headers) as resp:
             _check_status(resp, settings)
             return _stream_to(resp, part, settings, on_bytes)
 
@@ -411,34 +408,42 @@ def part_path(final: Path) -> Path:
 # --- one attempt --------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
 def _send(
-    session: requests.Session,
+    client: Client,
     settings: HttpSettings,
     method: str,
     url: str,
-    *,
-    params: Mapping[str, str] | None = None,
-    headers: Mapping[str, str] | None = None,
-) -> requests.Response:
-    """Send one request and return the streaming response (headers read, body not yet)."""
+    headers: Mapping[str, str] | None,
+) -> Iterator[urllib3.BaseHTTPResponse]:
+    """Send one request; yield the response with its body unread, and let go of it after.
+
+    A body read to its end hands the connection back to the pool for the next request; one
+    left unread (an error status, a failure mid-body) closes it.
+    """
     try:
-        return session.request(
+        resp = client.request(
             method,
             url,
-            params=dict(params) if params else None,
-            headers=dict(headers) if headers else None,
-            timeout=(settings.timeout, settings.timeout),
-            # Per request as well: requests lets REQUESTS_CA_BUNDLE override session.verify.
-            verify=settings.verify,
-            stream=True,
+            headers=headers or {},
+            timeout=settings.timeout,
+            max_redirects=settings.max_redirects,
         )
-    except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+    except (urllib3.exceptions.HTTPError, RedirectError) as exc:
         raise _failure_from(exc, settings) from exc
+    read_through = False
+    try:
+        yield resp
+        read_through = True  # every caller reads the body to its end before returning
+    finally:
+        if not read_through:
+            resp.close()
+        resp.release_conn()
 
 
-def _check_status(resp: requests.Response, settings: HttpSettings) -> None:
+def _check_status(resp: urllib3.BaseHTTPResponse, settings: HttpSettings) -> None:
     """Raise an `_AttemptError` for a non-2xx status; retryable for those in `retry_on`."""
-    status = resp.status_code
+    status = resp.status
     if 200 <= status < 300:
         return
     reason = resp.reason or _standard_reason(status)
@@ -453,19 +458,19 @@ def _check_status(resp: requests.Response, settings: HttpSettings) -> None:
     )
 
 
-def _read_all(resp: requests.Response, settings: HttpSettings) -> bytes:
+def _read_all(resp: urllib3.BaseHTTPResponse, settings: HttpSettings) -> bytes:
     """Read a whole (document-sized) body, turning transfer failures into `_AttemptError`s."""
     limit = settings.max_page_bytes
     _refuse_declared_size(resp, limit)
     chunks: list[bytes] = []
     size = 0
     try:
-        for chunk in resp.iter_content(chunk_size=_CHUNK):
+        for chunk in resp.stream(_CHUNK):
             size += len(chunk)
             if limit is not None and size > limit:
                 raise _too_big(limit)
             chunks.append(chunk)
-    except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+    except urllib3.exceptions.HTTPError as exc:
         raise _failure_from(exc, settings, resp) from exc
     _check_length(resp)
     return b"".join(chunks)
@@ -475,7 +480,7 @@ def _too_big(limit: int) -> _AttemptError:
     return _AttemptError(f"the body passes the limit of {limit:,} bytes", retryable=False)
 
 
-def _refuse_declared_size(resp: requests.Response, limit: int | None) -> None:
+def _refuse_declared_size(resp: urllib3.BaseHTTPResponse, limit: int | None) -> None:
     declared = _content_length(resp)
     if limit is not None and declared is not None and declared > limit:
         raise _AttemptError(
@@ -484,7 +489,7 @@ def _refuse_declared_size(resp: requests.Response, limit: int | None) -> None:
 
 
 def _stream_to(
-    resp: requests.Response,
+    resp: urllib3.BaseHTTPResponse,
     part: Path,
     settings: HttpSettings,
     on_bytes: Callable[[int], None] | None,
@@ -496,7 +501,7 @@ def _stream_to(
     try:
         _refuse_declared_size(resp, limit)
         with part.open("wb") as out:
-            for chunk in resp.iter_content(chunk_size=_CHUNK):
+            for chunk in resp.stream(_CHUNK):
                 if limit is not None and size + len(chunk) > limit:
                     raise _too_big(limit)
                 out.write(chunk)
@@ -505,7 +510,7 @@ def _stream_to(
                 if on_bytes is not None:
                     on_bytes(len(chunk))
         _check_length(resp)
-    except (requests.RequestException, urllib3.exceptions.HTTPError, _AttemptError) as exc:
+    except (urllib3.exceptions.HTTPError, _AttemptError) as exc:
         # Drop the partial file now, not after the backoff sleep, and rewind the progress.
         part.unlink(missing_ok=True)
         if on_bytes is not None and size:
@@ -516,24 +521,23 @@ def _stream_to(
     return size, digest.hexdigest()
 
 
-def _check_length(resp: requests.Response) -> None:
+def _check_length(resp: urllib3.BaseHTTPResponse) -> None:
     """Raise a retryable `_AttemptError` if fewer bytes arrived than Content-Length announced.
 
     urllib3 2 normally raises IncompleteRead itself; this is the check that does not depend
     on its settings. Bytes are counted on the wire (before gzip decoding), as Content-Length is.
     """
-    if resp.request.method == "HEAD" or resp.status_code in (204, 304):
+    if resp.status in (204, 304):
         return
     expected = _content_length(resp)
-    tell = getattr(resp.raw, "tell", None)
-    if expected is None or tell is None:
+    if expected is None:
         return
-    received = int(tell())
+    received = resp.tell()
     if received < expected:
         raise _AttemptError(f"body ended after {received} of {expected} bytes", retryable=True)
 
 
-def _content_length(resp: requests.Response) -> int | None:
+def _content_length(resp: urllib3.BaseHTTPResponse) -> int | None:
     # A repeated header arrives folded as "5000, 5000"; all copies must agree to be trusted.
     values = {v.strip() for v in resp.headers.get("Content-Length", "").split(",")}
     if len(values) != 1:
@@ -606,35 +610,31 @@ def _retry_after(value: str | None) -> float:
 
 
 def _failure_from(
-    exc: BaseException, settings: HttpSettings, resp: requests.Response | None = None
+    exc: BaseException, settings: HttpSettings, resp: urllib3.BaseHTTPResponse | None = None
 ) -> _AttemptError:
-    """Classify a requests/urllib3 exception: a short cause and whether to retry."""
+    """Classify a urllib3 (or redirect) exception: a short cause and whether to retry."""
     chain = _exception_chain(exc)
-    if isinstance(exc, requests.exceptions.SSLError):
+    if isinstance(exc, RedirectError):
+        return _AttemptError(str(exc), retryable=False)
+    if isinstance(exc, urllib3.exceptions.SSLError):
         # A certificate that fails verification will fail again; a torn handshake may not.
         verify_failed = any(isinstance(e, ssl.SSLCertVerificationError) for e in chain)
         return _AttemptError(f"TLS error ({_innermost(chain)})", retryable=not verify_failed)
-    if isinstance(exc, requests.exceptions.TooManyRedirects):
-        return _AttemptError(f"more than {settings.max_redirects} redirects", retryable=False)
-    if isinstance(exc, requests.exceptions.InvalidSchema):
-        # Only a redirect can get here: the URL asked for was checked before sending.
-        problem = f"redirected to a URL that is not http or https ({exc})"
-        return _AttemptError(problem, retryable=False)
-    if isinstance(exc, requests.exceptions.ContentDecodingError):
+    if isinstance(exc, urllib3.exceptions.DecodeError):
         problem = f"could not decode the compressed body ({_innermost(chain)})"
         return _AttemptError(problem, retryable=False)
-    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.InvalidHeader)):
-        return _AttemptError(str(exc), retryable=False)
+    if isinstance(exc, urllib3.exceptions.LocationValueError):
+        return _AttemptError(f"the URL is not valid ({_innermost(chain)})", retryable=False)
     cause = _transient_cause(chain, settings, resp)
     if cause is not None:
         return _AttemptError(cause, retryable=True)
-    network = (requests.exceptions.ConnectionError, urllib3.exceptions.ProtocolError, OSError)
+    network = (urllib3.exceptions.ProtocolError, urllib3.exceptions.ProxyError, OSError)
     retryable = any(isinstance(e, network) for e in chain)
     return _AttemptError(_innermost(chain), retryable=retryable)
 
 
 def _transient_cause(
-    chain: list[BaseException], settings: HttpSettings, resp: requests.Response | None
+    chain: list[BaseException], settings: HttpSettings, resp: urllib3.BaseHTTPResponse | None
 ) -> str | None:
     """A short cause for a network failure worth another attempt, or None if it is not one."""
     # Order matters: RemoteDisconnected subclasses ConnectionResetError, and urllib3's
@@ -651,25 +651,24 @@ def _transient_cause(
     for exc in chain:
         if isinstance(exc, urllib3.exceptions.NewConnectionError):
             continue
-        if isinstance(
-            exc, (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError, TimeoutError)
-        ):
+        if isinstance(exc, (urllib3.exceptions.TimeoutError, TimeoutError)):
             return f"timed out after {settings.timeout:g} s"
     for exc in chain:
         if isinstance(exc, http.client.IncompleteRead):
             return _short_body_cause(exc, resp)
         if isinstance(exc, urllib3.exceptions.InvalidChunkLength):
             return "the chunked body broke off"
-    if any(isinstance(e, requests.exceptions.ChunkedEncodingError) for e in chain):
+    if resp is not None and any(isinstance(e, urllib3.exceptions.ProtocolError) for e in chain):
         return "the body broke off"
     return None
 
 
-def _short_body_cause(exc: http.client.IncompleteRead, resp: requests.Response | None) -> str:
+def _short_body_cause(
+    exc: http.client.IncompleteRead, resp: urllib3.BaseHTTPResponse | None
+) -> str:
     expected = _content_length(resp) if resp is not None else None
-    tell = getattr(resp.raw, "tell", None) if resp is not None else None
-    if expected is not None and tell is not None:
-        return f"body ended after {int(tell())} of {expected} bytes"
+    if resp is not None and expected is not None:
+        return f"body ended after {resp.tell()} of {expected} bytes"
     if isinstance(exc.partial, int) and isinstance(exc.expected, int):
         # urllib3's IncompleteRead: bytes read so far and bytes still expected.
         return f"body ended after {exc.partial} of {exc.partial + exc.expected} bytes"
@@ -718,6 +717,13 @@ def _check_url(method: str, url: str, shown: str) -> None:
         else:
             return
     raise FetchError(f"{method} {shown} refused: the URL {problem}", url=shown, attempts=0)
+
+
+def _with_query(url: str, params: Mapping[str, str] | None) -> str:
+    """The URL sent: query parameters percent-encoded and appended."""
+    if not params:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}{urllib.parse.urlencode(params)}"
 
 
 def _with_params(url: str, params: Mapping[str, str] | None) -> str:

@@ -1,0 +1,181 @@
+"""One HTTP request on the wire: connection pools per process, proxies, TLS and redirects.
+
+Built on urllib3, the engine under requests, used directly: requests' own per-request work
+(reading the environment for proxies and .netrc on every call, hooks, cookie merging, runtime
+protocol checks) cost more CPU than all the rest of a small download (README, "Figures").
+What requests did for us and a crawl needs is here, done once per process where it can be:
+default headers, environment proxies and `no_proxy`, the CA bundle, and redirects.
+
+`fetch` owns everything above one request: retries, limits, parsing, writing files.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping
+from typing import Any
+
+import certifi
+import urllib3
+from urllib3.util import Timeout
+
+__all__ = ["Client", "RedirectError"]
+
+# Connections kept per host and process. A pool only opens what is asked of it at once, so a
+# large bound costs nothing and keeps 32 threads in one process from churning connections.
+_CONNECTIONS = 64
+_HOSTS = 32  # pools kept per process, one per (scheme, host, port)
+# Dropped when a redirect leaves the host that was asked for, as browsers and requests do.
+_PRIVATE_HEADERS = ("authorization", "cookie", "proxy-authorization")
+_DEFAULT_HEADERS = {"Accept": "*/*", "Accept-Encoding": "gzip, deflate"}
+
+
+class RedirectError(Exception):
+    """A redirect that cannot be followed: too many, or to a URL that is not http(s)."""
+
+
+class Client:
+    """This process's connections for one crawl's HTTP settings. Safe to share between threads.
+
+    Args:
+        user_agent: The User-Agent header sent with every request.
+        proxies: Proxy URL by URL scheme (`http`, `https`, or `all`); schemes not given fall
+            back to the environment's `http_proxy`/`https_proxy`/`all_proxy`, skipping hosts in
+            `no_proxy`, as curl and requests do.
+        verify: Verify TLS certificates (against `REQUESTS_CA_BUNDLE`, `CURL_CA_BUNDLE` or
+            `SSL_CERT_FILE` when set, else certifi's bundle).
+    """
+
+    def __init__(self, *, user_agent: str, proxies: Mapping[str, str], verify: bool) -> None:
+        self.headers = {"User-Agent": user_agent, **_DEFAULT_HEADERS}
+        self.proxies = dict(proxies)
+        self.verify = verify
+        # Read once: requests read os.environ on every request, ~0.5 ms each (profiled).
+        self._environment = urllib.request.getproxies_environment()
+        tls = (
+            {"cert_reqs": "CERT_REQUIRED", "ca_certs": _ca_bundle()}
+            if verify
+            else {"cert_reqs": "CERT_NONE"}
+        )
+        self._pool_options: dict[str, Any] = {"maxsize": _CONNECTIONS, "block": False, **tls}
+        self._direct = urllib3.PoolManager(_HOSTS, **self._pool_options)
+        self._proxied: dict[str, urllib3.ProxyManager] = {}
+        self._routes: dict[tuple[str, str], urllib3.PoolManager] = {}
+        self._lock = threading.Lock()
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        timeout: float,
+        max_redirects: int,
+    ) -> urllib3.BaseHTTPResponse:
+        """Send one request, following up to `max_redirects` redirects; the body is unread.
+
+        The caller reads the body and then calls `release_conn()` (or `close()` if it stops
+        early) on the response.
+
+        Raises:
+            RedirectError: More than `max_redirects` redirects, or one to a non-http(s) URL.
+            urllib3.exceptions.HTTPError: The request failed on the network or in TLS.
+        """
+        sent = urllib3.HTTPHeaderDict(self.headers)
+        sent.update(headers)  # case-insensitively: a crawl's `user-agent` replaces ours
+        limit = Timeout(connect=timeout, read=timeout)
+        for _ in range(max_redirects + 1):
+            response = self._manager_for(url).urlopen(
+                method,
+                url,
+                headers=sent,
+                redirect=False,
+                retries=False,
+                preload_content=False,
+                decode_content=True,
+                timeout=limit,
+            )
+            location = response.get_redirect_location()
+            if not location:
+                return response
+            response.close()  # its body is of no use, and may be large
+            response.release_conn()
+            method, url = _follow(method, url, location, response.status, sent)
+        raise RedirectError(f"more than {max_redirects} redirects")
+
+    def close(self) -> None:
+        """Close every pooled connection (for tests and orderly shutdown)."""
+        with self._lock:
+            self._direct.clear()
+            for manager in self._proxied.values():
+                manager.clear()
+            self._routes.clear()
+
+    def _manager_for(self, url: str) -> urllib3.PoolManager:
+        parts = urllib.parse.urlsplit(url)
+        key = (parts.scheme.lower(), (parts.hostname or "").lower())
+        manager = self._routes.get(key)
+        if manager is None:
+            with self._lock:
+                proxy = self._proxy_for(*key)
+                manager = self._direct if proxy is None else self._proxy_manager(proxy)
+                self._routes[key] = manager
+        return manager
+
+    def _proxy_for(self, scheme: str, host: str) -> str | None:
+        explicit = self.proxies.get(scheme) or self.proxies.get("all")
+        if explicit:
+            return explicit
+        environment = self._environment.get(scheme) or self._environment.get("all")
+        if environment and not _bypassed(host, self._environment.get("no", "")):
+            return environment
+        return None
+
+    def _proxy_manager(self, proxy: str) -> urllib3.ProxyManager:
+        manager = self._proxied.get(proxy)
+        if manager is None:
+            auth = urllib3.util.parse_url(proxy).auth
+            headers = urllib3.make_headers(proxy_basic_auth=auth) if auth else None
+            manager = urllib3.ProxyManager(
+                proxy, _HOSTS, proxy_headers=headers, **self._pool_options
+            )
+            self._proxied[proxy] = manager
+        return manager
+
+
+def _follow(
+    method: str, url: str, location: str, status: int, headers: urllib3.HTTPHeaderDict
+) -> tuple[str, str]:
+    """The method and URL of the next request of a redirect chain (may drop headers)."""
+    target = urllib.parse.urljoin(url, location)
+    scheme = urllib.parse.urlsplit(target).scheme.lower()
+    if scheme not in ("http", "https"):
+        raise RedirectError(f"redirected to a URL that is not http or https ({target})")
+    if urllib.parse.urlsplit(target).netloc.lower() != urllib.parse.urlsplit(url).netloc.lower():
+        for name in _PRIVATE_HEADERS:
+            headers.discard(name)
+    # 303 always, and 301/302 after a POST as every browser does, turn into a GET.
+    if status == 303 or (status in (301, 302) and method == "POST"):
+        method = "GET"
+    return method, target
+
+
+def _bypassed(host: str, no_proxy: str) -> bool:
+    """Whether `no_proxy` (`*`, or comma-separated hosts and domain suffixes) covers `host`."""
+    for entry in (e.strip().lower() for e in no_proxy.split(",")):
+        if entry == "*":
+            return True
+        domain = entry.split(":", 1)[0].lstrip(".")
+        if domain and (host == domain or host.endswith("." + domain)):
+            return True
+    return False
+
+
+def _ca_bundle() -> str:
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE"):
+        if os.environ.get(name):
+            return os.environ[name]
+    return str(certifi.where())  # the same bundle on every system, as requests uses
