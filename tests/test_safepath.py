@@ -110,3 +110,15 @@ def test_resolve_inside_refuses_a_symlink_that_points_out(tmp_path: Path) -> Non
     assert resolve_inside(root, PurePosixPath("hero/a.jpg")) == (root / "hero/a.jpg").resolve()
     with pytest.raises(UnsafePathError, match="resolves outside the output folder"):
         resolve_inside(root, PurePosixPath("link/a.jpg"))
+    (root / "hero").mkdir()
+    (root / "hero" / "a.jpg").symlink_to(outside / "a.jpg")  # the file itself, dangling
+    with pytest.raises(UnsafePathError, match="resolves outside the output folder"):
+        resolve_inside(root, PurePosixPath("hero/a.jpg"))
+    (root / "hero" / "b.jpg").symlink_to(root / "c.jpg")  # a link that stays inside is fine
+    assert resolve_inside(root, PurePosixPath("hero/b.jpg")) == (root / "c.jpg").resolve()
+
+
+@pytest.mark.parametrize("relative", ["../x.jpg", "a/../../x.jpg", "/etc/passwd", "."])
+def test_resolve_inside_refuses_paths_that_leave_by_name(tmp_path: Path, relative: str) -> None:
+    with pytest.raises(UnsafePathError, match="resolves outside the output folder"):
+        resolve_inside(tmp_path / "out", PurePosixPath(relative))

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, BinaryIO, Literal, TypeVar
 
 import urllib3
 import urllib3.exceptions
@@ -366,7 +366,6 @@ def download_to(
     _check_url("GET", url, url)
     client = client_for(settings)
     part = part_path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
 
     def attempt() -> tuple[int, str]:
         with _send(client, settings, "GET", url, headers) as resp:
@@ -500,7 +499,7 @@ def _stream_to(
     limit = settings.max_bytes
     try:
         _refuse_declared_size(resp, limit)
-        with part.open("wb") as out:
+        with _open_part(part) as out:
             for chunk in resp.stream(_CHUNK):
                 if limit is not None and size + len(chunk) > limit:
                     raise _too_big(limit)
@@ -519,6 +518,15 @@ def _stream_to(
             raise
         raise _failure_from(exc, settings, resp) from exc
     return size, digest.hexdigest()
+
+
+def _open_part(part: Path) -> BinaryIO:
+    """Open `part` for writing, creating its folders only when they are missing."""
+    try:
+        return part.open("wb")
+    except FileNotFoundError:  # rare: asking first would cost a system call for every file
+        part.parent.mkdir(parents=True, exist_ok=True)
+        return part.open("wb")
 
 
 def _check_length(resp: urllib3.BaseHTTPResponse) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+import stat
 import unicodedata
 from pathlib import Path, PurePosixPath
 from typing import Literal
@@ -120,13 +122,42 @@ def conflict_key(path: PurePosixPath) -> str:
 def resolve_inside(root: Path, relative: PurePosixPath) -> Path:
     """The absolute path of ``relative`` under ``root``, refusing any that lands outside it.
 
-    Symlinked folders inside ``root`` are followed, so a link pointing out is caught too.
+    Symlinks inside ``root`` (a folder or the file itself) are followed, so a link pointing out
+    is caught too. Called for every file, twice: plain names with no link on the way cost one
+    ``lstat`` per component, and only a path with a link in it is resolved in full.
 
     Raises:
         UnsafePathError: the path resolves outside ``root``.
     """
-    base = Path(os.path.realpath(root))
-    target = Path(os.path.realpath(base.joinpath(*relative.parts)))
-    if target == base or base not in target.parents:
+    base = _real_root(os.fspath(root))
+    parts = relative.parts
+    lexical = os.path.join(base, *parts)  # noqa: PTH118 (strings: this runs for every file)
+    if _plain(parts) and not _passes_a_link(base, parts):
+        return Path(lexical)
+    target = os.path.realpath(lexical)
+    if target == base or not target.startswith(base.rstrip(os.sep) + os.sep):
         raise UnsafePathError(relative, f"resolves outside the output folder {root}")
-    return target
+    return Path(target)
+
+
+@functools.lru_cache(maxsize=16)
+def _real_root(root: str) -> str:
+    # The output folder itself does not move during a run; its real path is looked up once.
+    return os.path.realpath(root)
+
+
+def _plain(parts: tuple[str, ...]) -> bool:
+    return bool(parts) and all(p not in ("", ".", "..") and os.sep not in p for p in parts)
+
+
+def _passes_a_link(base: str, parts: tuple[str, ...]) -> bool:
+    """Whether any of the folders and file of ``parts`` under ``base`` is a symlink now."""
+    path = base
+    for part in parts:
+        path = os.path.join(path, part)  # noqa: PTH118 (as above)
+        try:
+            if stat.S_ISLNK(os.lstat(path).st_mode):
+                return True
+        except (FileNotFoundError, NotADirectoryError):
+            return False  # nothing below a missing folder can be a link yet
+    return False
