@@ -7,9 +7,10 @@ Generates the LoL-shaped site (benchmarks/lolsite.py: ~3,000 images, ~250 MB) on
 with nginx on 127.0.0.1 (benchmarks/nginx.py; with --delays 20 every response waits 20 ms, a
 stand-in for a server far away), and runs each tool --runs times, tools interleaved. For each
 run: wall time, CPU time of the tool and every process it started, the peak RSS of its largest
-process and of its whole process tree (read from /proc every 20 ms), and a check that every
-file arrived byte-exact. Prints medians, writes benchmarks/results.json and, with matplotlib,
-benchmarks/results.png.
+process (from the kernel) and of its whole process tree (sampled from /proc every 0.1 s), and
+a check that every file arrived byte-exact. Output goes to a tmpfs (see `default_output`).
+Prints medians, writes benchmarks/results.json and, with matplotlib, benchmarks/results.png.
+The worker and thread counts of each yamlcrawl mode come from benchmarks/sweep.py.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ import argparse
 import hashlib
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -61,26 +63,49 @@ class Measure:
 def measure(
     tool: str, delay: float, command: list[str], output: Path, expected: dict[str, str]
 ) -> Measure:
-    """Run ``command`` once; raise if any expected file is missing or wrong."""
+    """Run ``command`` once; raise if any expected file is missing or wrong.
+
+    CPU time and the largest process's peak RSS come from the kernel (``wait4``: the tool and
+    every process it waited for); the whole tree's peak RSS is sampled from /proc every 0.1 s.
+    """
     shutil.rmtree(output, ignore_errors=True)
     output.mkdir(parents=True)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    largest = total = 0
-    while process.poll() is None:
-        sizes = tree_rss(process.pid)
-        largest = max(largest, max(sizes.values(), default=0))
-        total = max(total, sum(sizes.values()))
-        time.sleep(0.02)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    _, err = process.communicate()
-    if process.returncode != 0:
-        raise SystemExit(f"{tool} failed ({process.returncode}): {err.decode()[-500:]}")
+    with tempfile.TemporaryFile() as errors:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors)
+        sampler = TreeSampler(process.pid)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)
+        total = sampler.stop()
+        if process.returncode != 0:
+            errors.seek(0)
+            tail = errors.read().decode(errors="replace")[-500:]
+            raise SystemExit(f"{tool} failed ({process.returncode}): {tail}")
     check(tool, output, expected)
-    return Measure(tool, delay, wall, cpu, largest, total, len(expected))
+    cpu = usage.ru_utime + usage.ru_stime
+    return Measure(tool, delay, wall, cpu, usage.ru_maxrss * 1024, total, len(expected))
+
+
+class TreeSampler:
+    """Samples the summed RSS of a process and its descendants until stopped."""
+
+    def __init__(self, pid: int, every: float = 0.1) -> None:
+        self.pid, self.every, self.peak = pid, every, 0
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.done.is_set():
+            self.peak = max(self.peak, sum(tree_rss(self.pid).values()))
+            self.done.wait(self.every)
+
+    def stop(self) -> int:
+        """Stop sampling; the peak seen."""
+        self.done.set()
+        self.thread.join()
+        return self.peak
 
 
 def check(tool: str, output: Path, expected: dict[str, str]) -> None:
@@ -91,16 +116,28 @@ def check(tool: str, output: Path, expected: dict[str, str]) -> None:
             raise SystemExit(f"{tool}: {path} is missing or wrong")
 
 
+def yamlcrawl_command(
+    config: Path, img: str, output: Path, mode: str, workers: int, threads: int
+) -> list[str]:
+    """The yamlcrawl command line for one crawl in one mode."""
+    return [
+        sys.executable, "-m", "yamlcrawl", str(config), "-q", "--set", f"img={img}",
+        "--output", str(output), "--mode", mode,
+        "--workers", str(workers), "--threads", str(threads),
+    ]  # fmt: skip
+
+
 def commands(site: Path, base: str, output: Path) -> dict[str, list[str]]:
     """Every tool's command line."""
     img = f"{base}/{lolsite.API}"
     out = {}
     for mode, (workers, threads) in YAMLCRAWL.items():
-        out[f"yamlcrawl {mode}"] = [
-            sys.executable, "-m", "yamlcrawl", str(HERE.parent / "crawler.yaml"), "-q",
-            "--set", f"img={img}", "--output", str(output), "--mode", mode,
-            "--workers", str(workers), "--threads", str(threads),
-        ]  # fmt: skip
+        config = HERE.parent / "crawler.yaml"
+        out[f"yamlcrawl {mode}"] = yamlcrawl_command(config, img, output, mode, workers, threads)
+    workers, threads = YAMLCRAWL["queue"]
+    out["yamlcrawl queue (images only)"] = yamlcrawl_command(
+        HERE / "images.yaml", img, output, "queue", workers, threads
+    )
     try:
         from benchmarks.scrapy_lol import run_scrapy_command
     except ImportError:
@@ -112,12 +149,24 @@ def commands(site: Path, base: str, output: Path) -> dict[str, list[str]]:
 
 def prepare(site: Path, base: str) -> dict[str, str]:
     """Build the site if needed; the expected files by path, and aria2's URL list."""
-    if not (site / "expected.json").is_file():
+    if not (site / lolsite.API / "js/images.json").is_file():
         lolsite.main([str(site), "--base", base])
     expected = json.loads((site / "expected.json").read_text("utf-8"))
     pairs = [line.split("\t") for line in (site / "urls.txt").read_text("utf-8").splitlines()]
     aria2.write_url_list([(url, path) for url, path in pairs], site / "aria2.txt")
     return {entry["path"]: entry["sha256"] for entry in expected}
+
+
+def default_output() -> Path:
+    """A folder on a tmpfs when there is one: /dev/shm on Linux.
+
+    Every run writes ~3,000 files where the last run's were just deleted. On ext4 that makes
+    each new file's inode allocation skip the thousands freed moments ago (ext4 keeps recently
+    freed inodes aside), which cost a third of every tool's CPU time in a profile (perf), grew
+    with each run, and was not any tool's doing. A tmpfs measures the tools, not that.
+    """
+    shm = Path("/dev/shm")
+    return (shm if shm.is_dir() else Path(tempfile.gettempdir())) / "yamlcrawl-bench-out"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -127,12 +176,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--delays", default="0,20", help="ms per response, comma-separated")
     parser.add_argument("--site", type=Path, default=Path("/tmp/yamlcrawl-bench/site"))
     parser.add_argument("--only", default="", help="run only tools whose name has this text")
+    parser.add_argument(
+        "--output", type=Path, default=default_output(), help="where each run writes (a tmpfs)"
+    )
     args = parser.parse_args(argv)
     ensure_installed()
     aria2.ensure_installed()
     base = f"http://127.0.0.1:{PORT}"
     expected = prepare(args.site, base)
-    output = args.site.parent / "out"
+    output = args.output
     results: list[Measure] = []
     for delay in (float(d) for d in args.delays.split(",")):
         with Nginx(args.site, PORT, delay_ms=delay):

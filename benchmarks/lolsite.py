@@ -5,8 +5,9 @@ images per normal skin of ~40 KB and ~120 KB: about 3,000 files and 250 MB.
 
 The JSON names its images by absolute URL under ``--base`` (the server the benchmark starts).
 Beside the site it writes ``ROOT/expected.json`` (each file the crawl must save: path, bytes,
-SHA-256) and ``ROOT/urls.txt`` (image URL and path, for download-only tools). Deterministic:
-the same arguments give the same bytes.
+SHA-256) and ``ROOT/urls.txt`` (image URL and path, for download-only tools), and serves the
+same list as JSON (``js/images.json``) for the images-only crawl, ``benchmarks/images.yaml``.
+Deterministic: the same arguments give the same bytes.
 """
 
 from __future__ import annotations
@@ -87,6 +88,12 @@ def build(root: Path, base: str, heroes: int, seed: int) -> list[Image]:
     return images
 
 
+def image_entry(image: Image) -> dict[str, str]:
+    """An image as the images-only crawl (benchmarks/images.yaml) reads it from the site."""
+    folder, file = image.save_as.split("/")
+    return {"url": image.url, "folder": folder, "file": file}
+
+
 def write(path: Path, data: bytes) -> None:
     """Write ``data`` at ``path``, making folders."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -113,6 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     (args.root / "expected.json").write_text(json.dumps(expected, ensure_ascii=False), "utf-8")
     lines = [f"{image.url}\t{image.save_as}" for image in images]
     (args.root / "urls.txt").write_text("\n".join(lines) + "\n", "utf-8")
+    listing = [image_entry(image) for image in images]
+    write(args.root / API / "js/images.json", json.dumps(listing, ensure_ascii=False).encode())
     total = sum(image.size for image in images)
     print(f"{args.root}: {args.heroes} heroes, {len(images)} images, {total / 1e6:.0f} MB")
     return 0

@@ -7,7 +7,10 @@ import hashlib
 import json
 import os
 import pickle
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 import time
 import warnings
@@ -432,6 +435,48 @@ def test_query_parameters_are_percent_encoded(site: Site) -> None:
     url = site.serve("/search", Reply(200, b"[]", JSON))
     fetch_document(FAST, url, params={"q": "K/DA 阿狸", "page": "2"})
     assert site.requests[-1][1] == "/search?q=K%2FDA+%E9%98%BF%E7%8B%B8&page=2"
+
+
+# --- TLS ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tls_site(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """An HTTPS server with a self-signed certificate for 127.0.0.1: (URL of /hero.js, cert)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    server = _Server(("127.0.0.1", 0), _Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.site = Site(f"https://127.0.0.1:{server.server_address[1]}")
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield server.site.serve("/hero.js", Reply(200, _json(HERO), JSON)), cert
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_tls_certificate_checked_unless_verify_is_off(
+    tls_site: tuple[str, Path], sleeps: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, cert = tls_site
+    with pytest.raises(FetchError, match=r"failed: TLS error \(.*certificate verify failed"):
+        fetch_document(HttpSettings(user_agent="tls-1"), url)
+    assert sleeps == []  # a certificate that fails will fail again: not retried
+    assert fetch_document(HttpSettings(user_agent="tls-2", verify=False), url).data == HERO
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))  # the bundle a client trusts
+    assert fetch_document(HttpSettings(user_agent="tls-3"), url).data == HERO
 
 
 # --- proxies ------------------------------------------------------------------------------

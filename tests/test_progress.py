@@ -96,11 +96,15 @@ def test_the_display_shows_growing_totals_bytes_workers_and_counters() -> None:
     for n in (1, 2):
         reporter.page_done(PageResult(PageUnit((0, n, 0), "skins", {}), f"http://h/{n}.js", None))
     unit = file_unit(0, 0)
-    reporter.file_done(FileResult(unit, "saved", bytes=1500, sha256="x"))
+    reporter.file_done(FileResult(unit, "saved", bytes=2000, sha256="x"))  # 500 never reported
+    reporter.file_planned(file_unit(9, 0))
+    reporter.worker_events([Event("bytes", "pid 43", ("file", (0, 0, 0, 9, 0)), amount=700)])
+    reporter.file_done(FileResult(file_unit(9, 0), "failed", error="reset"))  # taken back
     clock.now += 1.0
     text = shown(reporter)
+    assert " · 2.0 kB at 666 bytes/s" in text  # 2,000 saved; the failed 700 taken back
     assert re.search(rf"skins pages\s+{BAR}\s+3/3 ", text)
-    assert re.search(rf"skins\[0\] files\s+{BAR}\s+1/4 1.5 kB 500 bytes/s", text)  # final
+    assert re.search(rf"skins\[0\] files\s+{BAR}\s+2/5 2.0 kB 666 bytes/s", text)  # final
     assert re.search(r"pid 41\s+idle", text)
     clock.now += 5.0  # long gone, as the processes of `process` mode are
     assert "pid 41" not in shown(reporter)

@@ -110,6 +110,8 @@ class Reporter:
         self.counts = _Counts()
         self.workers: dict[str, _Worker] = {}
         self._working_on: dict[tuple[str, tuple[int, ...]], str] = {}
+        # Bytes reported while a download runs, by unit; its result settles the exact count.
+        self._streamed: dict[tuple[str, tuple[int, ...]], int] = {}
         self.progress = _new_progress(self.log, clock)
         self._tasks: dict[tuple[str, int | None], TaskID] = {}
         self._live: Live | None = None
@@ -186,9 +188,13 @@ class Reporter:
         unit = result.unit
         task = self._tasks[(unit.stage, unit.key[-1])]
         self.progress.advance(task)
-        if result.status == "saved":
+        saved = result.bytes if result.status == "saved" else 0
+        if saved:
             fields = self.progress.tasks[task].fields
-            self.progress.update(task, bytes=fields.get("bytes", 0) + result.bytes)
+            self.progress.update(task, bytes=fields.get("bytes", 0) + saved)
+        # Workers report bytes only while a download runs (the last ones never: the result
+        # has them), and datagrams can be dropped, so the count is made exact here.
+        self.counts.bytes += saved - self._streamed.pop(unit_id(unit), 0)
         self._idle(unit_id(unit))
         path = escape(unit.path)
         if result.status == "failed":
@@ -216,6 +222,7 @@ class Reporter:
                 if worker is not None:
                     worker.bytes += event.amount
                 self.counts.bytes += event.amount
+                self._streamed[event.unit] = self._streamed.get(event.unit, 0) + event.amount
             else:
                 self.counts.retries += 1
                 self._line(f"[yellow]retry[/] {escape(event.detail)}")

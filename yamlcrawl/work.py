@@ -250,17 +250,15 @@ def download_file(plan: Plan, unit: DownloadUnit) -> FileResult:
             _stop_if_asked(amount)
             counter.add(amount)
 
-        try:
-            saved = download_to(
-                plan.http,
-                unit.url,
-                target,
-                headers=dict(unit.headers),
-                on_bytes=on_bytes,
-                on_retry=partial(_report_retry, plan, uid),
-            )
-        finally:
-            counter.flush()
+        # No last report of the bytes: the result carries them, one datagram less per file.
+        saved = download_to(
+            plan.http,
+            unit.url,
+            target,
+            headers=dict(unit.headers),
+            on_bytes=on_bytes,
+            on_retry=partial(_report_retry, plan, uid),
+        )
     except FetchError as exc:
         return FileResult(unit, "failed", error=str(exc), attempts=exc.attempts)
     except StoppedError as exc:
