@@ -118,7 +118,10 @@ def test_resolve_inside_refuses_a_symlink_that_points_out(tmp_path: Path) -> Non
     assert resolve_inside(root, PurePosixPath("hero/b.jpg")) == (root / "c.jpg").resolve()
 
 
-@pytest.mark.parametrize("relative", ["../x.jpg", "a/../../x.jpg", "/etc/passwd", "."])
-def test_resolve_inside_refuses_paths_that_leave_by_name(tmp_path: Path, relative: str) -> None:
+@pytest.mark.parametrize("relative", ["../x.jpg", "a/../../x.jpg", "/etc/passwd", ".", "//x"])
+@pytest.mark.parametrize("kind", [PurePosixPath, str])
+def test_resolve_inside_refuses_paths_that_leave_by_name(
+    tmp_path: Path, relative: str, kind: type[PurePosixPath] | type[str]
+) -> None:
     with pytest.raises(UnsafePathError, match="resolves outside the output folder"):
-        resolve_inside(tmp_path / "out", PurePosixPath(relative))
+        resolve_inside(tmp_path / "out", kind(relative))

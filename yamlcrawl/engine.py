@@ -325,11 +325,12 @@ class Coordinator:
         else:
             self._fail("file", unit.stage, unit.url, unit.path, result.error or "failed")
         self.manifest.file_done(result)
-        waiting = self._writing.get(conflict_key(PurePosixPath(unit.path)))
+        key = conflict_key(unit.path)
+        waiting = self._writing.get(key)
         if waiting:
             self._files.append(waiting.popleft())
         else:
-            self._writing.pop(conflict_key(PurePosixPath(unit.path)), None)
+            self._writing.pop(key, None)
         self.events.file_done(result)
 
     def _not_fetched(self, request: FileRequest, status: str, reason: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from functools import lru_cache
 from typing import Any
 
@@ -17,14 +19,34 @@ def compile_jsonpath(expression: str) -> Any:
     Raises:
         JsonPathError: the expression does not parse.
     """
-    from jsonpath_ng.ext import parse  # imported on first use: ply's tables are slow to load
-
     if not expression.strip():
         raise JsonPathError("the jsonpath is empty")
     try:
-        return parse(expression)
+        with _parser_lock:  # one ply parser, which is not thread-safe, for the whole process
+            return _parser().parse(expression)
     except Exception as exc:  # jsonpath-ng raises bare Exception subclasses for syntax errors
         raise JsonPathError(str(exc).strip() or type(exc).__name__) from None
+
+
+_parser_lock = threading.Lock()
+
+
+def _reset_lock_in_child() -> None:
+    # A lock held by another thread at fork time would stay held forever in the child.
+    global _parser_lock
+    _parser_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_reset_lock_in_child)
+
+
+@lru_cache(maxsize=1)
+def _parser() -> Any:
+    # jsonpath_ng.ext.parse() builds ply's LALR tables anew on every call (~50 ms each, most of
+    # `yamlcrawl validate`); one parser builds them once. Imported on first use, for --help.
+    from jsonpath_ng.ext.parser import ExtentedJsonPathParser
+
+    return ExtentedJsonPathParser()
 
 
 def find_all(expression: str, data: Any) -> list[Any]:

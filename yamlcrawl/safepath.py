@@ -114,12 +114,12 @@ def numbered(path: PurePosixPath, number: int) -> PurePosixPath:
     return path.with_name(stem + tail)
 
 
-def conflict_key(path: PurePosixPath) -> str:
+def conflict_key(path: PurePosixPath | str) -> str:
     """Two paths with the same key are the same file on a case-insensitive file system."""
     return unicodedata.normalize("NFC", str(path)).casefold()
 
 
-def resolve_inside(root: Path, relative: PurePosixPath) -> Path:
+def resolve_inside(root: Path | str, relative: PurePosixPath | str) -> Path:
     """The absolute path of ``relative`` under ``root``, refusing any that lands outside it.
 
     Symlinks inside ``root`` (a folder or the file itself) are followed, so a link pointing out
@@ -130,7 +130,7 @@ def resolve_inside(root: Path, relative: PurePosixPath) -> Path:
         UnsafePathError: the path resolves outside ``root``.
     """
     base = _real_root(os.fspath(root))
-    parts = relative.parts
+    parts = relative.parts if isinstance(relative, PurePosixPath) else _split(relative)
     lexical = os.path.join(base, *parts)  # noqa: PTH118 (strings: this runs for every file)
     if _plain(parts) and not _passes_a_link(base, parts):
         return Path(lexical)
@@ -138,6 +138,13 @@ def resolve_inside(root: Path, relative: PurePosixPath) -> Path:
     if target == base or not target.startswith(base.rstrip(os.sep) + os.sep):
         raise UnsafePathError(relative, f"resolves outside the output folder {root}")
     return Path(target)
+
+
+def _split(relative: str) -> tuple[str, ...]:
+    # The paths this module makes split on "/" alone; pathlib (slower) for anything else.
+    if relative and not relative.startswith("/") and "//" not in relative:
+        return tuple(relative.split("/"))
+    return PurePosixPath(relative).parts
 
 
 @functools.lru_cache(maxsize=16)

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Literal
 
 from yamlcrawl.events import ByteCounter, Event, emit, worker_name
@@ -236,7 +236,7 @@ def file_request(
 def download_file(plan: Plan, unit: DownloadUnit) -> FileResult:
     """Save one file, or find it already there; failures are in the result."""
     try:
-        target = resolve_inside(Path(plan.output.dir), PurePosixPath(unit.path))
+        target = resolve_inside(plan.output.dir, unit.path)
         if not unit.overwrite and target.is_file():
             present = _verified(target, unit.expect)
             if present is not None:
