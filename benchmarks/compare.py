@@ -34,16 +34,16 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from benchmarks import aria2, lolsite  # noqa: E402
-from benchmarks.memory import tree_rss  # noqa: E402
+from benchmarks.memory import tree_memory  # noqa: E402
 from benchmarks.nginx import Nginx, ensure_installed  # noqa: E402
 
 PORT = 18080
-YAMLCRAWL = {  # mode: (workers, threads), chosen by a sweep on this 2-core machine
+YAMLCRAWL = {  # mode: (workers, threads), the best of benchmarks/sweep.py on this 2-core machine
     "serial": (1, 1),
-    "process": (4, 8),
-    "queue": (4, 8),
-    "pool": (16, 1),
-    "thread": (32, 1),
+    "process": (8, 8),
+    "queue": (4, 16),
+    "pool": (24, 1),
+    "thread": (64, 1),
 }
 
 
@@ -65,8 +65,9 @@ def measure(
 ) -> Measure:
     """Run ``command`` once; raise if any expected file is missing or wrong.
 
-    CPU time and the largest process's peak RSS come from the kernel (``wait4``: the tool and
-    every process it waited for); the whole tree's peak RSS is sampled from /proc every 0.1 s.
+    CPU time comes from the kernel (``wait4``: the tool and every process it waited for); the
+    peak RSS of the largest process (its VmHWM) and of the whole tree are sampled from /proc
+    every 0.1 s.
     """
     shutil.rmtree(output, ignore_errors=True)
     output.mkdir(parents=True)
@@ -77,35 +78,38 @@ def measure(
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - start
         process.returncode = os.waitstatus_to_exitcode(status)
-        total = sampler.stop()
+        largest, total = sampler.stop()
         if process.returncode != 0:
             errors.seek(0)
             tail = errors.read().decode(errors="replace")[-500:]
             raise SystemExit(f"{tool} failed ({process.returncode}): {tail}")
     check(tool, output, expected)
     cpu = usage.ru_utime + usage.ru_stime
-    return Measure(tool, delay, wall, cpu, usage.ru_maxrss * 1024, total, len(expected))
+    return Measure(tool, delay, wall, cpu, largest, total, len(expected))
 
 
 class TreeSampler:
-    """Samples the summed RSS of a process and its descendants until stopped."""
+    """Samples a process tree's memory until stopped: the largest peak, and the summed RSS."""
 
     def __init__(self, pid: int, every: float = 0.1) -> None:
-        self.pid, self.every, self.peak = pid, every, 0
+        self.pid, self.every = pid, every
+        self.largest = self.total = 0
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
         while not self.done.is_set():
-            self.peak = max(self.peak, sum(tree_rss(self.pid).values()))
+            sizes = tree_memory(self.pid).values()
+            self.largest = max(self.largest, max((peak for _, peak in sizes), default=0))
+            self.total = max(self.total, sum(rss for rss, _ in sizes))
             self.done.wait(self.every)
 
-    def stop(self) -> int:
-        """Stop sampling; the peak seen."""
+    def stop(self) -> tuple[int, int]:
+        """Stop sampling; the largest process's peak RSS and the tree's peak summed RSS."""
         self.done.set()
         self.thread.join()
-        return self.peak
+        return self.largest, self.total
 
 
 def check(tool: str, output: Path, expected: dict[str, str]) -> None:
@@ -175,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--delays", default="0,20", help="ms per response, comma-separated")
     parser.add_argument("--site", type=Path, default=Path("/tmp/yamlcrawl-bench/site"))
-    parser.add_argument("--only", default="", help="run only tools whose name has this text")
+    parser.add_argument("--only", default="", help="only tools whose name has one of these texts")
     parser.add_argument(
         "--output", type=Path, default=default_output(), help="where each run writes (a tmpfs)"
     )
@@ -188,7 +192,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: list[Measure] = []
     for delay in (float(d) for d in args.delays.split(",")):
         with Nginx(args.site, PORT, delay_ms=delay):
-            tools = {k: v for k, v in commands(args.site, base, output).items() if args.only in k}
+            wanted = args.only.split(",")
+            tools = {
+                k: v for k, v in commands(args.site, base, output).items()
+                if any(w in k for w in wanted)
+            }  # fmt: skip
             for _ in range(args.runs):
                 for tool, command in tools.items():
                     results.append(measure(tool, delay, command, output, expected))

@@ -70,8 +70,17 @@ class Generated(BaseHTTPRequestHandler):
 
 def tree_rss(root: int) -> dict[int, int]:
     """RSS in bytes of ``root`` and every process below it."""
+    return {pid: rss for pid, (rss, _) in tree_memory(root).items()}
+
+
+def tree_memory(root: int) -> dict[int, tuple[int, int]]:
+    """(RSS, peak RSS so far) in bytes of ``root`` and every process below it.
+
+    The peak (VmHWM) belongs to the program a process runs now: unlike getrusage's maxrss, it
+    does not keep the size of the (larger) process that forked it before exec.
+    """
     parents: dict[int, int] = {}
-    rss: dict[int, int] = {}
+    sizes: dict[int, tuple[int, int]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -81,16 +90,16 @@ def tree_rss(root: int) -> dict[int, int]:
         except OSError:
             continue
         parents[int(entry.name)] = int(stat[1])
-        for line in status.splitlines():
-            if line.startswith("VmRSS:"):
-                rss[int(entry.name)] = int(line.split()[1]) * 1024
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        kilobytes = [int(fields.get(f, "0 kB").split()[0]) for f in ("VmRSS", "VmHWM")]
+        sizes[int(entry.name)] = (kilobytes[0] * 1024, kilobytes[1] * 1024)
     members = {root}
     grew = True
     while grew:
         new = {pid for pid, parent in parents.items() if parent in members} - members
         members |= new
         grew = bool(new)
-    return {pid: rss.get(pid, 0) for pid in members}
+    return {pid: sizes.get(pid, (0, 0)) for pid in members}
 
 
 def watch(command: list[str], progress: Path | None) -> tuple[int, int, list[int], float]:
