@@ -74,6 +74,16 @@ class _Worker:
 
 
 @dataclass
+class _Bar:
+    """One bar's figures, kept here and handed to rich only when it draws (cheaper per file)."""
+
+    total: int = 0
+    completed: int = 0
+    bytes: int = 0
+    final: bool = False
+
+
+@dataclass
 class _Counts:
     """What the display counts as the run goes (the summary uses the coordinator's stats)."""
 
@@ -114,6 +124,7 @@ class Reporter:
         self._streamed: dict[tuple[str, tuple[int, ...]], int] = {}
         self.progress = _new_progress(self.log, clock)
         self._tasks: dict[tuple[str, int | None], TaskID] = {}
+        self._bars: dict[tuple[str, int | None], _Bar] = {}
         self._live: Live | None = None
         self._started = clock()
         self._last_line = self._started
@@ -125,16 +136,32 @@ class Reporter:
         self.plan, self.stats = plan, stats
         self._started = self._last_line = self.clock()
         for stage in plan.stages:
-            self._tasks[(stage.name, None)] = self.progress.add_task(
-                f"{stage.name} pages", total=0, final=False, files=False, bytes=0
-            )
+            self._add_bar((stage.name, None), f"{stage.name} pages", files=False)
             for rule in stage.downloads:
-                self._tasks[(stage.name, rule.index)] = self.progress.add_task(
-                    f"{stage.name}[{rule.index}] files", total=0, final=False, files=True, bytes=0
-                )
+                self._add_bar((stage.name, rule.index), f"{stage.name}[{rule.index}] files")
         if self.live_wanted:
             self._live = Live(self, console=self.log, refresh_per_second=4, transient=False)
             self._live.start()
+
+    def _add_bar(self, key: tuple[str, int | None], title: str, files: bool = True) -> None:
+        self._bars[key] = _Bar()
+        self._tasks[key] = self.progress.add_task(title, total=0, final=False, files=files, bytes=0)
+
+    def _sync(self) -> None:
+        """Hand the bars' figures to rich, just before it draws them."""
+        for key, bar in self._bars.items():
+            self.progress.update(
+                self._tasks[key],
+                total=bar.total,
+                completed=bar.completed,
+                bytes=bar.bytes,
+                final=bar.final,
+            )
+
+    @property
+    def _lines_wanted(self) -> bool:
+        """Whether per-page and per-file lines go anywhere (so are worth formatting)."""
+        return self.log_file is not None or self.verbosity >= VERBOSE
 
     def tick(self) -> None:
         """Without a live display, a progress line every few seconds."""
@@ -145,6 +172,7 @@ class Reporter:
 
     def finish(self) -> None:
         """Stop the live display, leaving its last frame on the screen."""
+        self._sync()
         if self._live is not None:
             self._live.refresh()
             self._live.stop()
@@ -156,14 +184,14 @@ class Reporter:
         """One more page known for its stage."""
         queued = self.counts.pages_queued
         queued[unit.stage] = queued.get(unit.stage, 0) + 1
-        self.progress.update(self._tasks[(unit.stage, None)], total=queued[unit.stage])
+        self._bars[(unit.stage, None)].total = queued[unit.stage]
         self._refresh_finality()
 
     def page_done(self, result: PageResult) -> None:
         """Count it; failures always shown, every page with -v."""
         stage = result.unit.stage
         self.counts.pages_done[stage] = self.counts.pages_done.get(stage, 0) + 1
-        self.progress.advance(self._tasks[(stage, None)])
+        self._bars[(stage, None)].completed += 1
         self._idle(unit_id(result.unit))
         self._refresh_finality()
         if result.error is not None:
@@ -171,44 +199,44 @@ class Reporter:
                 f"[red]failed[/] page {escape(stage)} {escape(result.url)}: {escape(result.error)}",
                 always=True,
             )
-        else:
+        elif self._lines_wanted:
             found = f", {result.items} items" if result.items else ""
             files = f", {len(result.files)} files" if result.files else ""
             self._line(f"page {escape(stage)} {escape(result.url)}{found}{files}")
 
     def file_planned(self, unit: DownloadUnit) -> None:
         """One more file for its rule; in a dry run, the listing line."""
-        task = self._tasks[(unit.stage, unit.key[-1])]
-        self.progress.update(task, total=(self.progress.tasks[task].total or 0) + 1)
+        self._bars[(unit.stage, unit.key[-1])].total += 1
         if self.dry_run:  # plain `path<TAB>url` lines for scripts: no markup, no tab expansion
             print(f"{unit.path}\t{unit.url}", file=self.out.file, flush=True)
 
     def file_done(self, result: FileResult) -> None:
         """Advance its rule's bar; failures always shown, every file with -v."""
         unit = result.unit
-        task = self._tasks[(unit.stage, unit.key[-1])]
-        self.progress.advance(task)
+        bar = self._bars[(unit.stage, unit.key[-1])]
+        bar.completed += 1
         saved = result.bytes if result.status == "saved" else 0
-        if saved:
-            fields = self.progress.tasks[task].fields
-            self.progress.update(task, bytes=fields.get("bytes", 0) + saved)
+        bar.bytes += saved
         # Workers report bytes only while a download runs (the last ones never: the result
         # has them), and datagrams can be dropped, so the count is made exact here.
         self.counts.bytes += saved - self._streamed.pop(unit_id(unit), 0)
         self._idle(unit_id(unit))
-        path = escape(unit.path)
         if result.status == "failed":
             self._line(
-                f"[red]failed[/] {path} <- {escape(unit.url)}: {escape(result.error or '')}",
+                f"[red]failed[/] {escape(unit.path)} <- {escape(unit.url)}:"
+                f" {escape(result.error or '')}",
                 always=True,
             )
-        else:
-            self._line(f"{result.status} {path} ({result.bytes} bytes) <- {escape(unit.url)}")
+        elif self._lines_wanted:
+            self._line(
+                f"{result.status} {escape(unit.path)} ({result.bytes} bytes) <- {escape(unit.url)}"
+            )
 
     def file_skipped(self, request: FileRequest, reason: str) -> None:
         """Skips are counted; listed with -v."""
-        what = request.path or request.url or request.stage
-        self._line(f"skipped {escape(what)}: {escape(reason)}")
+        if self._lines_wanted:
+            what = request.path or request.url or request.stage
+            self._line(f"skipped {escape(what)}: {escape(reason)}")
 
     def worker_events(self, events: list[Event]) -> None:
         """Keep each worker's line current; count retries."""
@@ -231,6 +259,7 @@ class Reporter:
 
     def __rich__(self) -> RenderableType:
         """The live display: bars, counters, workers."""
+        self._sync()
         parts: list[RenderableType] = [self.progress, Text(self.counters_line())]
         if self.plan is not None and self.plan.mode != "serial" and self.workers:
             parts.append(self._worker_table())
@@ -294,10 +323,10 @@ class Reporter:
             return
         for stage in self.plan.stages:
             above = self._stage_settled(stage.parent)
-            self.progress.update(self._tasks[(stage.name, None)], final=above)
+            self._bars[(stage.name, None)].final = above
             own = above and self._pending(stage.name) == 0
             for rule in stage.downloads:
-                self.progress.update(self._tasks[(stage.name, rule.index)], final=own)
+                self._bars[(stage.name, rule.index)].final = own
 
     def _stage_settled(self, name: str | None) -> bool:
         while name is not None and self.plan is not None:
@@ -310,7 +339,7 @@ class Reporter:
         return self.counts.pages_queued.get(stage, 0) - self.counts.pages_done.get(stage, 0)
 
     def _all_final(self) -> bool:
-        return all(task.fields.get("final") for task in self.progress.tasks)
+        return all(bar.final for bar in self._bars.values())
 
     def _line(self, text: str, always: bool = False) -> None:
         """A log line: to the log file always, to stderr if loud enough."""
