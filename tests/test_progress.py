@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import shutil
 from pathlib import Path
 
 import jsonschema
@@ -208,3 +209,34 @@ def test_the_schema_accepts_the_shipped_crawls_and_refuses_a_typo(run_cli: RunCl
         jsonschema.validate(typo, schema)
     with pytest.raises(jsonschema.ValidationError, match="'warp' is not one of"):
         jsonschema.validate({"run": {"mode": "warp"}, "stages": {"a": {"url": "x"}}}, schema)
+
+
+@pytest.mark.parametrize(
+    ("live", "verbosity", "log_file", "wanted"),
+    [
+        (True, progress.NORMAL, False, True),  # the live display shows each worker
+        (False, progress.VERBOSE, False, True),  # -v logs each unit and retry
+        (False, progress.NORMAL, True, True),  # --log-file does too
+        (False, progress.NORMAL, False, False),  # a pipe or CI: plain lines only
+        (True, progress.QUIET, False, False),  # -q on a terminal: nothing live
+    ],
+)
+def test_workers_send_events_only_when_someone_watches(
+    live: bool, verbosity: int, log_file: bool, wanted: bool, tmp_path: Path
+) -> None:
+    from yamlcrawl.engine import Coordinator
+
+    reporter = Reporter(
+        log=Console(file=io.StringIO()),
+        live=live,
+        verbosity=verbosity,
+        log_file=io.StringIO() if log_file else None,
+    )
+    assert reporter.wants_worker_events() is wanted
+    coordinator = Coordinator(lol_plan("serial"), reporter, dry_run=True)  # makes, sends nothing
+    try:
+        assert (coordinator.plan.events is not None) is wanted
+    finally:
+        coordinator.backend.abort()
+        coordinator.sink.close()
+        shutil.rmtree(coordinator._scratch or tmp_path / "none", ignore_errors=True)

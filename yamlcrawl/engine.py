@@ -91,6 +91,9 @@ class Events(Protocol):
     def page_queued(self, unit: PageUnit) -> None:
         """A page became known (a start page, or one a fan-out found)."""
 
+    def wants_worker_events(self) -> bool:
+        """Whether anyone will see what workers are doing (else they need not say it)."""
+
     def worker_events(self, events: list[Event]) -> None:
         """What workers said they are doing (started, bytes, retries)."""
 
@@ -135,7 +138,9 @@ class Coordinator:
         self._scratch = tempfile.mkdtemp(prefix="yamlcrawl-") if dry_run else None
         throttle = str(Path(self._scratch or plan.output.dir) / STATE_DIR / "throttle")
         http = replace(plan.http, throttle_dir=throttle)
-        self.plan = plan = replace(plan, http=http, events=self.sink.address, _by_name={})
+        # Unwatched (no live display, no log of each unit), workers send no events at all.
+        address = self.sink.address if events.wants_worker_events() else None
+        self.plan = plan = replace(plan, http=http, events=address, _by_name={})
         self.backend = create_backend(plan)
         self.events = events
         self.dry_run = dry_run

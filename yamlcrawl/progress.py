@@ -163,6 +163,10 @@ class Reporter:
         """Whether per-page and per-file lines go anywhere (so are worth formatting)."""
         return self.log_file is not None or self.verbosity >= VERBOSE
 
+    def wants_worker_events(self) -> bool:
+        """Worker events feed the live display's worker lines and the per-unit log lines."""
+        return self.live_wanted or self._lines_wanted
+
     def tick(self) -> None:
         """Without a live display, a progress line every few seconds."""
         now = self.clock()
@@ -287,7 +291,8 @@ class Reporter:
         return (
             f"progress elapsed={elapsed:.1f}s pages={pages}/{queued}{more}"
             f" files={files_done}/{stats.planned}{more} saved={stats.saved}"
-            f" present={stats.present} skipped={stats.skipped} retried={self.counts.retries}"
+            f" present={stats.present} skipped={stats.skipped}"
+            f" retried={max(self.counts.retries, stats.retries)}"
             f" failed={len(stats.failures)} bytes={self.counts.bytes}"
         )
 
