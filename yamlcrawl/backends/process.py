@@ -82,14 +82,16 @@ class ProcessBackend:
             return []
         handles: list[Connection | int] = [*self._jobs]
         handles += [job.process.sentinel for job in self._jobs.values()]
-        wait(handles, timeout)
+        ready = set(wait(handles, timeout))  # read and reap only what is ready
         results: list[Result] = []
         for connection, job in list(self._jobs.items()):
-            messages, closed = receive_all(connection)
-            for result in messages:
-                job.done.add(unit_id(result.unit))
-                results.append(result)
-            if closed or not job.process.is_alive():
+            closed = False
+            if connection in ready:
+                messages, closed = receive_all(connection)
+                for result in messages:
+                    job.done.add(unit_id(result.unit))
+                    results.append(result)
+            if closed or job.process.sentinel in ready:
                 results += self._finish(connection, job)
         return results
 
