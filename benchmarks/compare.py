@@ -26,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -151,6 +152,13 @@ def commands(site: Path, base: str, output: Path) -> dict[str, list[str]]:
     return out
 
 
+def bench_site(site: Path) -> tuple[dict[str, str], Path, str]:
+    """nginx installed and the site built: expected files, output folder, the crawl's ``img``."""
+    ensure_installed()
+    base = f"http://127.0.0.1:{PORT}"
+    return prepare(site, base), default_output(), f"{base}/{lolsite.API}"
+
+
 def prepare(site: Path, base: str) -> dict[str, str]:
     """Build the site if needed; the expected files by path, and aria2's URL list."""
     if not (site / lolsite.API / "js/images.json").is_file():
@@ -183,7 +191,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--output", type=Path, default=default_output(), help="where each run writes (a tmpfs)"
     )
+    parser.add_argument(
+        "--replot", action="store_true", help="only redraw the table and chart from results.json"
+    )
     args = parser.parse_args(argv)
+    if args.replot:
+        saved = json.loads((HERE / "results.json").read_text())
+        replotted = [Measure(**entry) for entry in saved["results"]]
+        table(replotted)
+        chart(replotted, HERE / "results.png", saved["command"])
+        return 0
+    command = " ".join(["python benchmarks/compare.py", *(sys.argv[1:] if argv is None else argv)])
     ensure_installed()
     aria2.ensure_installed()
     base = f"http://127.0.0.1:{PORT}"
@@ -202,8 +220,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     results.append(measure(tool, delay, command, output, expected))
                     print(f"  {tool} {delay:g} ms: {results[-1].wall:.2f} s", flush=True)
     table(results)
-    (HERE / "results.json").write_text(json.dumps([asdict(r) for r in results], indent=1))
-    chart(results, HERE / "results.png")
+    saved = {"command": command, "results": [asdict(r) for r in results]}
+    (HERE / "results.json").write_text(json.dumps(saved, indent=1))
+    chart(results, HERE / "results.png", command)
     return 0
 
 
@@ -228,8 +247,12 @@ def median(runs: list[Measure], field: str) -> float:
     return statistics.median(float(getattr(run, field)) for run in runs)
 
 
-def chart(results: list[Measure], path: Path) -> None:
-    """Wall time by tool and delay, as a PNG (skipped without matplotlib)."""
+def chart(results: list[Measure], path: Path, command: str = "") -> None:
+    """Median wall time by tool and delay, as a PNG (skipped without matplotlib).
+
+    Horizontal bars on a log scale, each labelled with its value: serial at 20 ms is twenty
+    times the rest, and a linear axis would hide every difference that matters.
+    """
     try:
         import matplotlib
 
@@ -238,35 +261,42 @@ def chart(results: list[Measure], path: Path) -> None:
     except ImportError:
         print("matplotlib is not installed: no chart")
         return
-    tools = sorted({r.tool for r in results})
+    tools = sorted({r.tool for r in results}, key=_chart_order, reverse=True)
     delays = sorted({r.delay_ms for r in results})
-    figure, axis = plt.subplots(figsize=(10, 5))
-    width = 0.8 / len(delays)
+    figure, axis = plt.subplots(figsize=(10, 0.55 * len(tools) * len(delays) + 1.8))
+    height = 0.8 / len(delays)
     for i, delay in enumerate(delays):
-        medians = [
-            statistics.median(
-                [r.wall for r in results if r.tool == t and r.delay_ms == delay] or [0]
-            )
+        walls = [
+            statistics.median([r.wall for r in results if (r.tool, r.delay_ms) == (t, delay)])
             for t in tools
         ]
-        axis.bar(
-            [x + i * width for x in range(len(tools))],
-            medians,
-            width,
+        bars = axis.barh(
+            [y + (len(delays) - 1 - i) * height for y in range(len(tools))],
+            walls,
+            height,
             label=f"{delay:g} ms per response",
         )
-    axis.set_xticks(
-        [x + width * (len(delays) - 1) / 2 for x in range(len(tools))],
-        tools,
-        rotation=20,
-        ha="right",
-    )
-    axis.set_ylabel("wall time, s (median)")
-    axis.set_title(f"~3,000 images, 250 MB, nginx on 127.0.0.1, {os.cpu_count()} CPUs")
-    axis.legend()
-    figure.tight_layout()
+        axis.bar_label(bars, labels=[f"{w:.2f} s" for w in walls], padding=3, fontsize=8)
+    axis.set_yticks([y + height * (len(delays) - 1) / 2 for y in range(len(tools))], tools)
+    axis.set_xscale("log")
+    axis.set_xlabel("wall time, s (median, log scale)")
+    axis.set_title("LoL-shaped site: 170 pages, 3,060 images, 244 MB; nginx on 127.0.0.1")
+    axis.legend(loc="lower right")
+    runs = max(Counter((r.tool, r.delay_ms) for r in results).values())
+    machine = f"{os.cpu_count()} CPUs, {_memory_gib():.0f} GiB, Python {sys.version.split()[0]}"
+    figure.text(0.01, 0.01, f"{machine}; medians of {runs} runs; {command}", fontsize=7)
+    figure.tight_layout(rect=(0, 0.03, 1, 1))
     figure.savefig(path, dpi=100)
     print(f"wrote {path}")
+
+
+def _chart_order(tool: str) -> tuple[int, str]:
+    """yamlcrawl's modes first, then the other tools."""
+    return (0 if tool.startswith("yamlcrawl") else 1, tool)
+
+
+def _memory_gib() -> float:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
 
 
 if __name__ == "__main__":

@@ -18,16 +18,14 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from benchmarks import lolsite  # noqa: E402
 from benchmarks.compare import (  # noqa: E402
     PORT,
     Measure,
-    default_output,
+    bench_site,
     measure,
-    prepare,
     yamlcrawl_command,
 )
-from benchmarks.nginx import Nginx, ensure_installed  # noqa: E402
+from benchmarks.nginx import Nginx  # noqa: E402
 
 GRID: dict[str, list[tuple[int, int]]] = {
     "process": [(4, 8), (6, 8), (8, 8), (4, 16)],
@@ -45,11 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--modes", default=",".join(GRID))
     parser.add_argument("--site", type=Path, default=Path("/tmp/yamlcrawl-bench/site"))
     args = parser.parse_args(argv)
-    ensure_installed()
-    base = f"http://127.0.0.1:{PORT}"
-    expected = prepare(args.site, base)
-    output = default_output()
-    img = f"{base}/{lolsite.API}"
+    expected, output, img = bench_site(args.site)
     config = HERE.parent / "crawler.yaml"
     pairs = [(mode, pair) for mode in args.modes.split(",") for pair in GRID[mode]]
     results: dict[tuple[str, tuple[int, int]], list[Measure]] = {p: [] for p in pairs}

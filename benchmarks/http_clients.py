@@ -1,0 +1,97 @@
+"""CPU per downloaded file: a requests.Session against urllib3 directly, one thread.
+
+    pip install requests                      # benchmark only
+    python benchmarks/http_clients.py [--files 1000] [--runs 3]
+
+Serves the site of benchmarks/compare.py with nginx (no delay) and fetches the first --files
+images with each client in turn, streaming each to a file with its SHA-256, as yamlcrawl does.
+Prints the median CPU time per file of each. This is why yamlcrawl's transport is urllib3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import resource
+import statistics
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from benchmarks.compare import PORT, default_output, prepare  # noqa: E402
+from benchmarks.nginx import Nginx, ensure_installed  # noqa: E402
+
+CHUNK = 256 * 1024
+
+
+def save(chunks: Iterator[bytes], target: Path) -> None:
+    """Stream to a part file with its hash, then rename, as yamlcrawl's downloads do."""
+    digest = hashlib.sha256()
+    part = target.with_suffix(".part")
+    with part.open("wb") as out:
+        for chunk in chunks:
+            out.write(chunk)
+            digest.update(chunk)
+    part.replace(target)
+
+
+def with_requests(urls: list[str], folder: Path) -> None:
+    """A requests.Session, as yamlcrawl used before (trust_env as by default)."""
+    import requests
+
+    with requests.Session() as session:
+        for n, url in enumerate(urls):
+            with session.get(url, stream=True, timeout=(15, 15)) as response:
+                save(response.iter_content(CHUNK), folder / str(n))
+
+
+def with_urllib3(urls: list[str], folder: Path) -> None:
+    """urllib3's PoolManager, no retries, streaming."""
+    import urllib3
+
+    manager = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(15, 15))
+    for n, url in enumerate(urls):
+        response = manager.request("GET", url, preload_content=False)
+        save(response.stream(CHUNK), folder / str(n))
+        response.release_conn()
+
+
+def cpu() -> float:
+    """This process's CPU time so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Time both clients, interleaved; print medians."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--files", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--site", type=Path, default=Path("/tmp/yamlcrawl-bench/site"))
+    args = parser.parse_args(argv)
+    ensure_installed()
+    prepare(args.site, f"http://127.0.0.1:{PORT}")
+    lines = (args.site / "urls.txt").read_text("utf-8").splitlines()[: args.files]
+    urls = [line.split("\t")[0] for line in lines]
+    clients: dict[str, Callable[[list[str], Path], None]] = {
+        "requests.Session": with_requests,
+        "urllib3": with_urllib3,
+    }
+    per_file: dict[str, list[float]] = {name: [] for name in clients}
+    with Nginx(args.site, PORT), tempfile.TemporaryDirectory(dir=default_output().parent) as out:
+        for _ in range(args.runs):
+            for name, client in clients.items():
+                before = cpu()
+                client(urls, Path(out))
+                per_file[name].append((cpu() - before) / len(urls) * 1000)
+    for name, values in per_file.items():
+        print(f"{name:<18} {statistics.median(values):.2f} ms CPU per file")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
