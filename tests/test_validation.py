@@ -21,6 +21,26 @@ def problems_of(text: str, **kwargs: object) -> list[str]:
 
 
 VALID = {
+    "every style of pagination": """
+        stages:
+          numbered:
+            url: http://h/books
+            paginate: {by: page, param: page, start: 0, size: 20, size_param: per_page}
+            each: $.items[*]
+            as: book
+          offsets:
+            url: http://h/books
+            paginate: {by: offset, param: offset, size: 50, total: $.total, max_pages: 10}
+          cursors:
+            url: http://h/books
+            paginate: {by: cursor, param: after, from: $.next_cursor, has_more: $.more}
+          links:
+            url: http://h/books
+            paginate: {by: next, from: $.links.next}
+          headers:
+            url: http://h/books
+            paginate: {by: link}
+    """,
     "minimal": """
         stages:
           only: {url: "http://127.0.0.1/x.json"}
@@ -159,7 +179,7 @@ INVALID: dict[str, tuple[str, list[str]]] = {
         """,
         [
             "crawler.yaml:5:5: unknown key 'eacg' at stages.heroes — expected one of: as,"
-            " downloads, each, fields, format, from, headers, method, params, url;"
+            " downloads, each, fields, format, from, headers, method, paginate, params, url;"
             " did you mean 'each'?"
         ],
     ),
@@ -326,6 +346,69 @@ INVALID: dict[str, tuple[str, list[str]]] = {
     "a binding that shadows a var": (
         "vars: {hero: x}\nstages:\n  a:\n    url: x\n    each: $.h[*]\n    as: hero\n",
         ["crawler.yaml:6:9: 'hero' is already bound by vars at stages.a.as — expected a new name"],
+    ),
+    "page numbers without the parameter": (
+        "stages:\n  a:\n    url: x\n    paginate: {by: page}\n",
+        [
+            "crawler.yaml:4:20: 'by: page' without 'param' at stages.a.paginate — expected"
+            " 'param: NAME', the query parameter that carries it",
+        ],
+    ),
+    "offsets without a size, a cursor without where it comes from": (
+        "stages:\n  a:\n    url: x\n    paginate: {by: offset, param: o}\n"
+        "  b:\n    url: x\n    paginate: {by: cursor, param: c}\n",
+        [
+            "crawler.yaml:4:20: 'by: offset' without 'size' at stages.a.paginate — expected"
+            " 'size: N', the number of items per page",
+            "crawler.yaml:7:20: 'by: cursor' without 'from' at stages.b.paginate — expected"
+            " 'from: JSONPATH', where the response gives it",
+        ],
+    ),
+    "a key the style does not use": (
+        "stages:\n  a:\n    url: x\n    paginate: {by: next, from: $.next, param: p, start: 2}\n",
+        [
+            "crawler.yaml:4:47: 'param' does nothing with 'by: next' at stages.a.paginate —"
+            " expected only from, size beside it",
+            "crawler.yaml:4:57: 'start' does nothing with 'by: next' at stages.a.paginate —"
+            " expected only from, size beside it",
+        ],
+    ),
+    "an unknown style": (
+        "stages:\n  a:\n    url: x\n    paginate: {by: pages, param: p}\n",
+        [
+            "crawler.yaml:4:20: got the text 'pages' at stages.a.paginate.by — expected page,"
+            " offset, cursor, next or link: how the next page is asked for",
+        ],
+    ),
+    "a page size sent without a size": (
+        "stages:\n  b:\n    url: x\n    paginate: {by: page, param: p, size_param: n}\n",
+        [
+            "crawler.yaml:4:48: 'size_param' without 'size' at stages.b.paginate — expected"
+            " 'size: N' to send",
+        ],
+    ),
+    "an unknown pagination key": (
+        "stages:\n  b:\n    url: x\n    paginate: {by: page, parma: p}\n",
+        [
+            "crawler.yaml:4:26: unknown key 'parma' at stages.b.paginate — expected one of: by,"
+            " from, has_more, max_pages, param, size, size_param, start, total; did you mean"
+            " 'param'?",
+        ],
+    ),
+    "max_pages of 0": (
+        "stages:\n  a:\n    url: x\n    paginate: {by: link, max_pages: 0}\n",
+        [
+            "crawler.yaml:4:37: got the number 0 at stages.a.paginate.max_pages — expected a"
+            " whole number >= 1: pages fetched at most, per paginated request",
+        ],
+    ),
+    "a broken jsonpath in has_more": (
+        "stages:\n  a:\n    url: x\n    paginate: {by: link, has_more: '$.['}\n",
+        [
+            "crawler.yaml:4:36: jsonpath '$.[' does not parse (Parse error near the end of"
+            " string!) at stages.a.paginate.has_more — expected a jsonpath such as $.items[*]"
+            ' or $.items[?(@.kind == "a")]',
+        ],
     ),
     "a manifest outside the folder": (
         "output:\n  manifest: ../m.jsonl\nstages:\n  a: {url: x}\n",

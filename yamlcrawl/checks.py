@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from yamlcrawl.jsonpaths import JsonPathError, compile_jsonpath
 from yamlcrawl.problems import Problem, did_you_mean, dotted
 from yamlcrawl.safepath import UnsafePathError, relative_path
-from yamlcrawl.spec import CrawlSpec, StageSpec
+from yamlcrawl.spec import CrawlSpec, PaginateSpec, StageSpec
 from yamlcrawl.template import PATH_FILTER, Template, TemplateError, compile_template
 from yamlcrawl.yamlsource import Positions, YamlPath
 
@@ -130,6 +130,8 @@ def _bindings(stage: StageSpec) -> list[tuple[str, YamlPath]]:
 def _check_stage(checker: _Checker, name: str, stage: StageSpec) -> None:
     base: YamlPath = ("stages", name)
     _check_fan_out(checker, base, stage)
+    if stage.paginate is not None:
+        _check_paginate(checker, (*base, "paginate"), stage.paginate)
     for field, expression in stage.fields.items():
         _check_jsonpath(checker, (*base, "fields", field), expression)
     inherited = set(checker.globals)
@@ -169,6 +171,59 @@ def _check_fan_out(checker: _Checker, base: YamlPath, stage: StageSpec) -> None:
             f"'as' without 'each' at {dotted(base)}"
             " — expected 'each: JSONPATH' beside it, the items to fan out over",
         )
+
+
+# What each style of pagination needs, and what else it may take (a page size, sent with
+# `size_param`, fits every style; a start only counts pages or offsets).
+_PAGE_NEEDS: dict[str, tuple[str, ...]] = {
+    "page": ("param",),
+    "offset": ("param", "size"),
+    "cursor": ("param", "from"),
+    "next": ("from",),
+    "link": (),
+}
+_PAGE_MAY = {"page": ("start", "size"), "offset": ("start",)}
+_PAGE_KEYS_EXPECTED = {
+    "param": "'param: NAME', the query parameter that carries it",
+    "size": "'size: N', the number of items per page",
+    "from": "'from: JSONPATH', where the response gives it",
+}
+
+
+def _check_paginate(checker: _Checker, base: YamlPath, paginate: PaginateSpec) -> None:
+    given = {
+        "param": paginate.param,
+        "size": paginate.size,
+        "from": paginate.from_,
+        "start": paginate.start,
+    }
+    needs = _PAGE_NEEDS[paginate.by]
+    allowed = {*needs, *_PAGE_MAY.get(paginate.by, ("size",))}
+    for key in needs:
+        if given[key] is None:
+            checker.add(
+                (*base, "by"),
+                f"'by: {paginate.by}' without '{key}' at {dotted(base)}"
+                f" — expected {_PAGE_KEYS_EXPECTED[key]}",
+            )
+    for key in [k for k, v in given.items() if v is not None and k not in allowed]:
+        checker.add(
+            (*base, key),
+            f"'{key}' does nothing with 'by: {paginate.by}' at {dotted(base)}"
+            f" — expected only {', '.join(sorted(allowed))} beside it",
+        )
+    if paginate.size_param is not None and paginate.size is None:
+        checker.add(
+            (*base, "size_param"),
+            f"'size_param' without 'size' at {dotted(base)} — expected 'size: N' to send",
+        )
+    for key, expression in (
+        ("from", paginate.from_),
+        ("has_more", paginate.has_more),
+        ("total", paginate.total),
+    ):
+        if expression is not None:
+            _check_jsonpath(checker, (*base, key), expression)
 
 
 def _check_bindings(

@@ -75,6 +75,7 @@ class RunStats:
     started: float = field(default_factory=time.monotonic)
     elapsed: float = 0.0
     failures: list[Failure] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # e.g. a pagination the loop guard ended
 
     @property
     def ok(self) -> bool:
@@ -247,6 +248,9 @@ class Coordinator:
             self.stats.pages_failed += 1
             self._fail("page", result.unit.stage, result.url, None, result.error)
             self.manifest.page_failed(result)
+        if result.warning is not None:
+            self.stats.warnings.append(f"{result.unit.stage} {result.url}: {result.warning}")
+            self.manifest.page_warning(result)
         for child in result.children:
             self._queue_page(child)
         self._arrived[result.unit.key] = result

@@ -140,12 +140,18 @@ class Document:
         status: The HTTP status of the response.
         attempts: 1 + retries used.
         bytes: Size of the body (after content decoding).
+        url: The URL requested, query included (where relative links resolve from).
+        link: The response's Link header ("" if none), for `paginate: {by: link}`.
+        digest: SHA-1 of the body: the same page twice has the same digest.
     """
 
     data: Any
     status: int
     attempts: int
     bytes: int
+    url: str = ""
+    link: str = ""
+    digest: str = ""
 
 
 @dataclass(frozen=True)
@@ -307,13 +313,14 @@ def fetch_document(
     client = client_for(settings)
     target = _with_query(url, params)
 
-    def attempt() -> tuple[int, str, bytes]:
+    def attempt() -> tuple[int, str, bytes, str]:
         with _send(client, settings, method, target, headers) as resp:
             _check_status(resp, settings)
             body = _read_all(resp, settings)
-            return resp.status, resp.headers.get("Content-Type", ""), body
+            link = resp.headers.get("Link", "")
+            return resp.status, resp.headers.get("Content-Type", ""), body, link
 
-    (status, content_type, body), attempts = _with_retries(
+    (status, content_type, body, link), attempts = _with_retries(
         settings, method, shown, attempt, on_retry
     )
     try:
@@ -325,7 +332,15 @@ def fetch_document(
         raise FetchError(
             f"{message}: {_preview(body)}", url=shown, attempts=attempts, status=status
         ) from bad
-    return Document(data=data, status=status, attempts=attempts, bytes=len(body))
+    return Document(
+        data=data,
+        status=status,
+        attempts=attempts,
+        bytes=len(body),
+        url=target,
+        link=link,
+        digest=hashlib.sha1(body, usedforsecurity=False).hexdigest(),
+    )
 
 
 def download_to(

@@ -230,6 +230,8 @@ def _model_at(path: YamlPath) -> type[BaseModel] | None:
         return spec.StageSpec
     if path[0] == "stages" and len(path) == 4 and path[2] == "downloads":
         return spec.DownloadSpec
+    if path[0] == "stages" and len(path) == 3 and path[2] == "paginate":
+        return spec.PaginateSpec
     return None
 
 

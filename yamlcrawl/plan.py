@@ -14,7 +14,7 @@ from yamlcrawl.fetch import HttpSettings
 from yamlcrawl.safepath import Replace
 
 if TYPE_CHECKING:  # workers unpickle plans without loading pydantic
-    from yamlcrawl.spec import CrawlSpec, StageSpec
+    from yamlcrawl.spec import CrawlSpec, PaginateSpec, StageSpec
 
 Pairs = tuple[tuple[str, str], ...]
 OnConflict = Literal["suffix", "overwrite", "skip"]
@@ -28,6 +28,21 @@ class DownloadRule:
     url: str
     save_as: str
     headers: Pairs
+
+
+@dataclass(frozen=True)
+class PagePlan:
+    """How a stage's next page is asked for, and when the pagination ends (spec.PaginateSpec)."""
+
+    by: str
+    param: str | None
+    start: int
+    size: int | None
+    size_param: str | None
+    source: str | None  # `from`: a jsonpath to the cursor or the next URL
+    has_more: str | None
+    total: str | None
+    max_pages: int
 
 
 @dataclass(frozen=True)
@@ -46,6 +61,7 @@ class StagePlan:
     as_: str | None
     downloads: tuple[DownloadRule, ...]
     children: tuple[str, ...]
+    paginate: PagePlan | None = None
 
 
 @dataclass(frozen=True)
@@ -192,4 +208,22 @@ def _stage_plan(name: str, stage: StageSpec, crawl: CrawlSpec) -> StagePlan:
             for i, d in enumerate(stage.downloads)
         ),
         children=tuple(child for child, s in crawl.stages.items() if s.parent == name),
+        paginate=_page_plan(stage.paginate),
+    )
+
+
+def _page_plan(spec: PaginateSpec | None) -> PagePlan | None:
+    if spec is None:
+        return None
+    start = spec.start if spec.start is not None else (1 if spec.by == "page" else 0)
+    return PagePlan(
+        by=spec.by,
+        param=spec.param,
+        start=start,
+        size=spec.size,
+        size_param=spec.size_param,
+        source=spec.from_,
+        has_more=spec.has_more,
+        total=spec.total,
+        max_pages=spec.max_pages,
     )

@@ -198,6 +198,12 @@ class Reporter:
         self._bars[(stage, None)].completed += 1
         self._idle(unit_id(result.unit))
         self._refresh_finality()
+        if result.warning is not None:
+            self._line(
+                f"[yellow]warning[/] page {escape(stage)} {escape(result.url)}:"
+                f" {escape(result.warning)}",
+                always=True,
+            )
         if result.error is not None:
             self._line(
                 f"[red]failed[/] page {escape(stage)} {escape(result.url)}: {escape(result.error)}",
@@ -376,6 +382,10 @@ class Reporter:
                     f"  {failure.kind} [{escape(failure.stage)}] {escape(failure.url)}"
                     f"{escape(target)}: {escape(failure.reason)}"
                 )
+        if stats.warnings:
+            self.out.print(f"[yellow]{len(stats.warnings)} warnings:[/]")
+            for warning in stats.warnings:
+                self.out.print(f"  {escape(warning)}")
         if self.log_file is not None:
             self._line(self.progress_line())
 
@@ -466,4 +476,5 @@ def report(plan: Plan, stats: RunStats, dry_run: bool) -> dict[str, Any]:
             {"kind": f.kind, "stage": f.stage, "url": f.url, "path": f.path, "reason": f.reason}
             for f in stats.failures
         ],
+        "warnings": list(stats.warnings),
     }

@@ -110,6 +110,43 @@ class DownloadSpec(_Strict):
     )
 
 
+PageStyle = Literal["page", "offset", "cursor", "next", "link"]
+
+
+class PaginateSpec(_Strict):
+    """How one response of a stage leads to its next page, and when that ends."""
+
+    by: PageStyle = Field(
+        description="page, offset, cursor, next or link: how the next page is asked for"
+    )
+    param: str | None = Field(
+        None, description="the query parameter carrying the page number, offset or cursor"
+    )
+    start: Annotated[int, Field(ge=0)] | None = Field(
+        None, description="the first page number or offset (default: 1 for page, 0 for offset)"
+    )
+    size: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="a whole number >= 1: items per page (the step of an offset)"
+    )
+    size_param: str | None = Field(
+        None, description="the query parameter carrying the page size (sent with every page)"
+    )
+    from_: str | None = Field(
+        None,
+        alias="from",
+        description="a jsonpath to the next cursor (by: cursor) or next page's URL (by: next)",
+    )
+    has_more: str | None = Field(
+        None, description="a jsonpath to a flag: false or missing ends the pagination"
+    )
+    total: str | None = Field(
+        None, description="a jsonpath to the total number of items: reaching it ends it"
+    )
+    max_pages: Annotated[int, Field(ge=1)] = Field(
+        1000, description="a whole number >= 1: pages fetched at most, per paginated request"
+    )
+
+
 class StageSpec(_Strict):
     """One request per parent item, and what to take from its response."""
 
@@ -132,6 +169,9 @@ class StageSpec(_Strict):
     )
     downloads: list[DownloadSpec] = Field(
         default_factory=list, description="a list of {url, save_as} entries"
+    )
+    paginate: PaginateSpec | None = Field(
+        None, description="a mapping with by, param, from, has_more, total, max_pages, ..."
     )
 
 

@@ -73,6 +73,18 @@ class Manifest:
             }
         )
 
+    def page_warning(self, result: PageResult) -> None:
+        """Record a page that was fetched but ended something early (a pagination)."""
+        self.write(
+            {
+                "kind": "page",
+                "url": result.url,
+                "stage": result.unit.stage,
+                "status": "warning",
+                "reason": result.warning,
+            }
+        )
+
     def close(self) -> None:
         """Close the file; further writes are dropped."""
         if self._stream is not None:

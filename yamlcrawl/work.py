@@ -18,6 +18,7 @@ from typing import Any, Literal
 from yamlcrawl.events import ByteCounter, Event, emit, worker_name
 from yamlcrawl.fetch import FetchError, download_to, fetch_document, part_path
 from yamlcrawl.jsonpaths import find_all, find_first
+from yamlcrawl.paging import PageState, next_page, request_for
 from yamlcrawl.plan import DownloadRule, Pairs, Plan, StagePlan
 from yamlcrawl.safepath import UnsafePathError, escape_value, relative_path, resolve_inside
 from yamlcrawl.template import RenderError, compile_template
@@ -32,6 +33,7 @@ class PageUnit:
     key: Key
     stage: str
     context: dict[str, Any]
+    page: PageState | None = None  # a later page of a paginated stage (paging.py)
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,7 @@ class PageResult:
     items: int = 0
     attempts: int = 0
     bytes: int = 0
+    warning: str | None = None  # the page is fine, but something about it needs saying
 
 
 FileStatus = Literal["saved", "present", "failed"]
@@ -152,6 +155,7 @@ def fetch_page(plan: Plan, unit: PageUnit) -> PageResult:
         headers = _render_pairs(plan.http_headers + stage.headers, context)
     except RenderError as exc:
         return PageResult(unit, stage.url, f"cannot build the request: {exc}")
+    url, params = request_for(stage.paginate, unit.page, url, params)
     uid = unit_id(unit)
     emit(plan.events, Event("start", worker_name(), uid, f"{stage.method} {url}"))
     try:
@@ -166,30 +170,44 @@ def fetch_page(plan: Plan, unit: PageUnit) -> PageResult:
         )
     except FetchError as exc:
         return PageResult(unit, url, str(exc), attempts=exc.attempts)
-    contexts = item_contexts(plan, stage, context, document.data)
+    before = unit.page.items if unit.page is not None else 0
+    contexts = item_contexts(plan, stage, context, document.data, before)
+    children = _children(unit, stage, contexts)
+    warning = None
+    if stage.paginate is not None:
+        items = len(contexts) if stage.each else 1
+        following, warning = next_page(
+            stage.paginate, unit.page, unit.key, document, items, plan.limit, (url, params)
+        )
+        if following is not None:
+            children += (PageUnit(following.key(), unit.stage, context, following),)
     return PageResult(
         unit,
         url,
         None,
-        children=_children(unit, stage, contexts),
+        children=children,
         files=_file_requests(plan, unit, stage, contexts),
         items=len(contexts) if stage.each else 0,
         attempts=document.attempts,
         bytes=document.bytes,
+        warning=warning,
     )
 
 
 def item_contexts(
-    plan: Plan, stage: StagePlan, context: Mapping[str, Any], data: Any
+    plan: Plan, stage: StagePlan, context: Mapping[str, Any], data: Any, before: int = 0
 ) -> list[dict[str, Any]]:
-    """One context per fan-out item (or one for the whole response when there is no ``each``)."""
+    """One context per fan-out item (or one for the whole response when there is no ``each``).
+
+    ``before``: items the earlier pages of a paginated request gave, which ``--limit`` counts.
+    """
     base = dict(context)
     base.update((name, find_first(path, data)) for name, path in stage.fields)
     if stage.each is None or stage.as_ is None:
         return [base]
     items = find_all(stage.each, data)
     if plan.limit is not None:
-        items = items[: plan.limit]
+        items = items[: max(plan.limit - before, 0)]
     return [{**base, stage.as_: item} for item in items]
 
 

@@ -1,0 +1,256 @@
+"""Pagination: every style, every stop condition, the loop guard and --limit, in every mode."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.parse
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import RunCli
+from tests.support import manifest_records, saved_files
+from yamlcrawl.paging import link_next
+
+Reply = tuple[Any, dict[str, str]]  # JSON body, extra headers
+Route = Callable[[dict[str, str]], Reply]
+BOOKS = [f"book{n:02d}" for n in range(1, 24)]  # 23 books: pages of 5 are 5, 5, 5, 5, 3
+
+
+class Api:
+    """Routes by path; each gets the query as a dict. Records every request's path and query."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+        self.asked: list[str] = []
+        self.base = ""
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def do_GET(self) -> None:
+        api = self.server.api
+        parts = urllib.parse.urlsplit(self.path)
+        api.asked.append(self.path)
+        route = api.routes.get(parts.path)
+        if route is None:
+            body, headers, status = b'"no such route"', {}, 404
+        else:
+            data, headers = route(dict(urllib.parse.parse_qsl(parts.query)))
+            body, status = json.dumps(data).encode(), 200
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    api: Api
+
+
+@pytest.fixture
+def api() -> Iterator[Api]:
+    server = _Server(("127.0.0.1", 0), _Handler)
+    server.api = Api()
+    server.api.base = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield server.api
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def crawl_file(tmp_path: Path, paginate: str, url: str = "{api}/books", each: str = "") -> Path:
+    """A crawl of one paginated list stage whose items are each saved as a (JSON) file."""
+    config = tmp_path / "crawl.yaml"
+    config.write_text(
+        f"""
+name: paged
+vars: {{api: "http://127.0.0.1"}}
+stages:
+  list:
+    url: "{url}"
+    paginate: {paginate}
+    each: "{each or "$.items[*]"}"
+    as: book
+    downloads:
+      - url: "{{api}}/book?id={{book}}"
+        save_as: "{{book}}.json"
+""",
+        "utf-8",
+    )
+    return config
+
+
+def serve_books(api: Api) -> None:
+    api.routes["/book"] = lambda q: ({"id": q["id"]}, {})
+
+
+def run(
+    run_cli: RunCli, config: Path, api: Api, output: Path, *extra: str
+) -> tuple[int, str, set[str]]:
+    result = run_cli(config, "--set", f"api={api.base}", "--output", output, *extra)
+    names = {name.removesuffix(".json") for name in saved_files(output)}
+    return result.code, result.out + result.err, names
+
+
+def crawl_books(
+    api: Api, run_cli: RunCli, tmp_path: Path, route: Route, paginate: str, *extra: str
+) -> tuple[str, set[str]]:
+    """Serve ``route`` as the book list, crawl it with ``paginate``; what it said and saved."""
+    api.routes["/books"] = route
+    serve_books(api)
+    code, out, names = run(run_cli, crawl_file(tmp_path, paginate), api, tmp_path / "out", *extra)
+    assert code == 0, out
+    return out, names
+
+
+def list_requests(api: Api) -> list[str]:
+    return [p for p in api.asked if p.startswith("/books")]
+
+
+MODES = ["serial", "queue", "pool"]
+CURSOR = "{by: cursor, param: after, from: $.next}"
+
+
+def numbered_pages(q: dict[str, str]) -> Reply:
+    start = (int(q["page"]) - 1) * int(q["per_page"])
+    return {"items": BOOKS[start : start + int(q["per_page"])]}, {}
+
+
+def cursor_pages(q: dict[str, str]) -> Reply:
+    start = int(q.get("after", "0"))
+    more = start + 5 < len(BOOKS)
+    return {"items": BOOKS[start : start + 5], "next": str(start + 5) if more else None}, {}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_page_numbers_until_an_empty_page(
+    api: Api, run_cli: RunCli, tmp_path: Path, mode: str
+) -> None:
+    paginate = "{by: page, param: page, size: 5, size_param: per_page}"
+    _, names = crawl_books(api, run_cli, tmp_path, numbered_pages, paginate, "--mode", mode)
+    assert names == set(BOOKS)
+    asked = sorted(list_requests(api))
+    assert asked == [f"/books?per_page=5&page={n}" for n in range(1, 7)]  # the 6th is empty
+
+
+def test_offsets_until_the_total(api: Api, run_cli: RunCli, tmp_path: Path) -> None:
+    def books(q: dict[str, str]) -> Reply:
+        start, size = int(q["offset"]), int(q["limit"])
+        return {"items": BOOKS[start : start + size], "total": len(BOOKS)}, {}
+
+    paginate = "{by: offset, param: offset, size: 10, size_param: limit, total: $.total}"
+    _, names = crawl_books(api, run_cli, tmp_path, books, paginate)
+    assert names == set(BOOKS)
+    asked = list_requests(api)
+    assert asked == [f"/books?limit=10&offset={n}" for n in (0, 10, 20)]  # no 4th: total met
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_cursor_from_the_response(api: Api, run_cli: RunCli, tmp_path: Path, mode: str) -> None:
+    _, names = crawl_books(api, run_cli, tmp_path, cursor_pages, CURSOR, "--mode", mode)
+    assert names == set(BOOKS)
+    assert len(list_requests(api)) == 5
+
+
+def test_next_url_relative_to_the_page(api: Api, run_cli: RunCli, tmp_path: Path) -> None:
+    def books(q: dict[str, str]) -> Reply:
+        start = int(q.get("from", "0"))
+        following = f"books?from={start + 10}" if start + 10 < len(BOOKS) else ""
+        return {"items": BOOKS[start : start + 10], "links": {"next": following}}, {}
+
+    _, names = crawl_books(api, run_cli, tmp_path, books, "{by: next, from: $.links.next}")
+    assert names == set(BOOKS)
+    assert list_requests(api) == ["/books", "/books?from=10", "/books?from=20"]
+
+
+def test_link_header(api: Api, run_cli: RunCli, tmp_path: Path) -> None:
+    def books(q: dict[str, str]) -> Reply:
+        page = int(q.get("p", "1"))
+        links = f'<{api.base}/books?p={page + 1}>; rel="next", <{api.base}/books?p=1>; rel=first'
+        headers = {"Link": links} if page < 3 else {}
+        return {"items": BOOKS[(page - 1) * 10 : page * 10]}, headers
+
+    _, names = crawl_books(api, run_cli, tmp_path, books, "{by: link}")
+    assert names == set(BOOKS)
+
+
+def test_has_more_false_ends_it(api: Api, run_cli: RunCli, tmp_path: Path) -> None:
+    def books(q: dict[str, str]) -> Reply:
+        page = int(q["page"])
+        return {"items": BOOKS[(page - 1) * 5 : page * 5], "more": page < 2}, {}
+
+    _, names = crawl_books(
+        api, run_cli, tmp_path, books, "{by: page, param: page, has_more: $.more}"
+    )
+    assert names == set(BOOKS[:10])
+
+
+def test_max_pages_ends_it_with_a_warning(api: Api, run_cli: RunCli, tmp_path: Path) -> None:
+    paginate = "{by: cursor, param: after, from: $.next, max_pages: 2}"
+    out, names = crawl_books(api, run_cli, tmp_path, cursor_pages, paginate)
+    assert names == set(BOOKS[:10])
+    warning = "stopped at max_pages (2); the server offers more"
+    assert warning in out
+    records = manifest_records(tmp_path / "out")
+    assert [r["reason"] for r in records if r["status"] == "warning"] == [warning]
+
+
+def test_a_cursor_that_comes_back_ends_it_with_a_warning(
+    api: Api, run_cli: RunCli, tmp_path: Path
+) -> None:
+    def books(q: dict[str, str]) -> Reply:  # page 3 points back at page 2
+        start = int(q.get("after", "0"))
+        following = "5" if start == 10 else str(start + 5)
+        return {"items": BOOKS[start : start + 5], "next": following}, {}
+
+    out, names = crawl_books(api, run_cli, tmp_path, books, CURSOR, "--mode", "queue")
+    assert names == set(BOOKS[:15])
+    assert "page 4 would ask for a page already fetched: stopped paginating" in out
+
+
+def test_a_server_that_ignores_the_page_number(api: Api, run_cli: RunCli, tmp_path: Path) -> None:
+    def same(q: dict[str, str]) -> Reply:
+        return {"items": BOOKS[:5]}, {}
+
+    out, names = crawl_books(api, run_cli, tmp_path, same, "{by: page, param: page}")
+    assert names == set(BOOKS[:5])
+    assert "page 2 is the same as page 1: stopped paginating" in out
+    assert len(list_requests(api)) == 2
+
+
+def test_limit_counts_items_across_pages(api: Api, run_cli: RunCli, tmp_path: Path) -> None:
+    _, names = crawl_books(api, run_cli, tmp_path, cursor_pages, CURSOR, "--limit", "7")
+    assert names == set(BOOKS[:7])
+    assert len(list_requests(api)) == 2
+
+
+@pytest.mark.parametrize(
+    ("header", "target"),
+    [
+        ('<https://h/b?p=2>; rel="next"', "https://h/b?p=2"),
+        ('<https://h/b?p=1>; rel="prev", <https://h/b?p=3>; rel="next"', "https://h/b?p=3"),
+        ('<https://h/b?p=3>; rel=next; title="x, y"', "https://h/b?p=3"),
+        ('<https://h/b?p=9>; rel="last"', None),
+        ('<https://h/b?p=4>; rel="next prefetch"', "https://h/b?p=4"),
+        ("", None),
+    ],
+)
+def test_link_header_parsing(header: str, target: str | None) -> None:
+    assert link_next(header) == target
