@@ -463,3 +463,25 @@ def test_a_missing_file_is_a_config_error(tmp_path: Path) -> None:
         load_spec(tmp_path / "nope.yaml")
     expected = f"{tmp_path / 'nope.yaml'}:1:1: cannot read the file: No such file or directory"
     assert str(caught.value) == expected
+
+
+def readme_reference() -> str:
+    """The README's full YAML reference: the first yaml block under "## The language"."""
+    text = (ROOT / "README.md").read_text("utf-8")
+    section = text[text.index("## The language") :]
+    return section.split("```yaml\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_readme_reference_is_a_valid_crawl() -> None:
+    loaded = load_text(readme_reference(), "README.md", modes=MODES, environ={"LOL_TOKEN": "t"})
+    assert "skins" in loaded.spec.stages
+
+
+def test_the_readme_names_every_key() -> None:
+    from yamlcrawl import spec
+
+    text = (ROOT / "README.md").read_text("utf-8")
+    models = [spec.CrawlSpec, spec.RunSpec, spec.HttpSpec, spec.OutputSpec, spec.StageSpec]
+    models += [spec.DownloadSpec, spec.PaginateSpec]
+    keys = {field.alias or name for model in models for name, field in model.model_fields.items()}
+    assert {key for key in keys if f"{key}:" not in text} == set()
