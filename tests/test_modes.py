@@ -190,7 +190,7 @@ def test_a_unit_that_always_kills_its_worker_fails_alone(
     assert len(saved_files(output)) == 47
     failed = [r for r in manifest_records(output) if r["status"] == "failed"]
     assert [r["path"] for r in failed] == [victim]
-    assert "SIGKILL" in failed[0]["error"] or "died" in failed[0]["error"]
+    assert "SIGKILL" in failed[0]["error"] or "died" in failed[0]["error"], failed[0]["error"]
     assert "(2 times)" in failed[0]["error"]
 
 

@@ -179,7 +179,8 @@ INVALID: dict[str, tuple[str, list[str]]] = {
         """,
         [
             "crawler.yaml:5:5: unknown key 'eacg' at stages.heroes — expected one of: as,"
-            " downloads, each, fields, format, from, headers, method, paginate, params, url;"
+            " auth, cookies, downloads, each, fields, format, from, headers, method, paginate,"
+            " params, url;"
             " did you mean 'each'?"
         ],
     ),

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from yamlcrawl.jsonpaths import JsonPathError, compile_jsonpath
 from yamlcrawl.problems import Problem, did_you_mean, dotted
 from yamlcrawl.safepath import UnsafePathError, relative_path
-from yamlcrawl.spec import CrawlSpec, PaginateSpec, StageSpec
+from yamlcrawl.spec import AuthSpec, CrawlSpec, PaginateSpec, StageSpec
 from yamlcrawl.template import PATH_FILTER, Template, TemplateError, compile_template
 from yamlcrawl.yamlsource import Positions, YamlPath
 
@@ -46,6 +46,8 @@ def check_semantics(
         if name in sound:
             _check_stage(checker, name, stage)
     _check_templates_of(checker, ("http", "headers"), crawl.http.headers, checker.globals)
+    _check_templates_of(checker, ("http", "cookies"), crawl.http.cookies, checker.globals)
+    _check_auth(checker, ("http", "auth"), crawl.http.auth, checker.globals)
     return checker.problems
 
 
@@ -144,6 +146,8 @@ def _check_stage(checker: _Checker, name: str, stage: StageSpec) -> None:
     _check_templates_of(checker, (*base, "url"), {"": stage.url}, inherited)
     _check_templates_of(checker, (*base, "params"), stage.params, inherited)
     _check_templates_of(checker, (*base, "headers"), stage.headers, inherited)
+    _check_templates_of(checker, (*base, "cookies"), stage.cookies, inherited)
+    _check_auth(checker, (*base, "auth"), stage.auth, inherited)
     for i, download in enumerate(stage.downloads):
         path = (*base, "downloads", i)
         scope = inherited | own
@@ -171,6 +175,23 @@ def _check_fan_out(checker: _Checker, base: YamlPath, stage: StageSpec) -> None:
             f"'as' without 'each' at {dotted(base)}"
             " — expected 'each: JSONPATH' beside it, the items to fan out over",
         )
+
+
+def _check_auth(checker: _Checker, base: YamlPath, auth: AuthSpec | None, scope: set[str]) -> None:
+    if auth is None:
+        return
+    if (auth.bearer is None) == (auth.basic is None):
+        checker.add(
+            base,
+            f"{'both' if auth.bearer else 'neither'} 'bearer'"
+            f" {'and' if auth.bearer else 'nor'} 'basic' at {dotted(base)}"
+            " — expected one of them: 'bearer: TOKEN' or 'basic: {user: ..., password: ...}'",
+        )
+    if auth.bearer is not None:
+        _check_templates_of(checker, (*base, "bearer"), {"": auth.bearer}, scope)
+    if auth.basic is not None:
+        pairs = {"user": auth.basic.user, "password": auth.basic.password}
+        _check_templates_of(checker, (*base, "basic"), pairs, scope)
 
 
 # What each style of pagination needs, and what else it may take (a page size, sent with

@@ -190,7 +190,7 @@ def _plan_for(args: argparse.Namespace, loaded: LoadedSpec) -> Plan:
         raise UsageError(
             f"unknown mode '{args.mode}' for --mode — expected one of: {', '.join(modes())}"
         )
-    plan = build_plan(loaded.spec, loaded.source)
+    plan = build_plan(loaded.spec, loaded.source, loaded.secrets)
     output = Path(getattr(args, "output", None) or plan.output.dir).resolve()
     plan = plan.with_overrides(
         mode=args.mode,

@@ -148,7 +148,7 @@ class Coordinator:
         self.root = Path(plan.output.dir)
         self.stats = RunStats()
         manifest = None if dry_run or plan.output.manifest is None else plan.output.manifest
-        self.manifest = Manifest(self.root / manifest if manifest else None)
+        self.manifest = Manifest(self.root / manifest if manifest else None, plan.secrets)
         self.fresh = fresh
         self.state: StateStore | NoState = NoState() if dry_run else StateStore(self.root, fresh)
         self._pages: deque[PageUnit] = deque()

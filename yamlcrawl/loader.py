@@ -31,6 +31,7 @@ class LoadedSpec:
     spec: spec.CrawlSpec
     source: str
     positions: Positions
+    secrets: tuple[str, ...] = ()  # what vars took from the environment: never shown
 
 
 def load_spec(
@@ -79,7 +80,9 @@ def load_text(
         raise ConfigError(source, [Problem(*positions.of_value(()), message)])
     for key in [key for key in data if key.startswith("x-")]:
         del data[key]  # `x-` keys hold YAML anchors for reuse, as in docker-compose files
-    problems = _interpolate_vars(data, positions, os.environ if environ is None else environ)
+    secrets: list[str] = []
+    environment = os.environ if environ is None else environ
+    problems = _interpolate_vars(data, positions, environment, secrets)
     for name, value in (overrides or {}).items():
         data.setdefault("vars", {})
         if isinstance(data["vars"], dict):
@@ -91,16 +94,19 @@ def load_text(
     if problems:
         raise ConfigError(source, problems)
     assert crawl is not None
-    return LoadedSpec(crawl, source, positions)
+    return LoadedSpec(crawl, source, positions, tuple(sorted(set(secrets), key=len, reverse=True)))
 
 
 _ENV = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 def _interpolate_vars(
-    data: dict[str, Any], positions: Positions, environ: Mapping[str, str]
+    data: dict[str, Any], positions: Positions, environ: Mapping[str, str], secrets: list[str]
 ) -> list[Problem]:
-    """Replace ``${NAME}`` / ``${NAME:-fallback}`` in string vars; ``$$`` is a literal ``$``."""
+    """Replace ``${NAME}`` / ``${NAME:-fallback}`` in string vars; ``$$`` is a literal ``$``.
+
+    Every value taken from the environment is added to ``secrets``.
+    """
     problems: list[Problem] = []
     variables = data.get("vars")
     if not isinstance(variables, dict):
@@ -114,6 +120,8 @@ def _interpolate_vars(
                 return "$"
             env, fallback = match.group(1), match.group(2)
             if env in environ:
+                if environ[env]:
+                    secrets.append(environ[env])
                 return environ[env]
             if fallback is not None:
                 return fallback
@@ -232,6 +240,10 @@ def _model_at(path: YamlPath) -> type[BaseModel] | None:
         return spec.DownloadSpec
     if path[0] == "stages" and len(path) == 3 and path[2] == "paginate":
         return spec.PaginateSpec
+    if path[-1:] == ("auth",) and (path[:1] == ("http",) or len(path) == 3):
+        return spec.AuthSpec
+    if path[-2:] == ("auth", "basic"):
+        return spec.BasicAuthSpec
     return None
 
 

@@ -14,7 +14,7 @@ from yamlcrawl.fetch import HttpSettings
 from yamlcrawl.safepath import Replace
 
 if TYPE_CHECKING:  # workers unpickle plans without loading pydantic
-    from yamlcrawl.spec import CrawlSpec, PaginateSpec, StageSpec
+    from yamlcrawl.spec import AuthSpec, CrawlSpec, PaginateSpec, StageSpec
 
 Pairs = tuple[tuple[str, str], ...]
 OnConflict = Literal["suffix", "overwrite", "skip"]
@@ -28,6 +28,15 @@ class DownloadRule:
     url: str
     save_as: str
     headers: Pairs
+
+
+@dataclass(frozen=True)
+class AuthPlan:
+    """Credentials for page requests: a bearer token, or a basic user and password (templates)."""
+
+    bearer: str | None = None
+    user: str | None = None
+    password: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,8 @@ class StagePlan:
     downloads: tuple[DownloadRule, ...]
     children: tuple[str, ...]
     paginate: PagePlan | None = None
+    cookies: Pairs = ()
+    auth: AuthPlan | None = None  # the stage's own, or http.auth
 
 
 @dataclass(frozen=True)
@@ -91,6 +102,8 @@ class Plan:
     threads: int = 1
     start_method: str | None = None
     events: tuple[str, int] | None = None  # where workers send progress events (events.py)
+    http_cookies: Pairs = ()
+    secrets: tuple[str, ...] = ()  # values from ${ENV}: replaced by *** in everything shown
     _by_name: dict[str, StagePlan] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -137,8 +150,13 @@ def per(plan: Plan, stage: StagePlan) -> str:
     return f"once per {parent.as_ or 'response'} of {parent.name}"
 
 
-def build_plan(crawl: CrawlSpec, source: str = "crawler.yaml") -> Plan:
-    """Turn a validated spec into a plan; stages in parent-before-child order."""
+def build_plan(
+    crawl: CrawlSpec, source: str = "crawler.yaml", secrets: tuple[str, ...] = ()
+) -> Plan:
+    """Turn a validated spec into a plan; stages in parent-before-child order.
+
+    ``secrets``: the values vars took from the environment, to be kept out of every output.
+    """
     order = _topological(crawl)
     stages = tuple(_stage_plan(name, crawl.stages[name], crawl) for name in order)
     http = crawl.http
@@ -162,6 +180,8 @@ def build_plan(crawl: CrawlSpec, source: str = "crawler.yaml") -> Plan:
             per_host=http.per_host,
         ),
         http_headers=tuple(http.headers.items()),
+        http_cookies=tuple(http.cookies.items()),
+        secrets=secrets,
         output=OutputPlan(
             dir=crawl.output.dir,
             on_conflict=crawl.output.on_conflict,
@@ -209,7 +229,17 @@ def _stage_plan(name: str, stage: StageSpec, crawl: CrawlSpec) -> StagePlan:
         ),
         children=tuple(child for child, s in crawl.stages.items() if s.parent == name),
         paginate=_page_plan(stage.paginate),
+        cookies=tuple(stage.cookies.items()),
+        auth=_auth_plan(stage.auth or crawl.http.auth),
     )
+
+
+def _auth_plan(spec: AuthSpec | None) -> AuthPlan | None:
+    if spec is None:
+        return None
+    if spec.basic is not None:
+        return AuthPlan(user=spec.basic.user, password=spec.basic.password)
+    return AuthPlan(bearer=spec.bearer)
 
 
 def _page_plan(spec: PaginateSpec | None) -> PagePlan | None:

@@ -35,6 +35,7 @@ from rich.text import Text
 from yamlcrawl.engine import RunStats
 from yamlcrawl.events import Event
 from yamlcrawl.plan import Plan
+from yamlcrawl.redact import redact, redact_value
 from yamlcrawl.work import DownloadUnit, FileRequest, FileResult, PageResult, PageUnit, unit_id
 
 QUIET, NORMAL, VERBOSE = 0, 1, 2
@@ -158,6 +159,9 @@ class Reporter:
                 final=bar.final,
             )
 
+    def _redact(self, text: str) -> str:
+        return redact(text, self.plan.secrets) if self.plan is not None else text
+
     @property
     def _lines_wanted(self) -> bool:
         """Whether per-page and per-file lines go anywhere (so are worth formatting)."""
@@ -218,7 +222,8 @@ class Reporter:
         """One more file for its rule; in a dry run, the listing line."""
         self._bars[(unit.stage, unit.key[-1])].total += 1
         if self.dry_run:  # plain `path<TAB>url` lines for scripts: no markup, no tab expansion
-            print(f"{unit.path}\t{unit.url}", file=self.out.file, flush=True)
+            line = self._redact(f"{unit.path}\t{unit.url}")
+            print(line, file=self.out.file, flush=True)
 
     def file_done(self, result: FileResult) -> None:
         """Advance its rule's bar; failures always shown, every file with -v."""
@@ -253,7 +258,7 @@ class Reporter:
         now = self.clock()
         for event in events:
             if event.kind == "start":
-                self.workers[event.worker] = _Worker(event.detail, now)
+                self.workers[event.worker] = _Worker(self._redact(event.detail), now)
                 self._working_on[event.unit] = event.worker
             elif event.kind == "bytes":
                 worker = self.workers.get(event.worker)
@@ -354,6 +359,7 @@ class Reporter:
 
     def _line(self, text: str, always: bool = False) -> None:
         """A log line: to the log file always, to stderr if loud enough."""
+        text = self._redact(text)
         if self.log_file is not None:
             stamp = time.strftime("%H:%M:%S")
             self.log_file.write(f"{stamp} {Text.from_markup(text).plain}\n")
@@ -378,14 +384,12 @@ class Reporter:
             self.out.print(f"[red]{len(stats.failures)} failed:[/]")
             for failure in stats.failures:
                 target = f" -> {failure.path}" if failure.path else ""
-                self.out.print(
-                    f"  {failure.kind} [{escape(failure.stage)}] {escape(failure.url)}"
-                    f"{escape(target)}: {escape(failure.reason)}"
-                )
+                line = f"{failure.kind} [{failure.stage}] {failure.url}{target}: {failure.reason}"
+                self.out.print(f"  {escape(self._redact(line))}")
         if stats.warnings:
             self.out.print(f"[yellow]{len(stats.warnings)} warnings:[/]")
             for warning in stats.warnings:
-                self.out.print(f"  {escape(warning)}")
+                self.out.print(f"  {escape(self._redact(warning))}")
         if self.log_file is not None:
             self._line(self.progress_line())
 
@@ -449,7 +453,7 @@ def mode_text(plan: Plan) -> str:
 
 def report(plan: Plan, stats: RunStats, dry_run: bool) -> dict[str, Any]:
     """The run as JSON-ready data: what the summary shows, for scripts (``--report``)."""
-    return {
+    data = {
         "name": plan.name,
         "source": plan.source,
         "verdict": verdict(stats, dry_run),
@@ -478,3 +482,4 @@ def report(plan: Plan, stats: RunStats, dry_run: bool) -> dict[str, Any]:
         ],
         "warnings": list(stats.warnings),
     }
+    return dict(redact_value(data, plan.secrets))

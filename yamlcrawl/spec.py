@@ -39,6 +39,22 @@ class RunSpec(_Strict):
     )
 
 
+class BasicAuthSpec(_Strict):
+    """HTTP basic authentication."""
+
+    user: str = Field(description="a user name template, e.g. '{user}'")
+    password: str = Field(description="a password template, e.g. '{password}' from ${ENV}")
+
+
+class AuthSpec(_Strict):
+    """Credentials sent with page requests; values from ${ENV} never reach any output."""
+
+    bearer: str | None = Field(
+        None, description="a token template, sent as 'Authorization: Bearer <token>'"
+    )
+    basic: BasicAuthSpec | None = Field(None, description="a mapping with user and password")
+
+
 class HttpSpec(_Strict):
     """How requests are made."""
 
@@ -58,6 +74,10 @@ class HttpSpec(_Strict):
     headers: TemplateMap = Field(
         default_factory=dict, description="a mapping of header names to templates"
     )
+    cookies: TemplateMap = Field(
+        default_factory=dict, description="a mapping of cookie names to templates"
+    )
+    auth: AuthSpec | None = Field(None, description="a mapping with bearer, or basic")
     proxies: dict[str, str] = Field(
         default_factory=dict, description="a mapping of URL schemes (http, https) to proxy URLs"
     )
@@ -158,6 +178,12 @@ class StageSpec(_Strict):
     )
     headers: TemplateMap = Field(
         default_factory=dict, description="a mapping of header names to templates"
+    )
+    cookies: TemplateMap = Field(
+        default_factory=dict, description="a mapping of cookie names to templates"
+    )
+    auth: AuthSpec | None = Field(
+        None, description="a mapping with bearer, or basic (replaces http.auth)"
     )
     format: Literal["json", "jsonp"] = Field("json", description="json or jsonp")
     fields: dict[str, str] = Field(

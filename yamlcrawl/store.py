@@ -11,14 +11,16 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from yamlcrawl.redact import redact_value
 from yamlcrawl.work import FileRequest, FileResult, PageResult
 
 
 class Manifest:
     """Append-only JSON Lines: a record per file (saved, present, skipped, failed) or bad page."""
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, secrets: tuple[str, ...] = ()) -> None:
         self.path = path
+        self.secrets = secrets  # values from ${ENV}: written as *** (redact.py)
         self._stream = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -27,6 +29,7 @@ class Manifest:
     def write(self, record: dict[str, Any]) -> None:
         """Append one record and flush it."""
         if self._stream is not None:
+            record = redact_value(record, self.secrets)
             self._stream.write(json.dumps(record, ensure_ascii=False) + "\n")
             self._stream.flush()
 

@@ -7,6 +7,7 @@ the same everywhere, so every mode produces the same results by construction.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import threading
 from collections.abc import Mapping
@@ -152,7 +153,7 @@ def fetch_page(plan: Plan, unit: PageUnit) -> PageResult:
     try:
         url = _render(stage.url, context)
         params = _render_pairs(stage.params, context)
-        headers = _render_pairs(plan.http_headers + stage.headers, context)
+        headers = _page_headers(plan, stage, context)
     except RenderError as exc:
         return PageResult(unit, stage.url, f"cannot build the request: {exc}")
     url, params = request_for(stage.paginate, unit.page, url, params)
@@ -192,6 +193,21 @@ def fetch_page(plan: Plan, unit: PageUnit) -> PageResult:
         bytes=document.bytes,
         warning=warning,
     )
+
+
+def _page_headers(plan: Plan, stage: StagePlan, context: Mapping[str, Any]) -> dict[str, str]:
+    """A page request's headers: http's and the stage's, cookies, credentials."""
+    headers = _render_pairs(plan.http_headers + stage.headers, context)
+    cookies = _render_pairs(plan.http_cookies + stage.cookies, context)
+    if cookies:
+        headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in cookies.items())
+    auth = stage.auth
+    if auth is not None and auth.bearer is not None:
+        headers["Authorization"] = f"Bearer {_render(auth.bearer, context)}"
+    elif auth is not None and auth.user is not None and auth.password is not None:
+        pair = f"{_render(auth.user, context)}:{_render(auth.password, context)}"
+        headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode("ascii")
+    return headers
 
 
 def item_contexts(

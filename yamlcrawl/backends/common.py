@@ -97,6 +97,9 @@ def stop_processes(processes: Iterable[BaseProcess], grace: float = STOP_GRACE) 
 
 def death_of(process: BaseProcess) -> str:
     """How a worker process ended, in words."""
+    if process.exitcode is None:
+        # Its pipe can close a moment before the kernel has it reaped: wait for its status.
+        process.join(STOP_GRACE)
     code = process.exitcode
     if code is not None and code < 0:
         try:

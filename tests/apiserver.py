@@ -1,0 +1,72 @@
+"""A JSON API for tests: routes by path, each a function of the query; every request recorded."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.parse
+from collections.abc import Callable, Iterator
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+Reply = tuple[Any, dict[str, str]]  # JSON body, extra headers
+Route = Callable[[dict[str, str]], Reply]
+
+
+class Api:
+    """Routes by path; each gets the query as a dict. Records every request's path and query."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+        self.asked: list[str] = []
+        self.headers: list[Message] = []  # of each request, in the order asked
+        self.base = ""
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def do_GET(self) -> None:
+        api = self.server.api
+        parts = urllib.parse.urlsplit(self.path)
+        api.asked.append(self.path)
+        api.headers.append(self.headers)
+        route = api.routes.get(parts.path)
+        if route is None:
+            body, headers, status = b'"no such route"', {}, 404
+        else:
+            data, headers = route(dict(urllib.parse.parse_qsl(parts.query)))
+            body, status = json.dumps(data).encode(), 200
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    api: Api
+
+
+@pytest.fixture
+def api() -> Iterator[Api]:
+    server = _Server(("127.0.0.1", 0), _Handler)
+    server.api = Api()
+    server.api.base = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield server.api
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

@@ -1,0 +1,137 @@
+"""What a page request carries: cookies and credentials; and secrets kept out of every output."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.apiserver import Api, Reply
+from tests.conftest import RunCli
+from tests.support import manifest_records
+from yamlcrawl.redact import redact
+
+SECRET = "s3cr3t/t0ken+x"  # a slash and a plus: percent-encoded differently in a URL
+
+
+def crawl_file(tmp_path: Path, http: str, stage: str = "") -> Path:
+    config = tmp_path / "crawl.yaml"
+    config.write_text(
+        f"""
+vars:
+  api: "http://127.0.0.1"
+  token: ${{API_TOKEN}}
+  user: reader
+http:
+{http}
+stages:
+  list:
+    url: "{{api}}/list"
+{stage}
+    each: "$.items[*]"
+    as: item
+    downloads:
+      - url: "{{api}}/file?key={{token}}&n={{item}}"
+        save_as: "{{item}}.json"
+""",
+        "utf-8",
+    )
+    return config
+
+
+def serve(api: Api, items: list[str]) -> None:
+    def listing(q: dict[str, str]) -> Reply:
+        return {"items": items}, {}
+
+    def file(q: dict[str, str]) -> Reply:
+        return {"n": q["n"]}, {}
+
+    api.routes["/list"] = listing
+    api.routes["/file"] = file
+
+
+@pytest.mark.parametrize("mode", ["serial", "queue"])
+def test_cookies_and_bearer_token_go_with_page_requests(
+    api: Api, run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    monkeypatch.setenv("API_TOKEN", SECRET)
+    serve(api, ["a"])
+    http = "  cookies: {lang: zh}\n  auth: {bearer: '{token}'}"
+    config = crawl_file(tmp_path, http, "    cookies: {region: '{user}'}")
+    run = run_cli(config, "--set", f"api={api.base}", "--output", tmp_path / "out", "--mode", mode)
+    assert run.code == 0, run.out + run.err
+    page = api.headers[api.asked.index("/list")]
+    assert page["Authorization"] == f"Bearer {SECRET}"
+    assert page["Cookie"] == "lang=zh; region=reader"
+    download = next(h for p, h in zip(api.asked, api.headers, strict=True) if p.startswith("/file"))
+    assert download["Authorization"] is None  # credentials are for the API, not any file host
+
+
+def test_basic_auth_of_a_stage_replaces_http_auth(
+    api: Api, run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("API_TOKEN", SECRET)
+    serve(api, [])
+    stage = "    auth: {basic: {user: '{user}', password: '{token}'}}"
+    config = crawl_file(tmp_path, "  auth: {bearer: nope}", stage)
+    run = run_cli(config, "--set", f"api={api.base}", "--output", tmp_path / "out")
+    assert run.code == 0, run.out + run.err
+    expected = base64.b64encode(f"reader:{SECRET}".encode()).decode()
+    assert api.headers[0]["Authorization"] == f"Basic {expected}"
+
+
+def test_secrets_never_reach_any_output(
+    api: Api, run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key in every file URL; one file fails; -v and a log file show every URL: no key."""
+    monkeypatch.setenv("API_TOKEN", SECRET)
+    serve(api, ["a", "b"])
+    api.routes["/file"] = lambda q: ({"n": q["n"]}, {}) if q["n"] == "a" else (None, {})
+    output = tmp_path / "out"
+    config = crawl_file(tmp_path, "  auth: {bearer: '{token}'}")
+    config.write_text(config.read_text().replace("/file?", "/{item}/file?"))  # b: 404
+    api.routes["/a/file"] = api.routes.pop("/file")
+    log, report = tmp_path / "log.txt", tmp_path / "report.json"
+    args = ["--output", output, "-v", "--log-file", log, "--report", report]
+    run = run_cli(config, "--set", f"api={api.base}", *args)
+    assert run.code == 1  # b failed: HTTP 404
+    assert any(r["status"] == "failed" for r in manifest_records(output))
+    shown = run.out + run.err + log.read_text() + report.read_text()
+    shown += (output / "manifest.jsonl").read_text()
+    assert "key=***" in shown
+    for form in (SECRET, "s3cr3t%2Ft0ken%2Bx", "s3cr3t%2Ft0ken+x"):
+        assert form not in shown
+    assert json.loads(report.read_text())["failed"] == 1
+
+
+def test_redact_plain_and_encoded() -> None:
+    text = "GET http://h/x?key=s3cr3t%2Ft0ken%2Bx and s3cr3t/t0ken+x"
+    assert redact(text, (SECRET,)) == "GET http://h/x?key=*** and ***"
+    assert redact("nothing", ()) == "nothing"
+
+
+def test_a_dry_run_lists_urls_without_secrets(
+    api: Api, run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("API_TOKEN", SECRET)
+    serve(api, ["a"])
+    config = crawl_file(tmp_path, "  timeout: 5")
+    run = run_cli(config, "--set", f"api={api.base}", "--output", tmp_path / "o", "--dry-run")
+    assert run.code == 0, run.err
+    assert "key=***&n=a" in run.out
+    assert SECRET not in run.out and "s3cr3t%2F" not in run.out
+
+
+def test_auth_needs_exactly_one_kind() -> None:
+    from yamlcrawl.backends import modes
+    from yamlcrawl.loader import ConfigError, load_text
+
+    text = "http:\n  auth: {}\nstages:\n  a: {url: x}\n"
+    with pytest.raises(ConfigError) as caught:
+        load_text(text, "crawler.yaml", modes=modes(), environ={})
+    assert str(caught.value) == (
+        "crawler.yaml:2:9: neither 'bearer' nor 'basic' at http.auth — expected one of them:"
+        " 'bearer: TOKEN' or 'basic: {user: ..., password: ...}'"
+    )
