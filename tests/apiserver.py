@@ -23,6 +23,7 @@ class Api:
         self.routes: dict[str, Route] = {}
         self.asked: list[str] = []
         self.headers: list[Message] = []  # of each request, in the order asked
+        self.bodies: list[tuple[str, bytes]] = []  # (method, body) of each request
         self.base = ""
 
 
@@ -31,6 +32,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         api = self.server.api
+        length = int(self.headers.get("Content-Length") or 0)
+        api.bodies.append((self.command, self.rfile.read(length) if length else b""))
         parts = urllib.parse.urlsplit(self.path)
         api.asked.append(self.path)
         api.headers.append(self.headers)
@@ -47,6 +50,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
+
+    do_POST = do_GET  # noqa: N815 (the name http.server looks up)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass

@@ -106,6 +106,52 @@ def test_secrets_never_reach_any_output(
     assert json.loads(report.read_text())["failed"] == 1
 
 
+@pytest.mark.parametrize(
+    ("body", "sent", "content_type"),
+    [
+        (
+            "json: {ids: ['{item}'], label: 'n-{item}', page: {size: 2}}",
+            {"ids": [7], "label": "n-7", "page": {"size": 2}},  # '{item}' alone stays a number
+            "application/json",
+        ),
+        ("form: {q: 'K/DA {user}', n: '{item}'}", "q=K%2FDA+reader&n=7", None),
+    ],
+)
+def test_json_and_form_bodies(
+    api: Api, run_cli: RunCli, tmp_path: Path, body: str, sent: object, content_type: str | None
+) -> None:
+    api.routes["/ids"] = lambda q: ({"items": [7]}, {})
+    api.routes["/search"] = lambda q: ({"items": []}, {})
+    config = tmp_path / "crawl.yaml"
+    config.write_text(
+        f"""
+vars: {{api: "http://127.0.0.1", user: reader}}
+stages:
+  ids:
+    url: "{{api}}/ids"
+    each: "$.items[*]"
+    as: item
+  search:
+    from: ids
+    url: "{{api}}/search"
+    method: POST
+    {body}
+""",
+        "utf-8",
+    )
+    run = run_cli(config, "--set", f"api={api.base}", "--output", tmp_path / "out")
+    assert run.code == 0, run.out + run.err
+    method, raw = api.bodies[api.asked.index("/search")]
+    assert method == "POST"
+    headers = api.headers[api.asked.index("/search")]
+    if content_type == "application/json":
+        assert json.loads(raw) == sent
+        assert headers["Content-Type"] == "application/json"
+    else:
+        assert raw.decode() == sent
+        assert headers["Content-Type"] == "application/x-www-form-urlencoded"
+
+
 def test_redact_plain_and_encoded() -> None:
     text = "GET http://h/x?key=s3cr3t%2Ft0ken%2Bx and s3cr3t/t0ken+x"
     assert redact(text, (SECRET,)) == "GET http://h/x?key=*** and ***"

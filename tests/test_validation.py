@@ -179,8 +179,8 @@ INVALID: dict[str, tuple[str, list[str]]] = {
         """,
         [
             "crawler.yaml:5:5: unknown key 'eacg' at stages.heroes — expected one of: as,"
-            " auth, cookies, downloads, each, fields, format, from, headers, method, paginate,"
-            " params, url;"
+            " auth, cookies, downloads, each, fields, form, format, from, headers, json, method,"
+            " paginate, params, url;"
             " did you mean 'each'?"
         ],
     ),
@@ -409,6 +409,22 @@ INVALID: dict[str, tuple[str, list[str]]] = {
             "crawler.yaml:4:36: jsonpath '$.[' does not parse (Parse error near the end of"
             " string!) at stages.a.paginate.has_more — expected a jsonpath such as $.items[*]"
             ' or $.items[?(@.kind == "a")]',
+        ],
+    ),
+    "two bodies": (
+        "stages:\n  a:\n    url: x\n    method: POST\n    json: {q: 1}\n    form: {q: '1'}\n",
+        [
+            "crawler.yaml:6:11: both 'json' and 'form' at stages.a — expected one body: json or"
+            " form",
+        ],
+    ),
+    "an unknown name deep in a JSON body": (
+        "vars: {id: 7}\nstages:\n  a:\n    url: x\n    method: POST\n"
+        "    json: {filter: {ids: [1, '{idd}']}}\n",
+        [
+            "crawler.yaml:6:30: template names 'idd', which nothing binds, at"
+            " stages.a.json.filter.ids[1] — expected one of: id (bound by vars, --set, or an"
+            " ancestor's as/fields); did you mean 'id'?",
         ],
     ),
     "a manifest outside the folder": (

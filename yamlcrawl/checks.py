@@ -9,6 +9,7 @@ from __future__ import annotations
 import graphlib
 import re
 from collections.abc import Iterator
+from typing import Any
 
 from yamlcrawl.jsonpaths import JsonPathError, compile_jsonpath
 from yamlcrawl.problems import Problem, did_you_mean, dotted
@@ -148,6 +149,7 @@ def _check_stage(checker: _Checker, name: str, stage: StageSpec) -> None:
     _check_templates_of(checker, (*base, "headers"), stage.headers, inherited)
     _check_templates_of(checker, (*base, "cookies"), stage.cookies, inherited)
     _check_auth(checker, (*base, "auth"), stage.auth, inherited)
+    _check_body(checker, base, stage, inherited)
     for i, download in enumerate(stage.downloads):
         path = (*base, "downloads", i)
         scope = inherited | own
@@ -175,6 +177,29 @@ def _check_fan_out(checker: _Checker, base: YamlPath, stage: StageSpec) -> None:
             f"'as' without 'each' at {dotted(base)}"
             " — expected 'each: JSONPATH' beside it, the items to fan out over",
         )
+
+
+def _check_body(checker: _Checker, base: YamlPath, stage: StageSpec, scope: set[str]) -> None:
+    if stage.json_ is not None and stage.form:
+        checker.add(
+            (*base, "form"),
+            f"both 'json' and 'form' at {dotted(base)} — expected one body: json or form",
+        )
+    _check_templates_of(checker, (*base, "form"), stage.form, scope)
+    for path, text in _json_strings((*base, "json"), stage.json_):
+        _check_templates_of(checker, path, {"": text}, scope)
+
+
+def _json_strings(path: YamlPath, value: Any) -> Iterator[tuple[YamlPath, str]]:
+    """Every string in a JSON body, with where it is."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _json_strings((*path, key), item)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _json_strings((*path, index), item)
 
 
 def _check_auth(checker: _Checker, base: YamlPath, auth: AuthSpec | None, scope: set[str]) -> None:

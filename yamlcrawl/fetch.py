@@ -288,6 +288,7 @@ def fetch_document(
     headers: Mapping[str, str] | None = None,
     fmt: Literal["json", "jsonp"] = "json",
     on_retry: Callable[[str], None] | None = None,
+    body: tuple[str, bytes] | None = None,
 ) -> Document:
     """Request `url` and parse the body as JSON, retrying transient failures.
 
@@ -299,6 +300,7 @@ def fetch_document(
         headers: Headers sent over the session's.
         fmt: `json`, or `jsonp` to unwrap `callback(...)` first.
         on_retry: Called with the reason before each retry.
+        body: (content type, bytes) to send, sent again as it is on each retry.
 
     Returns:
         The parsed document with its status, attempts and size.
@@ -312,34 +314,38 @@ def fetch_document(
     _check_url(method, url, shown)
     client = client_for(settings)
     target = _with_query(url, params)
+    content = None
+    if body is not None:
+        headers = {"Content-Type": body[0], **(headers or {})}
+        content = body[1]
 
     def attempt() -> tuple[int, str, bytes, str]:
-        with _send(client, settings, method, target, headers) as resp:
+        with _send(client, settings, method, target, headers, content) as resp:
             _check_status(resp, settings)
-            body = _read_all(resp, settings)
+            received = _read_all(resp, settings)
             link = resp.headers.get("Link", "")
-            return resp.status, resp.headers.get("Content-Type", ""), body, link
+            return resp.status, resp.headers.get("Content-Type", ""), received, link
 
-    (status, content_type, body, link), attempts = _with_retries(
+    (status, content_type, received, link), attempts = _with_retries(
         settings, method, shown, attempt, on_retry
     )
     try:
-        data = _parse_document(body, content_type, fmt)
+        data = _parse_document(received, content_type, fmt)
     except _BadDocumentError as bad:
         kind = "JSONP" if fmt == "jsonp" else "JSON"
         media = content_type.split(";", 1)[0].strip() or "(no content type)"
         message = f"{method} {shown} returned HTTP {status} {media}, not {kind} ({bad})"
         raise FetchError(
-            f"{message}: {_preview(body)}", url=shown, attempts=attempts, status=status
+            f"{message}: {_preview(received)}", url=shown, attempts=attempts, status=status
         ) from bad
     return Document(
         data=data,
         status=status,
         attempts=attempts,
-        bytes=len(body),
+        bytes=len(received),
         url=target,
         link=link,
-        digest=hashlib.sha1(body, usedforsecurity=False).hexdigest(),
+        digest=hashlib.sha1(received, usedforsecurity=False).hexdigest(),
     )
 
 
@@ -429,6 +435,7 @@ def _send(
     method: str,
     url: str,
     headers: Mapping[str, str] | None,
+    body: bytes | None = None,
 ) -> Iterator[urllib3.BaseHTTPResponse]:
     """Send one request; yield the response with its body unread, and let go of it after.
 
@@ -442,6 +449,7 @@ def _send(
             headers=headers or {},
             timeout=settings.timeout,
             max_redirects=settings.max_redirects,
+            body=body,
         )
     except (urllib3.exceptions.HTTPError, RedirectError) as exc:
         raise _failure_from(exc, settings) from exc

@@ -73,6 +73,8 @@ class StagePlan:
     paginate: PagePlan | None = None
     cookies: Pairs = ()
     auth: AuthPlan | None = None  # the stage's own, or http.auth
+    json_body: Any = field(default=None, compare=False)  # plain JSON data; strings are templates
+    form: Pairs = ()
 
 
 @dataclass(frozen=True)
@@ -231,6 +233,8 @@ def _stage_plan(name: str, stage: StageSpec, crawl: CrawlSpec) -> StagePlan:
         paginate=_page_plan(stage.paginate),
         cookies=tuple(stage.cookies.items()),
         auth=_auth_plan(stage.auth or crawl.http.auth),
+        json_body=stage.json_,
+        form=tuple(stage.form.items()),
     )
 
 

@@ -6,7 +6,7 @@ messages, so the schema and the messages never disagree.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -184,6 +184,14 @@ class StageSpec(_Strict):
     )
     auth: AuthSpec | None = Field(
         None, description="a mapping with bearer, or basic (replaces http.auth)"
+    )
+    json_: Any = Field(
+        None,
+        alias="json",
+        description="a JSON body: any value whose strings are templates ('{x}' keeps x's type)",
+    )
+    form: TemplateMap = Field(
+        default_factory=dict, description="a form body: a mapping of field names to templates"
     )
     format: Literal["json", "jsonp"] = Field("json", description="json or jsonp")
     fields: dict[str, str] = Field(

@@ -77,6 +77,7 @@ class Client:
         headers: Mapping[str, str],
         timeout: float,
         max_redirects: int,
+        body: bytes | None = None,
     ) -> urllib3.BaseHTTPResponse:
         """Send one request, following up to `max_redirects` redirects; the body is unread.
 
@@ -91,13 +92,16 @@ class Client:
         sent.update(headers)  # case-insensitively: a crawl's `user-agent` replaces ours
         limit = Timeout(connect=timeout, read=timeout)
         for _ in range(max_redirects + 1):
-            response = self._open(method, url, sent, limit)
+            response = self._open(method, url, sent, limit, body)
             location = response.get_redirect_location()
             if not location:
                 return response
             response.close()  # its body is of no use, and may be large
             response.release_conn()
             method, url = _follow(method, url, location, response.status, sent)
+            if method == "GET":  # a redirect that turned a POST into a GET drops its body
+                body = None
+                sent.discard("Content-Type")
         raise RedirectError(f"more than {max_redirects} redirects")
 
     def close(self) -> None:
@@ -111,12 +115,18 @@ class Client:
             self._routes.clear()
 
     def _open(
-        self, method: str, url: str, headers: urllib3.HTTPHeaderDict, timeout: Timeout
+        self,
+        method: str,
+        url: str,
+        headers: urllib3.HTTPHeaderDict,
+        timeout: Timeout,
+        body: bytes | None,
     ) -> urllib3.BaseHTTPResponse:
         parts = urllib.parse.urlsplit(url)
         key = (parts.scheme.lower(), parts.netloc.lower())
         options: dict[str, Any] = {
             "headers": headers,
+            "body": body,
             "redirect": False,
             "retries": False,
             "preload_content": False,

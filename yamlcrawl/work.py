@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import threading
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -22,7 +24,8 @@ from yamlcrawl.jsonpaths import find_all, find_first
 from yamlcrawl.paging import PageState, next_page, request_for
 from yamlcrawl.plan import DownloadRule, Pairs, Plan, StagePlan
 from yamlcrawl.safepath import UnsafePathError, escape_value, relative_path, resolve_inside
-from yamlcrawl.template import RenderError, compile_template
+from yamlcrawl.template import Field as TemplateField
+from yamlcrawl.template import RenderError, compile_template, lookup
 
 Key = tuple[int, ...]
 
@@ -154,6 +157,7 @@ def fetch_page(plan: Plan, unit: PageUnit) -> PageResult:
         url = _render(stage.url, context)
         params = _render_pairs(stage.params, context)
         headers = _page_headers(plan, stage, context)
+        body = _page_body(stage, context)
     except RenderError as exc:
         return PageResult(unit, stage.url, f"cannot build the request: {exc}")
     url, params = request_for(stage.paginate, unit.page, url, params)
@@ -168,6 +172,7 @@ def fetch_page(plan: Plan, unit: PageUnit) -> PageResult:
             headers=headers,
             fmt=stage.format,
             on_retry=partial(_report_retry, plan, uid),
+            body=body,
         )
     except FetchError as exc:
         return PageResult(unit, url, str(exc), attempts=exc.attempts)
@@ -193,6 +198,32 @@ def fetch_page(plan: Plan, unit: PageUnit) -> PageResult:
         bytes=document.bytes,
         warning=warning,
     )
+
+
+def _page_body(stage: StagePlan, context: Mapping[str, Any]) -> tuple[str, bytes] | None:
+    """A page request's body, if the stage has one: (content type, bytes)."""
+    if stage.json_body is not None:
+        data = json.dumps(_render_json(stage.json_body, context), ensure_ascii=False)
+        return "application/json", data.encode("utf-8")
+    if stage.form:
+        fields = _render_pairs(stage.form, context)
+        return "application/x-www-form-urlencoded", urllib.parse.urlencode(fields).encode()
+    return None
+
+
+def _render_json(value: Any, context: Mapping[str, Any]) -> Any:
+    """A JSON body with its strings rendered; a string that is one plain field keeps its type."""
+    if isinstance(value, str):
+        template = compile_template(value)
+        only = template.parts[0] if len(template.parts) == 1 else None
+        if isinstance(only, TemplateField) and not only.filters:
+            return lookup(context, only)  # {"id": "{book.id}"} sends 7, not "7"
+        return template.render(context)
+    if isinstance(value, dict):
+        return {key: _render_json(item, context) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_render_json(item, context) for item in value]
+    return value
 
 
 def _page_headers(plan: Plan, stage: StagePlan, context: Mapping[str, Any]) -> dict[str, str]:
