@@ -10,6 +10,7 @@ import pytest
 
 from tests.support import SAMPLES
 from yamlcrawl.jsonpaths import JsonPathError, compile_jsonpath, find_all, find_first
+from yamlcrawl.loader import load_text
 from yamlcrawl.plan import Plan, StagePlan, build_plan
 from yamlcrawl.spec import CrawlSpec
 from yamlcrawl.work import PageUnit, file_request, item_contexts
@@ -108,3 +109,44 @@ def test_units_are_plain_picklable_data() -> None:
     unit = PageUnit((0, 1), "skins", {"img": "http://mirror", "hero": {"heroId": "1"}})
     assert pickle.loads(pickle.dumps(unit)) == unit
     assert pickle.loads(pickle.dumps(plan)).stage("skins") == plan.stage("skins")
+
+
+WHERE_ITEMS = [
+    {"name": "K/DA 阿狸", "chromas": "0", "mainImg": "a.jpg", "tier": 3},
+    {"name": "K/DA 阿狸 (炫彩)", "chromas": "1", "mainImg": "", "tier": 1},
+    {"name": "源计划", "chromas": "0", "tier": 2},
+]
+
+
+@pytest.mark.parametrize(
+    ("where", "kept"),
+    [
+        ("{'{skin.chromas}': '0'}", ["K/DA 阿狸", "源计划"]),
+        ("{'{skin.chromas}': {not: '0'}}", ["K/DA 阿狸 (炫彩)"]),
+        ("{'{skin.tier}': {in: [1, 2]}}", ["K/DA 阿狸 (炫彩)", "源计划"]),  # numbers as text
+        ("{'{skin.tier}': {not_in: [3]}}", ["K/DA 阿狸 (炫彩)", "源计划"]),
+        ("{'{skin.name}': {matches: 'K/DA.*'}}", ["K/DA 阿狸", "K/DA 阿狸 (炫彩)"]),
+        ("{'{skin.mainImg}': {empty: false}}", ["K/DA 阿狸"]),  # '' and missing are empty
+        ("{'{skin.mainImg}': {empty: true}, '{skin.tier}': 1}", ["K/DA 阿狸 (炫彩)"]),  # all hold
+    ],
+)
+def test_where_keeps_the_items_that_meet_every_rule(where: str, kept: list[str]) -> None:
+    text = f"""
+stages:
+  skins:
+    url: http://h/skins
+    each: $.skins[*]
+    as: skin
+    where: {where}
+"""
+    plan = build_plan(load_text(text, "crawler.yaml", environ={}).spec)
+    contexts = item_contexts(plan, plan.stage("skins"), {}, {"skins": WHERE_ITEMS})
+    assert [c["skin"]["name"] for c in contexts] == kept
+
+
+def test_limit_counts_what_where_kept() -> None:
+    text = "stages:\n  s:\n    url: x\n    each: $.s[*]\n    as: skin\n"
+    text += "    where: {'{skin.chromas}': '0'}\n"
+    plan = build_plan(load_text(text, "crawler.yaml", environ={}).spec).with_overrides(limit=1)
+    contexts = item_contexts(plan, plan.stage("s"), {}, {"s": WHERE_ITEMS})
+    assert [c["skin"]["name"] for c in contexts] == ["K/DA 阿狸"]

@@ -180,7 +180,7 @@ INVALID: dict[str, tuple[str, list[str]]] = {
         [
             "crawler.yaml:5:5: unknown key 'eacg' at stages.heroes — expected one of: as,"
             " auth, cookies, downloads, each, fields, form, format, from, headers, json, method,"
-            " paginate, params, url;"
+            " paginate, params, url, where;"
             " did you mean 'each'?"
         ],
     ),
@@ -425,6 +425,25 @@ INVALID: dict[str, tuple[str, list[str]]] = {
             "crawler.yaml:6:30: template names 'idd', which nothing binds, at"
             " stages.a.json.filter.ids[1] — expected one of: id (bound by vars, --set, or an"
             " ancestor's as/fields); did you mean 'id'?",
+        ],
+    ),
+    "a where rule with two tests, and a regex that does not compile": (
+        "stages:\n  a:\n    url: x\n    each: $.s[*]\n    as: s\n    where:\n"
+        "      '{s.kind}': {not: a, in: [b]}\n      '{s.name}': {matches: '(unclosed'}\n",
+        [
+            'crawler.yaml:7:19: 2 tests in the rule at stages.a.where."{s.kind}" — expected'
+            " exactly one of: not, in, not_in, matches, empty (or a plain value to equal)",
+            "crawler.yaml:8:29: regular expression '(unclosed' does not compile (missing ),"
+            ' unterminated subpattern at position 0) at stages.a.where."{s.name}".matches —'
+            " expected a Python regular expression",
+        ],
+    ),
+    "a where template naming an unknown name": (
+        "stages:\n  a:\n    url: x\n    each: $.s[*]\n    as: s\n    where: {'{skin.kind}': a}\n",
+        [
+            "crawler.yaml:6:28: template names 'skin', which nothing binds, at"
+            ' stages.a.where."{skin.kind}" — expected one of: s (bound by vars, --set, or'
+            " an ancestor's as/fields)",
         ],
     ),
     "a manifest outside the folder": (

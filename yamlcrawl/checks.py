@@ -14,7 +14,7 @@ from typing import Any
 from yamlcrawl.jsonpaths import JsonPathError, compile_jsonpath
 from yamlcrawl.problems import Problem, did_you_mean, dotted
 from yamlcrawl.safepath import UnsafePathError, relative_path
-from yamlcrawl.spec import AuthSpec, CrawlSpec, PaginateSpec, StageSpec
+from yamlcrawl.spec import AuthSpec, CrawlSpec, PaginateSpec, RuleSpec, StageSpec
 from yamlcrawl.template import PATH_FILTER, Template, TemplateError, compile_template
 from yamlcrawl.yamlsource import Positions, YamlPath
 
@@ -144,6 +144,7 @@ def _check_stage(checker: _Checker, name: str, stage: StageSpec) -> None:
             inherited.add(bound)
             owner[bound] = f"stages.{ancestor}"
     own = _check_bindings(checker, base, stage, owner)
+    _check_where(checker, (*base, "where"), stage, inherited | own)
     _check_templates_of(checker, (*base, "url"), {"": stage.url}, inherited)
     _check_templates_of(checker, (*base, "params"), stage.params, inherited)
     _check_templates_of(checker, (*base, "headers"), stage.headers, inherited)
@@ -177,6 +178,41 @@ def _check_fan_out(checker: _Checker, base: YamlPath, stage: StageSpec) -> None:
             f"'as' without 'each' at {dotted(base)}"
             " — expected 'each: JSONPATH' beside it, the items to fan out over",
         )
+
+
+def _check_where(checker: _Checker, base: YamlPath, stage: StageSpec, scope: set[str]) -> None:
+    for source, rule in stage.where.items():
+        path = (*base, source)
+        _check_templates_of(checker, path, {"": source}, scope)
+        if not isinstance(rule, RuleSpec):
+            continue
+        tests = [key for key in ("not", "in", "not_in", "matches", "empty") if _rule(rule, key)]
+        if len(tests) != 1:
+            checker.add(
+                path,
+                f"{len(tests)} tests in the rule at {dotted(path)} — expected exactly one of:"
+                " not, in, not_in, matches, empty (or a plain value to equal)",
+            )
+        if rule.matches is not None:
+            try:
+                re.compile(rule.matches)
+            except re.error as exc:
+                checker.add(
+                    (*path, "matches"),
+                    f"regular expression {rule.matches!r} does not compile ({exc})"
+                    f" at {dotted((*path, 'matches'))} — expected a Python regular expression",
+                )
+
+
+def _rule(rule: RuleSpec, key: str) -> bool:
+    values: dict[str, object] = {
+        "not": rule.not_,
+        "in": rule.in_,
+        "not_in": rule.not_in,
+        "matches": rule.matches,
+        "empty": rule.empty,
+    }
+    return values[key] is not None
 
 
 def _check_body(checker: _Checker, base: YamlPath, stage: StageSpec, scope: set[str]) -> None:

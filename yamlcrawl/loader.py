@@ -244,6 +244,8 @@ def _model_at(path: YamlPath) -> type[BaseModel] | None:
         return spec.AuthSpec
     if path[-2:] == ("auth", "basic"):
         return spec.BasicAuthSpec
+    if path[0] == "stages" and len(path) == 4 and path[2] == "where":
+        return spec.RuleSpec
     return None
 
 

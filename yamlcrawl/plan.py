@@ -7,6 +7,7 @@ and compiles the templates and jsonpaths it needs itself, once, on first use.
 from __future__ import annotations
 
 import graphlib
+import json
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -14,7 +15,7 @@ from yamlcrawl.fetch import HttpSettings
 from yamlcrawl.safepath import Replace
 
 if TYPE_CHECKING:  # workers unpickle plans without loading pydantic
-    from yamlcrawl.spec import AuthSpec, CrawlSpec, PaginateSpec, StageSpec
+    from yamlcrawl.spec import AuthSpec, CrawlSpec, PaginateSpec, RuleSpec, Scalar, StageSpec
 
 Pairs = tuple[tuple[str, str], ...]
 OnConflict = Literal["suffix", "overwrite", "skip"]
@@ -75,6 +76,7 @@ class StagePlan:
     auth: AuthPlan | None = None  # the stage's own, or http.auth
     json_body: Any = field(default=None, compare=False)  # plain JSON data; strings are templates
     form: Pairs = ()
+    where: tuple[tuple[str, str, Any], ...] = ()  # (template, test, operand): all must hold
 
 
 @dataclass(frozen=True)
@@ -235,7 +237,30 @@ def _stage_plan(name: str, stage: StageSpec, crawl: CrawlSpec) -> StagePlan:
         auth=_auth_plan(stage.auth or crawl.http.auth),
         json_body=stage.json_,
         form=tuple(stage.form.items()),
+        where=tuple(_where_rule(template, rule) for template, rule in stage.where.items()),
     )
+
+
+def _where_rule(template: str, rule: Scalar | RuleSpec) -> tuple[str, str, Any]:
+    """One `where` entry as (template, test, operand): test is equals, not, in, not_in, ..."""
+    from yamlcrawl.spec import RuleSpec  # here: workers load plans without pydantic
+
+    if not isinstance(rule, RuleSpec):
+        return (template, "equals", _text(rule))
+    tests = {
+        "not": rule.not_,
+        "in": None if rule.in_ is None else tuple(_text(v) for v in rule.in_),
+        "not_in": None if rule.not_in is None else tuple(_text(v) for v in rule.not_in),
+        "matches": rule.matches,
+        "empty": rule.empty,
+    }
+    test, operand = next((k, v) for k, v in tests.items() if v is not None)
+    return (template, test, operand)
+
+
+def _text(value: Scalar) -> str:
+    """A YAML scalar as the text a template gives: true, 3, 2.5, as JSON writes them."""
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _auth_plan(spec: AuthSpec | None) -> AuthPlan | None:

@@ -167,6 +167,23 @@ class PaginateSpec(_Strict):
     )
 
 
+class RuleSpec(_Strict):
+    """A test of a value in `where` (exactly one key)."""
+
+    not_: str | None = Field(None, alias="not", description="a text the value must not be")
+    in_: list[Scalar] | None = Field(
+        None, alias="in", description="a list of texts the value must be one of"
+    )
+    not_in: list[Scalar] | None = Field(
+        None, description="a list of texts the value must not be any of"
+    )
+    matches: str | None = Field(None, description="a regular expression the whole value must match")
+    empty: bool | None = Field(None, description="true: must be empty; false: must not be")
+
+
+Rule = Annotated[Scalar | RuleSpec, Field(union_mode="left_to_right")]
+
+
 class StageSpec(_Strict):
     """One request per parent item, and what to take from its response."""
 
@@ -200,6 +217,10 @@ class StageSpec(_Strict):
     each: str | None = Field(None, description="a jsonpath that selects the items to fan out over")
     as_: str | None = Field(
         None, alias="as", description="a name (letters, digits, _) for each item of `each`"
+    )
+    where: dict[str, Rule] = Field(
+        default_factory=dict,
+        description="a mapping of templates to what their text must be (all must hold)",
     )
     downloads: list[DownloadSpec] = Field(
         default_factory=list, description="a list of {url, save_as} entries"

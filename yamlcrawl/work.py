@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import threading
 import urllib.parse
 from collections.abc import Mapping
@@ -251,11 +252,40 @@ def item_contexts(
     base = dict(context)
     base.update((name, find_first(path, data)) for name, path in stage.fields)
     if stage.each is None or stage.as_ is None:
-        return [base]
-    items = find_all(stage.each, data)
+        return [base] if passes(stage, base) else []
+    name = stage.as_
+    contexts = [
+        c for c in ({**base, name: item} for item in find_all(stage.each, data)) if passes(stage, c)
+    ]
     if plan.limit is not None:
-        items = items[: max(plan.limit - before, 0)]
-    return [{**base, stage.as_: item} for item in items]
+        contexts = contexts[: max(plan.limit - before, 0)]
+    return contexts
+
+
+def passes(stage: StagePlan, context: Mapping[str, Any]) -> bool:
+    """Whether an item meets every ``where`` rule of its stage (a missing value is empty)."""
+    for source, test, operand in stage.where:
+        try:
+            text = compile_template(source).render(context)
+        except RenderError:
+            text = ""
+        if not _holds(test, operand, text):
+            return False
+    return True
+
+
+def _holds(test: str, operand: Any, text: str) -> bool:
+    if test == "equals":
+        return bool(text == operand)
+    if test == "not":
+        return bool(text != operand)
+    if test == "in":
+        return text in operand
+    if test == "not_in":
+        return text not in operand
+    if test == "matches":
+        return re.fullmatch(operand, text) is not None
+    return (text == "") is operand  # empty: true or false
 
 
 def _children(
