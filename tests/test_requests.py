@@ -181,3 +181,38 @@ def test_auth_needs_exactly_one_kind() -> None:
         "crawler.yaml:2:9: neither 'bearer' nor 'basic' at http.auth — expected one of them:"
         " 'bearer: TOKEN' or 'basic: {user: ..., password: ...}'"
     )
+
+
+@pytest.mark.parametrize("mode", ["serial", "queue"])
+def test_the_same_request_twice_is_made_once(
+    api: Api, run_cli: RunCli, tmp_path: Path, mode: str
+) -> None:
+    api.routes["/ids"] = lambda q: ({"items": [1, 2, 1, 3, 2]}, {})
+    api.routes["/item"] = lambda q: ({"name": f"n{q['id']}"}, {})
+    api.routes["/file"] = lambda q: ({"n": q["n"]}, {})
+    config = tmp_path / "crawl.yaml"
+    config.write_text(
+        """
+vars: {api: "http://127.0.0.1"}
+stages:
+  ids: {url: "{api}/ids", each: "$.items[*]", as: id}
+  item:
+    from: ids
+    url: "{api}/item"
+    params: {id: "{id}"}
+    fields: {name: $.name}
+    downloads: [{url: "{api}/file?n={name}", save_as: "{name}.json"}]
+""",
+        "utf-8",
+    )
+    output = tmp_path / "out"
+    run = run_cli(config, "--set", f"api={api.base}", "--output", output, "--mode", mode)
+    assert run.code == 0, run.out + run.err
+    assert sorted(p for p in api.asked if p.startswith("/item")) == [
+        "/item?id=1",
+        "/item?id=2",
+        "/item?id=3",
+    ]
+    duplicates = [r for r in manifest_records(output) if r["status"] == "duplicate"]
+    assert [r["url"] for r in duplicates] == [f"{api.base}/item?id=1", f"{api.base}/item?id=2"]
+    assert sorted(p.name for p in output.glob("*.json")) == ["n1.json", "n2.json", "n3.json"]

@@ -38,6 +38,7 @@ from yamlcrawl.work import (
     Result,
     Unit,
     UnitId,
+    page_signature,
     unit_id,
 )
 
@@ -159,6 +160,7 @@ class Coordinator:
         self._arrived: dict[Key, PageResult] = {}
         self._claims: dict[str, str] = {}
         self._seen: set[tuple[str, str]] = set()
+        self._asked: set[str] = set()  # page requests made or queued (work.page_signature)
         self._writing: dict[str, deque[DownloadUnit]] = {}
         if manifest:  # a download named like the manifest gets a suffix, never overwrites it
             self._claims[conflict_key(PurePosixPath(manifest))] = ""
@@ -251,10 +253,25 @@ class Coordinator:
         if result.warning is not None:
             self.stats.warnings.append(f"{result.unit.stage} {result.url}: {result.warning}")
             self.manifest.page_warning(result)
-        for child in result.children:
+        kept = tuple(child for child in result.children if self._first_asked(child))
+        if len(kept) < len(result.children):
+            result = replace(result, children=kept)  # crawl order waits only for what is asked
+        for child in kept:
             self._queue_page(child)
         self._arrived[result.unit.key] = result
         self.events.page_done(result)
+
+    def _first_asked(self, unit: PageUnit) -> bool:
+        """False for a page whose request this run has already made or queued (a duplicate)."""
+        asked = page_signature(self.plan, unit)
+        if asked is None:
+            return True
+        if asked[0] in self._asked:
+            self.stats.duplicates += 1
+            self.manifest.page_duplicate(unit, asked[1])
+            return False
+        self._asked.add(asked[0])
+        return True
 
     def _release(self) -> None:
         """Settle file names page by page, in crawl order, as far as results have arrived."""

@@ -12,7 +12,7 @@ from types import TracebackType
 from typing import Any
 
 from yamlcrawl.redact import redact_value
-from yamlcrawl.work import FileRequest, FileResult, PageResult
+from yamlcrawl.work import FileRequest, FileResult, PageResult, PageUnit
 
 
 class Manifest:
@@ -85,6 +85,18 @@ class Manifest:
                 "stage": result.unit.stage,
                 "status": "warning",
                 "reason": result.warning,
+            }
+        )
+
+    def page_duplicate(self, unit: PageUnit, url: str) -> None:
+        """Record a page not fetched because the run already asked for the same request."""
+        self.write(
+            {
+                "kind": "page",
+                "url": url,
+                "stage": unit.stage,
+                "status": "duplicate",
+                "reason": "the same request again",
             }
         )
 

@@ -201,6 +201,25 @@ def fetch_page(plan: Plan, unit: PageUnit) -> PageResult:
     )
 
 
+def page_signature(plan: Plan, unit: PageUnit) -> tuple[str, str] | None:
+    """A digest of the request ``unit`` makes (stage, method, URL, query, body) and its URL, or
+    None if it cannot be built (its worker will say why)."""
+    stage = plan.stage(unit.stage)
+    try:
+        url = _render(stage.url, unit.context)
+        params = _render_pairs(stage.params, unit.context)
+        body = _page_body(stage, unit.context)
+    except RenderError:
+        return None
+    url, params = request_for(stage.paginate, unit.page, url, params)
+    text = json.dumps([stage.name, stage.method, url, sorted(params.items())])
+    digest = hashlib.sha1(text.encode("utf-8"), usedforsecurity=False)
+    if body is not None:
+        digest.update(body[1])
+    query = urllib.parse.urlencode(params)
+    return digest.hexdigest(), f"{url}{'&' if '?' in url else '?'}{query}" if query else url
+
+
 def _page_body(stage: StagePlan, context: Mapping[str, Any]) -> tuple[str, bytes] | None:
     """A page request's body, if the stage has one: (content type, bytes)."""
     if stage.json_body is not None:
