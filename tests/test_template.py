@@ -46,6 +46,7 @@ CONTEXT: dict[str, Any] = {
         ("{ skin.name | upper }", "K/DA 阿狸"),
         ("{skin.name|quote}", "K%2FDA%20%E9%98%BF%E7%8B%B8"),
         ("{hero.heroId|ext}", ""),
+        ("{hero.name|hash}", "82192462948876f2"),  # sha256 of the UTF-8 text, 16 hex digits
         ("{skin.loadingImg}", ""),
         ("no fields at all", "no fields at all"),
     ],
@@ -97,7 +98,7 @@ def test_missing_values_fail_with_the_field_named(template: str, message: str) -
         (
             "{a|bogus}",
             "unknown filter 'bogus' at character 1"
-            " (filters: basename, ext, lower, quote, stem, strip, upper, path)",
+            " (filters: basename, ext, hash, lower, quote, stem, strip, upper, path)",
         ),
     ],
 )

@@ -7,6 +7,7 @@ picklable; each process compiles what it needs on first use.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import posixpath
 import re
@@ -55,6 +56,9 @@ FILTERS: dict[str, Callable[[str], str]] = {
     "upper": str.upper,
     "strip": str.strip,
     "quote": lambda value: quote(value, safe=""),
+    # A name for APIs with none worth keeping: 16 hex digits of the value's SHA-256, the same
+    # for the same value in every run (`{skin.mainImg|hash}{skin.mainImg|ext}`).
+    "hash": lambda value: hashlib.sha256(value.encode("utf-8")).hexdigest()[:16],
 }
 # `path` is not a string function: it tells save_as rendering to keep `/` as folder separators.
 PATH_FILTER = "path"
