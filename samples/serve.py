@@ -6,6 +6,9 @@ Run ``python samples/serve.py samples/lol/site --port 8000`` and point a crawl a
 absolute image URLs inside the documents lead back to the mirror. The JSON-escaped spelling of
 the origin (``https:\\/\\/game.gtimg.cn``, as older LoL documents write it) is rewritten too.
 
+A request with a query is answered from ``<path>@<query>`` when that file exists (so
+``products.json?page=2`` from ``products.json@page=2``): paginated APIs mirror as files.
+
 Tests import it: ``server, base_url = start_server(root)`` serves from a daemon thread; after
 the crawl, ``server.requests`` lists the paths asked for, and ``server.shutdown()`` followed by
 ``server.server_close()`` stops it.
@@ -140,10 +143,15 @@ class SampleHandler(BaseHTTPRequestHandler):
 
     def _serve(self, *, with_body: bool) -> None:
         """Answer one request: 200 with the (rewritten) file, 403 or 404."""
-        path = unquote(urlsplit(self.path).path)
+        url = urlsplit(self.path)
+        path = unquote(url.path)
         if self.site.delay:
             time.sleep(self.site.delay)
         status, target = self.site.locate(path)
+        if url.query:  # `products.json?page=2` is the file `products.json@page=2`, if there
+            with_query = self.site.locate(f"{path}@{unquote(url.query)}")
+            if with_query[1] is not None:
+                status, target = with_query
         if target is None:
             self.site.record(self.command, path, status)
             self.send_error(status)

@@ -13,13 +13,14 @@ Three parts:
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import shutil
 import struct
 import unicodedata
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -386,3 +387,15 @@ def report(site: Path, expected: ExpectedFiles) -> None:
     size = sum(path.stat().st_size for path in files)
     print(f"site: {len(files)} files ({images} images), {size} bytes")
     print(expected.summary("expected.json"))
+
+
+def build_command(
+    here: Path, build: Callable[[Path], ExpectedFiles], argv: Sequence[str] | None, doc: str
+) -> int:
+    """A sample's build.py main: build ``here/site`` and ``here/expected.json``, then report."""
+    argparse.ArgumentParser(description=doc.split("\n", 1)[0]).parse_args(argv)
+    site = here / "site"
+    expected = build(site)
+    expected.write(here / "expected.json")
+    report(site, expected)
+    return 0

@@ -13,7 +13,6 @@ Run: ``python samples/books/build.py``. The data below is the single source of t
 
 from __future__ import annotations
 
-import argparse
 import sys
 import unicodedata
 from collections.abc import Sequence
@@ -102,12 +101,7 @@ def build(site: Path) -> sitekit.ExpectedFiles:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Build the site and expected.json, then print a summary."""
-    argparse.ArgumentParser(description=__doc__.split("\n", 1)[0]).parse_args(argv)
-    site = HERE / "site"
-    expected = build(site)
-    expected.write(HERE / "expected.json")
-    sitekit.report(site, expected)
-    return 0
+    return sitekit.build_command(HERE, build, argv, __doc__ or "")
 
 
 if __name__ == "__main__":
