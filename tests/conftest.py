@@ -32,7 +32,7 @@ def lol_site() -> Iterator[Site]:
     yield from _serve("lol", SAMPLES / "lol" / "site")
 
 
-@pytest.fixture(params=["books", "gallery", "shop"])
+@pytest.fixture(params=["books", "gallery", "shop", "feed", "ids"])
 def other_site(request: pytest.FixtureRequest) -> Iterator[Site]:
     """Each of the other sample sites in turn."""
     yield from _serve(request.param, SAMPLES / request.param / "site")
