@@ -179,8 +179,8 @@ INVALID: dict[str, tuple[str, list[str]]] = {
         """,
         [
             "crawler.yaml:5:5: unknown key 'eacg' at stages.heroes — expected one of: as,"
-            " auth, cookies, downloads, each, fields, form, format, from, headers, json, method,"
-            " paginate, params, url, where;"
+            " auth, cookies, downloads, each, emit, fields, form, format, from, headers, json,"
+            " method, paginate, params, url, where;"
             " did you mean 'each'?"
         ],
     ),
@@ -446,6 +446,26 @@ INVALID: dict[str, tuple[str, list[str]]] = {
             " an ancestor's as/fields)",
         ],
     ),
+    "emit files: a bad extension, one outside the folder, one written twice": (
+        "stages:\n  a:\n    url: x\n    each: $.i[*]\n    as: i\n"
+        "    emit: {to: rows.txt, fields: {id: '{i.id}'}}\n"
+        "  b:\n    from: a\n    url: x\n    emit: {to: ../rows.csv, fields: {id: '{i.id}'}}\n"
+        "  c:\n    from: a\n    url: x\n    emit: {to: all.jsonl, fields: {id: '{i.id}'}}\n"
+        "  d:\n    from: a\n    url: x\n    emit: {to: all.jsonl, fields: {n: '{nope}'}}\n",
+        [
+            "crawler.yaml:6:16: 'rows.txt' does not end in .jsonl or .csv at"
+            " stages.a.emit.to — expected a new file path inside the output folder ending"
+            " in .jsonl or .csv",
+            "crawler.yaml:10:16: '../rows.csv' has a '..' segment at stages.b.emit.to —"
+            " expected a new file path inside the output folder ending in .jsonl or .csv",
+            "crawler.yaml:18:16: 'all.jsonl' is written by another stage or is the manifest"
+            " at stages.d.emit.to — expected a new file path inside the output folder"
+            " ending in .jsonl or .csv",
+            "crawler.yaml:18:39: template names 'nope', which nothing binds, at"
+            " stages.d.emit.fields.n — expected one of: i (bound by vars, --set, or an"
+            " ancestor's as/fields)",
+        ],
+    ),
     "a manifest outside the folder": (
         "output:\n  manifest: ../m.jsonl\nstages:\n  a: {url: x}\n",
         [
@@ -518,6 +538,7 @@ def test_the_readme_names_every_key() -> None:
 
     text = (ROOT / "README.md").read_text("utf-8")
     models = [spec.CrawlSpec, spec.RunSpec, spec.HttpSpec, spec.OutputSpec, spec.StageSpec]
-    models += [spec.DownloadSpec, spec.PaginateSpec]
+    models += [spec.DownloadSpec, spec.PaginateSpec, spec.EmitSpec, spec.RuleSpec]
+    models += [spec.AuthSpec, spec.BasicAuthSpec]
     keys = {field.alias or name for model in models for name, field in model.model_fields.items()}
     assert {key for key in keys if f"{key}:" not in text} == set()

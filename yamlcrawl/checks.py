@@ -28,6 +28,7 @@ class _Checker:
         self.crawl = crawl
         self.positions = positions
         self.globals = set(crawl.vars) | overrides
+        self.emitted: set[str] = set()  # emit files named so far: each stage needs its own
         self.problems: list[Problem] = []
 
     def add(self, path: YamlPath, message: str, at_key: bool = False) -> None:
@@ -145,6 +146,9 @@ def _check_stage(checker: _Checker, name: str, stage: StageSpec) -> None:
             owner[bound] = f"stages.{ancestor}"
     own = _check_bindings(checker, base, stage, owner)
     _check_where(checker, (*base, "where"), stage, inherited | own)
+    if stage.emit is not None:
+        _check_templates_of(checker, (*base, "emit", "fields"), stage.emit.fields, inherited | own)
+        _check_emit_file(checker, (*base, "emit", "to"), stage.emit.to)
     _check_templates_of(checker, (*base, "url"), {"": stage.url}, inherited)
     _check_templates_of(checker, (*base, "params"), stage.params, inherited)
     _check_templates_of(checker, (*base, "headers"), stage.headers, inherited)
@@ -178,6 +182,31 @@ def _check_fan_out(checker: _Checker, base: YamlPath, stage: StageSpec) -> None:
             f"'as' without 'each' at {dotted(base)}"
             " — expected 'each: JSONPATH' beside it, the items to fan out over",
         )
+
+
+def _check_emit_file(checker: _Checker, path: YamlPath, to: str) -> None:
+    problem = None
+    if not to.endswith((".jsonl", ".csv")):
+        problem = "does not end in .jsonl or .csv"
+    else:
+        try:
+            relative = relative_path(to)
+        except UnsafePathError as exc:
+            problem = exc.reason
+        else:
+            if relative.parts[0].casefold() == ".yamlcrawl":
+                problem = "is in .yamlcrawl/, kept for yamlcrawl's own state"
+            elif str(relative) != to:
+                problem = f"is not a safe name (it would be saved as {str(relative)!r})"
+            elif to in checker.emitted or to == checker.crawl.output.manifest:
+                problem = "is written by another stage or is the manifest"
+    if problem is not None:
+        checker.add(
+            path,
+            f"'{to}' {problem} at {dotted(path)}"
+            " — expected a new file path inside the output folder ending in .jsonl or .csv",
+        )
+    checker.emitted.add(to)
 
 
 def _check_where(checker: _Checker, base: YamlPath, stage: StageSpec, scope: set[str]) -> None:

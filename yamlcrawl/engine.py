@@ -26,7 +26,7 @@ from yamlcrawl.fetch import part_path
 from yamlcrawl.plan import Plan
 from yamlcrawl.safepath import UnsafePathError, conflict_key, numbered, resolve_inside
 from yamlcrawl.state import STATE_DIR, NoState, StateStore
-from yamlcrawl.store import Manifest
+from yamlcrawl.store import Manifest, Records
 from yamlcrawl.work import (
     DownloadUnit,
     FileRequest,
@@ -77,6 +77,7 @@ class RunStats:
     elapsed: float = 0.0
     failures: list[Failure] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # e.g. a pagination the loop guard ended
+    records: int = 0  # rows written by `emit`
 
     @property
     def ok(self) -> bool:
@@ -164,11 +165,18 @@ class Coordinator:
         self._writing: dict[str, deque[DownloadUnit]] = {}
         if manifest:  # a download named like the manifest gets a suffix, never overwrites it
             self._claims[conflict_key(PurePosixPath(manifest))] = ""
+        self._emits = [(s.emit[0], [c for c, _ in s.emit[1]]) for s in plan.stages if s.emit]
+        for name, _ in self._emits:  # and so does one named like an `emit` file
+            self._claims[conflict_key(name)] = ""
+        self.records: Records | None = None
 
     def run(self) -> RunStats:
         """Crawl until every unit has a result, or until interrupted (Ctrl-C / SIGTERM)."""
         work.STOP.clear()
         self.events.run_started(self.plan, self.stats)
+        if self._emits and not self.dry_run:
+            self.records = Records(self.root, self._emits)
+        completed = False  # only a run that got to its end puts `emit` files in place
         try:
             for index, stage in enumerate(self.plan.start_stages):
                 unit = PageUnit((index,), stage.name, dict(self.plan.vars))
@@ -183,12 +191,16 @@ class Coordinator:
                 self._release()
                 self.events.tick()
             self.backend.close()
+            completed = True
         except KeyboardInterrupt:
             self.stats.interrupted = True
             with _interrupts_held():  # a second Ctrl-C must not cut the clean-up short
                 self.backend.abort()
                 self._remove_partial_files()
         finally:
+            if self.records is not None:
+                self.records.finish(complete=completed)
+                self.stats.records = self.records.written
             self.manifest.close()
             self.state.close()
             self.sink.close()
@@ -280,6 +292,9 @@ class Coordinator:
             self._order.extendleft(reversed([child.key for child in result.children]))
             for request in result.files:
                 self._claim(request)
+            emit = self.plan.stage(result.unit.stage).emit
+            if emit is not None and self.records is not None and result.error is None:
+                self.records.add(emit[0], result.records)
 
     def _claim(self, request: FileRequest) -> None:
         """Give a requested file its final name, by the conflict policy, and queue it."""

@@ -77,6 +77,7 @@ class StagePlan:
     json_body: Any = field(default=None, compare=False)  # plain JSON data; strings are templates
     form: Pairs = ()
     where: tuple[tuple[str, str, Any], ...] = ()  # (template, test, operand): all must hold
+    emit: tuple[str, Pairs] | None = None  # (file in the output folder, (column, template)...)
 
 
 @dataclass(frozen=True)
@@ -238,6 +239,7 @@ def _stage_plan(name: str, stage: StageSpec, crawl: CrawlSpec) -> StagePlan:
         json_body=stage.json_,
         form=tuple(stage.form.items()),
         where=tuple(_where_rule(template, rule) for template, rule in stage.where.items()),
+        emit=None if stage.emit is None else (stage.emit.to, tuple(stage.emit.fields.items())),
     )
 
 

@@ -130,6 +130,15 @@ class DownloadSpec(_Strict):
     )
 
 
+class EmitSpec(_Strict):
+    """Records: one row per fan-out item, written to a JSON Lines or CSV file."""
+
+    to: str = Field(description="a file path inside the output folder ending in .jsonl or .csv")
+    fields: dict[str, str] = Field(
+        min_length=1, description="a mapping of column names to templates (at least one)"
+    )
+
+
 PageStyle = Literal["page", "offset", "cursor", "next", "link"]
 
 
@@ -228,6 +237,7 @@ class StageSpec(_Strict):
     paginate: PaginateSpec | None = Field(
         None, description="a mapping with by, param, from, has_more, total, max_pages, ..."
     )
+    emit: EmitSpec | None = Field(None, description="a mapping with to and fields")
 
 
 class CrawlSpec(_Strict):

@@ -6,12 +6,16 @@ once, so an interrupted run still leaves an accurate record of what it did.
 
 from __future__ import annotations
 
+import csv
 import json
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TextIO
 
 from yamlcrawl.redact import redact_value
+from yamlcrawl.safepath import resolve_inside
+from yamlcrawl.template import format_value
 from yamlcrawl.work import FileRequest, FileResult, PageResult, PageUnit
 
 
@@ -116,3 +120,48 @@ class Manifest:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class Records:
+    """The run's `emit` files: rows in crawl order, JSON Lines or CSV by the file's extension.
+
+    Rows go to ``<file>.part`` as pages are released; a run that ends (failures or not) puts
+    each file in place at once, so a rerun writes the whole file again and a reader never sees
+    half of one. An interrupted run leaves the last complete file as it was.
+    """
+
+    def __init__(self, root: Path, files: Iterable[tuple[str, Sequence[str]]]) -> None:
+        self._open: dict[str, tuple[TextIO, Path, Any]] = {}
+        self.written = 0
+        for name, columns in files:
+            final = resolve_inside(root, name)
+            part = final.with_name(final.name + ".part")
+            part.parent.mkdir(parents=True, exist_ok=True)
+            stream = part.open("w", encoding="utf-8", newline="")
+            writer = None
+            if final.suffix == ".csv":
+                writer = csv.writer(stream)
+                writer.writerow(columns)
+            self._open[name] = (stream, final, writer)
+
+    def add(self, name: str, rows: Iterable[dict[str, Any]]) -> None:
+        """Append rows to one file (its columns in the order `emit.fields` gives them)."""
+        stream, _, writer = self._open[name]
+        for row in rows:
+            if writer is None:
+                stream.write(json.dumps(row, ensure_ascii=False) + "\n")
+            else:
+                writer.writerow(["" if v is None else format_value(v) for v in row.values()])
+            self.written += 1
+        stream.flush()
+
+    def finish(self, complete: bool) -> None:
+        """Put every file in place (``complete``), or drop the parts; further rows are refused."""
+        for stream, final, _ in self._open.values():
+            stream.close()
+            part = final.with_name(final.name + ".part")
+            if complete:
+                part.replace(final)
+            else:
+                part.unlink(missing_ok=True)
+        self._open.clear()

@@ -80,6 +80,7 @@ class PageResult:
     attempts: int = 0
     bytes: int = 0
     warning: str | None = None  # the page is fine, but something about it needs saying
+    records: tuple[dict[str, Any], ...] = ()  # `emit`: one row per item, in item order
 
 
 FileStatus = Literal["saved", "present", "failed"]
@@ -198,7 +199,20 @@ def fetch_page(plan: Plan, unit: PageUnit) -> PageResult:
         attempts=document.attempts,
         bytes=document.bytes,
         warning=warning,
+        records=tuple(_record(stage, c) for c in contexts) if stage.emit else (),
     )
+
+
+def _record(stage: StagePlan, context: Mapping[str, Any]) -> dict[str, Any]:
+    """One `emit` row: each column's template rendered; a missing value is null."""
+    assert stage.emit is not None
+    row: dict[str, Any] = {}
+    for column, source in stage.emit[1]:
+        try:
+            row[column] = _render_json(source, context)
+        except RenderError:
+            row[column] = None
+    return row
 
 
 def page_signature(plan: Plan, unit: PageUnit) -> tuple[str, str] | None:
