@@ -180,6 +180,28 @@ def test_limit_counts_items_across_pages(api: Api, run_cli: RunCli, tmp_path: Pa
     assert len(list_requests(api)) == 2
 
 
+def test_a_page_that_where_empties_does_not_end_it(
+    api: Api, run_cli: RunCli, tmp_path: Path
+) -> None:
+    def books(q: dict[str, str]) -> Reply:  # page 2 holds only books `where` rejects
+        page = int(q["page"])
+        items = [f"old{n}" for n in range(5)] if page == 2 else BOOKS[(page - 1) * 5 : page * 5]
+        return {"items": items, "total": 15}, {}
+
+    api.routes["/books"] = books
+    serve_books(api)
+    config = crawl_file(tmp_path, "{by: page, param: page, total: $.total}")
+    config.write_text(
+        config.read_text().replace(
+            "    as: book\n", "    as: book\n    where: {'{book}': {matches: 'book.*'}}\n"
+        )
+    )
+    code, out, names = run(run_cli, config, api, tmp_path / "out")
+    assert code == 0, out
+    assert names == set(BOOKS[:5] + BOOKS[10:15])  # page 3 was still asked for
+    assert len(list_requests(api)) == 3  # and total (15 items seen, kept or not) ended it
+
+
 @pytest.mark.parametrize(
     ("header", "target"),
     [

@@ -38,7 +38,8 @@ class PageState:
     Attributes:
         number: 2 for the second page, and so on (the first page has no state).
         value: The page number, offset or cursor to send, or the URL of the page (next, link).
-        items: Items on the pages before this one.
+        items: Items kept (after ``where`` and ``--limit``) from the pages before this one.
+        found: Items the pages before this one had, kept or not (what ``total`` counts).
         seen: Short digests of the requests made so far in this chain (the loop guard).
         previous: Digest of the previous page's body.
         first: The key of the first page: later pages are keyed from it.
@@ -47,6 +48,7 @@ class PageState:
     number: int
     value: int | str
     items: int
+    found: int
     seen: tuple[str, ...]
     previous: str
     first: Key
@@ -87,7 +89,7 @@ def next_page(
     state: PageState | None,
     key: Key,
     document: Document,
-    items: int,
+    counts: tuple[int, int],
     limit: int | None,
     request: tuple[str, dict[str, str]],
 ) -> tuple[PageState | None, str | None]:
@@ -98,28 +100,23 @@ def next_page(
         state: This page's state (None for the first page).
         key: This page's unit key.
         document: This page's response.
-        items: Items this page gave (after ``--limit``).
+        counts: Items this page had, and how many of them were kept (``where``, ``--limit``).
         limit: ``--limit``, counted across all the pages of the request.
         request: This page's URL and parameters.
     """
     number = 1 if state is None else state.number
-    before = 0 if state is None else state.items
+    found = counts[0] + (0 if state is None else state.found)
+    kept = counts[1] + (0 if state is None else state.items)
     seen = (*(() if state is None else state.seen), signature(*request))
     if state is not None and document.digest == state.previous:
         return None, f"page {number} is the same as page {number - 1}: stopped paginating"
-    if _ended(page, document.data, items, before + items, limit):
+    if _ended(page, document.data, counts[0], found, kept, limit):
         return None, None
     value = _next_value(page, state, document)
     if value is None:
         return None, None
-    following = PageState(
-        number + 1,
-        value,
-        before + items,
-        seen,
-        document.digest,
-        key if state is None else state.first,
-    )
+    first = key if state is None else state.first
+    following = PageState(number + 1, value, kept, found, seen, document.digest, first)
     if signature(*request_for(page, following, *request)) in seen:
         return None, f"page {number + 1} would ask for a page already fetched: stopped paginating"
     if number >= page.max_pages:
@@ -127,7 +124,7 @@ def next_page(
     return following, None
 
 
-def _ended(page: PagePlan, data: Any, items: int, so_far: int, limit: int | None) -> bool:
+def _ended(page: PagePlan, data: Any, items: int, found: int, kept: int, limit: int | None) -> bool:
     """Whether this page says it is the last: empty, has_more false, total or limit reached."""
     if items == 0:
         return True
@@ -135,9 +132,9 @@ def _ended(page: PagePlan, data: Any, items: int, so_far: int, limit: int | None
         return True
     if page.total is not None:
         total = _number(find_first(page.total, data))
-        if total is not None and so_far >= total:
+        if total is not None and found >= total:
             return True
-    return limit is not None and so_far >= limit
+    return limit is not None and kept >= limit
 
 
 def _next_value(page: PagePlan, state: PageState | None, document: Document) -> int | str | None:

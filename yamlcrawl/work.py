@@ -179,13 +179,13 @@ def fetch_page(plan: Plan, unit: PageUnit) -> PageResult:
     except FetchError as exc:
         return PageResult(unit, url, str(exc), attempts=exc.attempts)
     before = unit.page.items if unit.page is not None else 0
-    contexts = item_contexts(plan, stage, context, document.data, before)
+    contexts, found = fan_out(plan, stage, context, document.data, before)
     children = _children(unit, stage, contexts)
     warning = None
     if stage.paginate is not None:
-        items = len(contexts) if stage.each else 1
+        counts = (found, len(contexts))  # an empty page ends it; one `where` emptied does not
         following, warning = next_page(
-            stage.paginate, unit.page, unit.key, document, items, plan.limit, (url, params)
+            stage.paginate, unit.page, unit.key, document, counts, plan.limit, (url, params)
         )
         if following is not None:
             children += (PageUnit(following.key(), unit.stage, context, following),)
@@ -280,19 +280,25 @@ def item_contexts(
 ) -> list[dict[str, Any]]:
     """One context per fan-out item (or one for the whole response when there is no ``each``).
 
-    ``before``: items the earlier pages of a paginated request gave, which ``--limit`` counts.
+    ``before``: items the earlier pages of a paginated request kept, which ``--limit`` counts.
     """
+    return fan_out(plan, stage, context, data, before)[0]
+
+
+def fan_out(
+    plan: Plan, stage: StagePlan, context: Mapping[str, Any], data: Any, before: int = 0
+) -> tuple[list[dict[str, Any]], int]:
+    """The kept items' contexts (``where``, then ``--limit``), and how many the page had."""
     base = dict(context)
     base.update((name, find_first(path, data)) for name, path in stage.fields)
     if stage.each is None or stage.as_ is None:
-        return [base] if passes(stage, base) else []
+        return ([base] if passes(stage, base) else []), 1
     name = stage.as_
-    contexts = [
-        c for c in ({**base, name: item} for item in find_all(stage.each, data)) if passes(stage, c)
-    ]
+    found = [{**base, name: item} for item in find_all(stage.each, data)]
+    contexts = [c for c in found if passes(stage, c)]
     if plan.limit is not None:
         contexts = contexts[: max(plan.limit - before, 0)]
-    return contexts
+    return contexts, len(found)
 
 
 def passes(stage: StagePlan, context: Mapping[str, Any]) -> bool:
