@@ -75,12 +75,13 @@ def slow_lol_site() -> Iterator[Site]:
 def crawl_until_busy(site: Site, output: Path, mode: str) -> subprocess.Popen[bytes]:
     """Start crawler.yaml in a process (a session of its own) and return once 12 images left."""
     command = [sys.executable, "-m", "yamlcrawl", *map(str, lol_args(site, output))]
-    crawl = subprocess.Popen(
-        [*command, "--mode", mode, "--workers", "3", "-q"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # as a shell gives a job: Ctrl-C reaches its whole group
-    )
+    with (output.parent / "stderr.txt").open("wb") as errors:  # kept for failure messages
+        crawl = subprocess.Popen(
+            [*command, "--mode", mode, "--workers", "3", "-q"],
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
+            start_new_session=True,  # as a shell gives a job: Ctrl-C reaches its whole group
+        )
     deadline = time.monotonic() + 20
     while len(images_fetched(site)) < 12:
         assert time.monotonic() < deadline and crawl.poll() is None, "the run ended too soon"
@@ -152,11 +153,15 @@ def test_an_interrupted_run_then_a_rerun_gives_every_file_once(
         os.killpg(crawl.pid, signal.SIGINT)
     else:
         crawl.send_signal(signal.SIGTERM)
-    assert crawl.wait(timeout=10) == 130
-    assert not list(output.rglob("*.part"))
+    code = crawl.wait(timeout=10)
+    said = (tmp_path / "stderr.txt").read_text(errors="replace")
+    assert code == 130, said
+    assert not list(output.rglob("*.part")), said
     run = run_cli(*lol_args(slow_lol_site, output, "--mode", mode, "-q"))
-    assert run.code == 0, run.out
-    assert saved_files(output) == expected_files(slow_lol_site)
+    assert run.code == 0, run.out + run.err
+    saved, expected = saved_files(output), expected_files(slow_lol_site)
+    wrong = sorted(k for k in saved.keys() | expected.keys() if saved.get(k) != expected.get(k))
+    assert not wrong, f"{wrong}\n{said}\n{run.out}{run.err}"
 
 
 def test_a_rerun_retries_only_what_failed(
