@@ -48,6 +48,7 @@ __all__ = [
     "fetch_document",
     "part_path",
     "resolve_user_agent",
+    "with_query",
 ]
 
 _T = TypeVar("_T")
@@ -313,7 +314,7 @@ def fetch_document(
     shown = _with_params(url, params)
     _check_url(method, url, shown)
     client = client_for(settings)
-    target = _with_query(url, params)
+    target = with_query(url, params)
     content = None
     if body is not None:
         headers = {"Content-Type": body[0], **(headers or {})}
@@ -750,8 +751,16 @@ def _check_url(method: str, url: str, shown: str) -> None:
     raise FetchError(f"{method} {shown} refused: the URL {problem}", url=shown, attempts=0)
 
 
-def _with_query(url: str, params: Mapping[str, str] | None) -> str:
-    """The URL sent: query parameters percent-encoded and appended."""
+def with_query(url: str, params: Mapping[str, str] | None) -> str:
+    """The URL sent: query parameters percent-encoded and appended.
+
+    Args:
+        url: The URL, perhaps with a query of its own.
+        params: Query parameters to append.
+
+    Returns:
+        The URL with ``params`` encoded after ``?`` (or ``&``).
+    """
     if not params:
         return url
     return f"{url}{'&' if '?' in url else '?'}{urllib.parse.urlencode(params)}"

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from yamlcrawl.events import ByteCounter, Event, emit, worker_name
-from yamlcrawl.fetch import FetchError, download_to, fetch_document, part_path
+from yamlcrawl.fetch import FetchError, download_to, fetch_document, part_path, with_query
 from yamlcrawl.jsonpaths import find_all, find_first
 from yamlcrawl.paging import PageState, next_page, request_for
 from yamlcrawl.plan import DownloadRule, Pairs, Plan, StagePlan
@@ -156,13 +156,10 @@ def fetch_page(plan: Plan, unit: PageUnit) -> PageResult:
     stage = plan.stage(unit.stage)
     context = unit.context
     try:
-        url = _render(stage.url, context)
-        params = _render_pairs(stage.params, context)
+        url, params, body = _page_request(stage, unit)
         headers = _page_headers(plan, stage, context)
-        body = _page_body(stage, context)
     except RenderError as exc:
         return PageResult(unit, stage.url, f"cannot build the request: {exc}")
-    url, params = request_for(stage.paginate, unit.page, url, params)
     uid = unit_id(unit)
     emit(plan.events, Event("start", worker_name(), uid, f"{stage.method} {url}"))
     try:
@@ -220,18 +217,24 @@ def page_signature(plan: Plan, unit: PageUnit) -> tuple[str, str] | None:
     None if it cannot be built (its worker will say why)."""
     stage = plan.stage(unit.stage)
     try:
-        url = _render(stage.url, unit.context)
-        params = _render_pairs(stage.params, unit.context)
-        body = _page_body(stage, unit.context)
+        url, params, body = _page_request(stage, unit)
     except RenderError:
         return None
-    url, params = request_for(stage.paginate, unit.page, url, params)
     text = json.dumps([stage.name, stage.method, url, sorted(params.items())])
     digest = hashlib.sha1(text.encode("utf-8"), usedforsecurity=False)
     if body is not None:
         digest.update(body[1])
-    query = urllib.parse.urlencode(params)
-    return digest.hexdigest(), f"{url}{'&' if '?' in url else '?'}{query}" if query else url
+    return digest.hexdigest(), with_query(url, params)
+
+
+def _page_request(
+    stage: StagePlan, unit: PageUnit
+) -> tuple[str, dict[str, str], tuple[str, bytes] | None]:
+    """The URL, query parameters and body of the page ``unit`` asks for (this page of it)."""
+    url = _render(stage.url, unit.context)
+    params = _render_pairs(stage.params, unit.context)
+    url, params = request_for(stage.paginate, unit.page, url, params)
+    return url, params, _page_body(stage, unit.context)
 
 
 def _page_body(stage: StagePlan, context: Mapping[str, Any]) -> tuple[str, bytes] | None:
