@@ -235,11 +235,12 @@ def _crawl(args: argparse.Namespace, plan: Plan, log_file: TextIO | None) -> int
 
     verbosity = QUIET if args.quiet else VERBOSE if args.verbose else NORMAL
     reporter = Reporter(verbosity=verbosity, dry_run=args.dry_run, log_file=log_file)
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         stats = Coordinator(plan, reporter, dry_run=args.dry_run, fresh=args.fresh).run()
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         reporter.finish()
     reporter.summary(plan, stats)
     if args.report is not None:
@@ -270,5 +271,12 @@ def _write_report(path: Path, data: dict[str, object]) -> None:
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
-    """SIGTERM stops a run the way Ctrl-C does: cleanly, with a summary."""
+    """Ctrl-C and SIGTERM stop a run cleanly, with a summary.
+
+    The request is also noted for the coordinator: a KeyboardInterrupt raised while Python runs
+    an at-fork hook (``process`` mode forks all the time) is printed and dropped, not raised.
+    """
+    from yamlcrawl.engine import INTERRUPTED
+
+    INTERRUPTED.set()
     raise KeyboardInterrupt

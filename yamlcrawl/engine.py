@@ -44,6 +44,9 @@ from yamlcrawl.work import (
 
 # A unit whose worker process died is tried once more before it counts as failed.
 LOST_RETRIES = 1
+# Set by the CLI's signal handler; the run loop checks it in case the KeyboardInterrupt the
+# handler raised was swallowed (Python drops exceptions raised inside at-fork hooks).
+INTERRUPTED = threading.Event()
 
 
 @dataclass(frozen=True)
@@ -173,6 +176,7 @@ class Coordinator:
     def run(self) -> RunStats:
         """Crawl until every unit has a result, or until interrupted (Ctrl-C / SIGTERM)."""
         work.STOP.clear()
+        INTERRUPTED.clear()
         self.events.run_started(self.plan, self.stats)
         if self._emits and not self.dry_run:
             self.records = Records(self.root, self._emits)
@@ -190,6 +194,8 @@ class Coordinator:
                     self._handle(result)
                 self._release()
                 self.events.tick()
+                if INTERRUPTED.is_set():
+                    raise KeyboardInterrupt  # the signal's own exception was lost in a fork
             self.backend.close()
             completed = True
         except KeyboardInterrupt:
