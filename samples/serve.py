@@ -7,7 +7,9 @@ absolute image URLs inside the documents lead back to the mirror. The JSON-escap
 the origin (``https:\\/\\/game.gtimg.cn``, as older LoL documents write it) is rewritten too.
 
 A request with a query is answered from ``<path>@<query>`` when that file exists (so
-``products.json?page=2`` from ``products.json@page=2``): paginated APIs mirror as files.
+``products.json?page=2`` from ``products.json@page=2``): paginated APIs mirror as files. A file
+whose name has no known extension (``download@id=7``) is sent with the type its first bytes
+show (PNG, JPEG, GIF), as a real download endpoint would.
 
 Tests import it: ``server, base_url = start_server(root)`` serves from a daemon thread; after
 the crawl, ``server.requests`` lists the paths asked for, and ``server.shutdown()`` followed by
@@ -38,6 +40,19 @@ CONTENT_TYPES: dict[str, str] = {
 }
 TEXT_SUFFIXES = frozenset({".js", ".json", ".jsonp"})
 FALLBACK_TYPE = "application/octet-stream"
+MAGIC_TYPES: dict[bytes, str] = {
+    b"\x89PNG\r\n\x1a\n": "image/png",
+    b"\xff\xd8\xff": "image/jpeg",
+    b"GIF8": "image/gif",
+}
+
+
+def content_type(suffix: str, body: bytes) -> str:
+    """The Content-Type for a file: by its extension, else by its first bytes."""
+    if suffix in CONTENT_TYPES:
+        return CONTENT_TYPES[suffix]
+    magic = next((kind for head, kind in MAGIC_TYPES.items() if body.startswith(head)), None)
+    return magic or FALLBACK_TYPE
 
 
 class SampleServer(ThreadingHTTPServer):
@@ -162,7 +177,7 @@ class SampleHandler(BaseHTTPRequestHandler):
             body = self.site.rewrite_body(body)
         self.site.record(self.command, path, HTTPStatus.OK)
         self.send_response(HTTPStatus.OK)
-        self.send_header("Content-Type", CONTENT_TYPES.get(suffix, FALLBACK_TYPE))
+        self.send_header("Content-Type", content_type(suffix, body))
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
         self.end_headers()

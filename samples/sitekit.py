@@ -383,7 +383,7 @@ class ExpectedFiles:
 def report(site: Path, expected: ExpectedFiles) -> None:
     """Print what a build made: the site's size and expected.json's counts."""
     files = [path for path in site.rglob("*") if path.is_file()]
-    images = sum(1 for path in files if path.suffix in (".jpg", ".png"))
+    images = sum(1 for path in files if path.read_bytes()[:3] in (b"\x89PN", b"\xff\xd8\xff"))
     size = sum(path.stat().st_size for path in files)
     print(f"site: {len(files)} files ({images} images), {size} bytes")
     print(expected.summary("expected.json"))

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-Reply = tuple[Any, dict[str, str]]  # JSON body, extra headers
+Reply = tuple[Any, dict[str, str]]  # JSON body (or bytes sent as they are), extra headers
 Route = Callable[[dict[str, str]], Reply]
 
 
@@ -42,12 +42,14 @@ class _Handler(BaseHTTPRequestHandler):
             body, headers, status = b'"no such route"', {}, 404
         else:
             data, headers = route(dict(urllib.parse.parse_qsl(parts.query)))
-            body, status = json.dumps(data).encode(), 200
+            body = data if isinstance(data, bytes) else json.dumps(data).encode()
+            status = 200
+        headers = {"Content-Type": "application/json", **headers}
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         for name, value in headers.items():
-            self.send_header(name, value)
+            if value:  # a route sends "" to leave a header out
+                self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
 

@@ -85,6 +85,7 @@ VALID = {
             as: user
             downloads:
               - {url: "{user.avatar}", save_as: "avatars/{user.path|path}"}
+              - {url: "{user.avatar}", save_as: "by-type/{user.id|hash}{ext}"}
     """,
 }
 
@@ -235,7 +236,8 @@ INVALID: dict[str, tuple[str, list[str]]] = {
         [
             "crawler.yaml:5:9: missing key 'save_as' at stages.a.downloads[0]"
             " — expected a path template inside the output folder,"
-            " e.g. '{hero_name}/{skin.name}.jpg'"
+            " e.g. '{hero_name}/{skin.name}.jpg' or '{skin.id}{ext}' ({ext}: from the response's"
+            " Content-Type)"
         ],
     ),
     "a jsonpath that does not parse": (
@@ -342,6 +344,83 @@ INVALID: dict[str, tuple[str, list[str]]] = {
             "crawler.yaml:7:31: save_as '/tmp/{n}.jpg' starts with '/' (an absolute path or an"
             " empty folder) at stages.a.downloads[0].save_as — expected a relative path inside"
             " the output folder, without '..' or empty parts"
+        ],
+    ),
+    "{ext} before the end of save_as": (
+        """
+        stages:
+          a:
+            url: x
+            fields: {n: $.n}
+            downloads:
+              - {url: "{n}", save_as: "{ext}/{n}"}
+        """,
+        [
+            "crawler.yaml:7:31: save_as '{ext}/{n}' has {ext} before its end or with filters at"
+            " stages.a.downloads[0].save_as — expected {ext} only as the very end of save_as"
+            " (in save_as, {ext} is the extension the response's Content-Type names; a field's"
+            " |ext filter takes a URL's)"
+        ],
+    ),
+    "{ext} with a filter": (
+        """
+        stages:
+          a:
+            url: x
+            fields: {n: $.n}
+            downloads:
+              - {url: "{n}", save_as: "{n}{ext|upper}"}
+        """,
+        [
+            "crawler.yaml:7:31: save_as '{n}{ext|upper}' has {ext} before its end or with"
+            " filters at stages.a.downloads[0].save_as — expected {ext} only as the very end of"
+            " save_as (in save_as, {ext} is the extension the response's Content-Type names;"
+            " a field's |ext filter takes a URL's)"
+        ],
+    ),
+    "{ext} with no file name before it": (
+        """
+        stages:
+          a:
+            url: x
+            fields: {n: $.n}
+            downloads:
+              - {url: "{n}", save_as: "{n}/{ext}"}
+        """,
+        [
+            "crawler.yaml:7:31: save_as '{n}/{ext}' has an empty folder or file name before"
+            " {ext} at stages.a.downloads[0].save_as — expected a relative path inside the"
+            " output folder, without '..' or empty parts"
+        ],
+    ),
+    "{ext} outside save_as": (
+        """
+        stages:
+          a:
+            url: x
+            fields: {n: $.n}
+            downloads:
+              - {url: "{n}{ext}", save_as: "{n}{ext}"}
+        """,
+        [
+            "crawler.yaml:7:15: template names 'ext', which nothing binds, at"
+            " stages.a.downloads[0].url — expected one of: n (bound by vars, --set, or an"
+            " ancestor's as/fields); {ext} exists only at the end of save_as"
+        ],
+    ),
+    "ext bound by vars or fields": (
+        """
+        vars: {ext: ".png"}
+        stages:
+          a:
+            url: x
+            fields: {ext: $.n}
+        """,
+        [
+            "crawler.yaml:2:8: 'ext' is reserved at vars.ext (in save_as, {ext} is the"
+            " extension the response's Content-Type names) — expected another name",
+            "crawler.yaml:6:14: 'ext' is reserved at stages.a.fields.ext (in save_as, {ext} is"
+            " the extension the response's Content-Type names) — expected another name",
         ],
     ),
     "a binding that shadows a var": (

@@ -15,10 +15,17 @@ from yamlcrawl.jsonpaths import JsonPathError, compile_jsonpath
 from yamlcrawl.problems import Problem, did_you_mean, dotted
 from yamlcrawl.safepath import UnsafePathError, relative_path
 from yamlcrawl.spec import AuthSpec, CrawlSpec, PaginateSpec, RuleSpec, StageSpec
-from yamlcrawl.template import PATH_FILTER, Template, TemplateError, compile_template
+from yamlcrawl.template import (
+    PATH_FILTER,
+    RESPONSE_EXT,
+    Template,
+    TemplateError,
+    compile_template,
+)
 from yamlcrawl.yamlsource import Positions, YamlPath
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_EXT_MEANING = "in save_as, {ext} is the extension the response's Content-Type names"
 
 
 class _Checker:
@@ -43,6 +50,13 @@ def check_semantics(
     checker = _Checker(crawl, positions, overrides)
     _check_mode(checker, modes)
     _check_output(checker)
+    if RESPONSE_EXT in checker.globals:
+        checker.add(
+            ("vars", RESPONSE_EXT),
+            f"'{RESPONSE_EXT}' is reserved at vars.{RESPONSE_EXT} ({_EXT_MEANING})"
+            " — expected another name",
+            at_key=True,
+        )
     sound = _check_graph(checker)
     for name, stage in crawl.stages.items():
         if name in sound:
@@ -161,7 +175,7 @@ def _check_stage(checker: _Checker, name: str, stage: StageSpec) -> None:
         _check_templates_of(checker, (*path, "url"), {"": download.url}, scope)
         _check_templates_of(checker, (*path, "headers"), download.headers, scope)
         template = _check_templates_of(
-            checker, (*path, "save_as"), {"": download.save_as}, scope, allow_path=True
+            checker, (*path, "save_as"), {"": download.save_as}, scope | {RESPONSE_EXT}, True
         )
         if template is not None:
             _check_save_as(checker, (*path, "save_as"), template)
@@ -351,6 +365,12 @@ def _check_bindings(
                 " — expected letters, digits and _, not starting with a digit",
                 at_key=where[0] == "fields",
             )
+        elif bound == RESPONSE_EXT:
+            checker.add(
+                path,
+                f"'{bound}' is reserved at {dotted(path)} ({_EXT_MEANING}) — expected another name",
+                at_key=where[0] == "fields",
+            )
         elif bound in owner or bound in own:
             by = owner.get(bound, dotted(base))
             checker.add(
@@ -410,18 +430,30 @@ def _check_names(checker: _Checker, path: YamlPath, template: Template, scope: s
             path,
             f"template names '{name}', which nothing binds, at {dotted(path)}"
             f" — expected one of: {', '.join(known) or '(nothing is bound here)'}"
-            f" (bound by vars, --set, or an ancestor's as/fields){did_you_mean(name, known)}",
+            f" (bound by vars, --set, or an ancestor's as/fields){did_you_mean(name, known)}"
+            + ("; {ext} exists only at the end of save_as" if name == RESPONSE_EXT else ""),
         )
 
 
 def _check_save_as(checker: _Checker, path: YamlPath, template: Template) -> None:
-    """A save_as whose own text leaves the output folder can never be right."""
-    sample = "".join(part if isinstance(part, str) else "x" for part in template.parts)
+    """A save_as whose own text leaves the output folder can never be right; ``{ext}`` only
+    closes it."""
+    stem = template.response_ext() or template
+    if any(field.name == RESPONSE_EXT for field in stem.fields):
+        checker.add(
+            path,
+            f"save_as '{template.source}' has {{ext}} before its end or with filters"
+            f" at {dotted(path)} — expected {{ext}} only as the very end of save_as"
+            f" ({_EXT_MEANING}; a field's |ext filter takes a URL's)",
+        )
+        return
+    sample = "".join(part if isinstance(part, str) else "x" for part in stem.parts)
     try:
         relative_path(sample)
     except UnsafePathError as exc:
+        before = " before {ext}" if stem is not template else ""
         checker.add(
             path,
-            f"save_as '{template.source}' {exc.reason} at {dotted(path)}"
+            f"save_as '{template.source}' {exc.reason}{before} at {dotted(path)}"
             " — expected a relative path inside the output folder, without '..' or empty parts",
         )

@@ -24,7 +24,13 @@ from yamlcrawl.backends import create_backend
 from yamlcrawl.events import Event, EventSink
 from yamlcrawl.fetch import part_path
 from yamlcrawl.plan import Plan
-from yamlcrawl.safepath import UnsafePathError, conflict_key, numbered, resolve_inside
+from yamlcrawl.safepath import (
+    UnsafePathError,
+    conflict_key,
+    family_key,
+    numbered,
+    resolve_inside,
+)
 from yamlcrawl.state import STATE_DIR, NoState, StateStore
 from yamlcrawl.store import Manifest, Records
 from yamlcrawl.work import (
@@ -162,15 +168,19 @@ class Coordinator:
         self._lost: dict[UnitId, int] = {}
         self._order: deque[Key] = deque()
         self._arrived: dict[Key, PageResult] = {}
-        self._claims: dict[str, str] = {}
-        self._seen: set[tuple[str, str]] = set()
+        # Names taken: exact ones (conflict keys), the same without extension (family keys),
+        # and names whose {ext} the response settles, which take every extension of theirs.
+        self._claims: set[str] = set()
+        self._families: set[str] = set()
+        self._ext_to_come: set[str] = set()
+        self._seen: set[tuple[str, str, bool]] = set()
         self._asked: set[str] = set()  # page requests made or queued (work.page_signature)
         self._writing: dict[str, deque[DownloadUnit]] = {}
         if manifest:  # a download named like the manifest gets a suffix, never overwrites it
-            self._claims[conflict_key(PurePosixPath(manifest))] = ""
+            self._take(PurePosixPath(manifest), ext_to_come=False)
         self._emits = [(s.emit[0], [c for c, _ in s.emit[1]]) for s in plan.stages if s.emit]
         for name, _ in self._emits:  # and so does one named like an `emit` file
-            self._claims[conflict_key(name)] = ""
+            self._take(PurePosixPath(name), ext_to_come=False)
         self.records: Records | None = None
 
     def run(self) -> RunStats:
@@ -312,23 +322,38 @@ class Coordinator:
             self.manifest.file_not_fetched(request, "failed", request.problem)
             return
         path = PurePosixPath(request.path)
-        asked = conflict_key(path)
-        if (request.url, asked) in self._seen:
+        asked = (request.url, conflict_key(path), request.ext_to_come)
+        if asked in self._seen:
             self._not_fetched(request, "duplicate", "the same URL to the same path again")
             return
-        self._seen.add((request.url, asked))
-        if asked in self._claims and self.plan.output.on_conflict == "skip":
-            self._not_fetched(request, "skipped", f"{request.path} is taken by another URL")
+        self._seen.add(asked)
+        taken = self._taken(path, request.ext_to_come)
+        if taken and self.plan.output.on_conflict == "skip":
+            self._not_fetched(request, "skipped", f"{request.planned} is taken by another URL")
             return
-        if asked in self._claims and self.plan.output.on_conflict == "suffix":
-            path = self._free_number(path)
+        if taken and self.plan.output.on_conflict == "suffix":
+            path = self._free_number(path, request.ext_to_come)
         self._queue(request, path)
 
-    def _free_number(self, path: PurePosixPath) -> PurePosixPath:
+    def _taken(self, path: PurePosixPath, ext_to_come: bool) -> bool:
+        """Whether a file already claimed could end up at ``path`` (with any `{ext}`)."""
+        if ext_to_come:
+            key = conflict_key(path)
+            return key in self._ext_to_come or key in self._families
+        return conflict_key(path) in self._claims or family_key(path) in self._ext_to_come
+
+    def _take(self, path: PurePosixPath, ext_to_come: bool) -> None:
+        if ext_to_come:
+            self._ext_to_come.add(conflict_key(path))
+        else:
+            self._claims.add(conflict_key(path))
+            self._families.add(family_key(path))
+
+    def _free_number(self, path: PurePosixPath, ext_to_come: bool) -> PurePosixPath:
         number = 2
-        while conflict_key(numbered(path, number)) in self._claims:
+        while self._taken(numbered(path, number, ext_to_come), ext_to_come):
             number += 1
-        return numbered(path, number)
+        return numbered(path, number, ext_to_come)
 
     def _queue(self, request: FileRequest, path: PurePosixPath) -> None:
         try:
@@ -339,40 +364,51 @@ class Coordinator:
             self._fail("file", request.stage, request.url, str(path), str(exc))
             self.manifest.file_not_fetched(request, "failed", str(exc))
             return
-        key = conflict_key(path)
-        self._claims[key] = request.url
-        overwrite = self.plan.output.on_conflict == "overwrite" or self.fresh
-        finished = self.state.lookup(str(path))
-        expect = None
-        if finished is not None and finished.url == request.url:
-            expect = (finished.bytes, finished.sha256)
-        unit = DownloadUnit(
-            request.key, request.stage, request.url, str(path), request.headers, overwrite, expect
-        )
+        self._take(path, request.ext_to_come)
+        unit = self._download_unit(request, path)
         self.stats.planned += 1
         self.events.file_planned(unit)
         if self.dry_run:
             return
+        key = family_key(path)  # a file whose {ext} is to come may become any of its family
         if key in self._writing:  # overwrite: the later file waits for the earlier to land
             self._writing[key].append(unit)
             return
         self._writing[key] = deque()
         self._files.append(unit)
 
+    def _download_unit(self, request: FileRequest, path: PurePosixPath) -> DownloadUnit:
+        """The unit for a named file, with what an earlier run saved under that name."""
+        overwrite = self.plan.output.on_conflict == "overwrite" or self.fresh
+        finished = self.state.lookup(str(path), request.ext_to_come)
+        known = finished is not None and finished.url == request.url
+        return DownloadUnit(
+            request.key,
+            request.stage,
+            request.url,
+            str(path),
+            request.headers,
+            overwrite,
+            (finished.bytes, finished.sha256) if finished is not None and known else None,
+            ext_to_come=request.ext_to_come,
+            found=finished.path if finished is not None and known else None,
+        )
+
     def _file_finished(self, result: FileResult) -> None:
         unit = result.unit
         self.stats.retries += max(result.attempts - 1, 0)
         if result.status in ("saved", "present") and result.sha256 is not None:
-            self.state.record(unit.path, unit.url, result.bytes, result.sha256)
+            planned = unit.path if unit.ext_to_come else None
+            self.state.record(result.path, unit.url, result.bytes, result.sha256, planned)
         if result.status == "saved":
             self.stats.saved += 1
             self.stats.bytes += result.bytes
         elif result.status == "present":
             self.stats.present += 1
         else:
-            self._fail("file", unit.stage, unit.url, unit.path, result.error or "failed")
+            self._fail("file", unit.stage, unit.url, result.path, result.error or "failed")
         self.manifest.file_done(result)
-        key = conflict_key(unit.path)
+        key = family_key(unit.path)
         waiting = self._writing.get(key)
         if waiting:
             self._files.append(waiting.popleft())

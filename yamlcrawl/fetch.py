@@ -163,11 +163,13 @@ class Saved:
         bytes: Size of the file written.
         sha256: Hex SHA-256 of the file written.
         attempts: 1 + retries used.
+        path: Where the file was saved.
     """
 
     bytes: int
     sha256: str
     attempts: int
+    path: Path
 
 
 class _AttemptError(Exception):
@@ -358,6 +360,7 @@ def download_to(
     headers: Mapping[str, str] | None = None,
     on_bytes: Callable[[int], None] | None = None,
     on_retry: Callable[[str], None] | None = None,
+    final_for_type: Callable[[str | None], Path] | None = None,
 ) -> Saved:
     """Stream `url` into `part_path(final)`, then rename it to `final`.
 
@@ -376,9 +379,11 @@ def download_to(
             reported, so the running sum matches the part file: the file's size on success,
             0 when a FetchError is raised.
         on_retry: Called with the reason before each retry.
+        final_for_type: Given the response's Content-Type (or None), where the completed file
+            goes instead of `final` (which then only names the part file).
 
     Returns:
-        The size, SHA-256 and attempts of the completed file.
+        The size, SHA-256, attempts and path of the completed file.
 
     Raises:
         FetchError: The URL is not http(s), the request failed for good, or the status is not
@@ -389,18 +394,22 @@ def download_to(
     client = client_for(settings)
     part = part_path(final)
 
-    def attempt() -> tuple[int, str]:
+    def attempt() -> tuple[int, str, str | None]:
         with _send(client, settings, "GET", url, headers) as resp:
             _check_status(resp, settings)
-            return _stream_to(resp, part, settings, on_bytes)
+            return (*_stream_to(resp, part, settings, on_bytes), resp.headers.get("Content-Type"))
 
     try:
-        (size, digest), attempts = _with_retries(settings, "GET", url, attempt, on_retry)
+        (size, digest, content_type), attempts = _with_retries(
+            settings, "GET", url, attempt, on_retry
+        )
+        if final_for_type is not None:
+            final = final_for_type(content_type)
         part.replace(final)  # atomic on one file system: the name appears complete or not at all
     except BaseException:
         part.unlink(missing_ok=True)
         raise
-    return Saved(bytes=size, sha256=digest, attempts=attempts)
+    return Saved(bytes=size, sha256=digest, attempts=attempts, path=final)
 
 
 def part_path(final: Path) -> Path:

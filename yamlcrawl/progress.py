@@ -222,7 +222,7 @@ class Reporter:
         """One more file for its rule; in a dry run, the listing line."""
         self._bars[(unit.stage, unit.key[-1])].total += 1
         if self.dry_run:  # plain `path<TAB>url` lines for scripts: no markup, no tab expansion
-            line = self._redact(f"{unit.path}\t{unit.url}")
+            line = self._redact(f"{unit.planned}\t{unit.url}")
             print(line, file=self.out.file, flush=True)
 
     def file_done(self, result: FileResult) -> None:
@@ -238,19 +238,20 @@ class Reporter:
         self._idle(unit_id(unit))
         if result.status == "failed":
             self._line(
-                f"[red]failed[/] {escape(unit.path)} <- {escape(unit.url)}:"
+                f"[red]failed[/] {escape(result.path)} <- {escape(unit.url)}:"
                 f" {escape(result.error or '')}",
                 always=True,
             )
         elif self._lines_wanted:
             self._line(
-                f"{result.status} {escape(unit.path)} ({result.bytes} bytes) <- {escape(unit.url)}"
+                f"{result.status} {escape(result.path)} ({result.bytes} bytes)"
+                f" <- {escape(unit.url)}"
             )
 
     def file_skipped(self, request: FileRequest, reason: str) -> None:
         """Skips are counted; listed with -v."""
         if self._lines_wanted:
-            what = request.path or request.url or request.stage
+            what = request.planned or request.url or request.stage
             self._line(f"skipped {escape(what)}: {escape(reason)}")
 
     def worker_events(self, events: list[Event]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import mimetypes
 import os
 import re
 import stat
@@ -28,6 +29,37 @@ _RESERVED = frozenset(
 )
 # An extension is kept when names are cut only if it looks like one (".jpg", not ". a long tail").
 _EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,10}\Z")
+# Bytes a name settled before its `{ext}` leaves free for it (the longest `_EXTENSION`).
+EXT_ROOM = 11
+# Types the standard library's table lacks or names oddly; the rest come from its built-in table
+# (never the system's mime.types, so every machine gives the same names).
+_PREFERRED_EXT = {
+    "application/gzip": ".gz",
+    "audio/aac": ".aac",
+    "audio/flac": ".flac",
+    "audio/ogg": ".ogg",
+    "audio/wav": ".wav",
+    "font/otf": ".otf",
+    "font/ttf": ".ttf",
+    "font/woff": ".woff",
+    "font/woff2": ".woff2",
+    "image/bmp": ".bmp",
+    "image/jpeg": ".jpg",
+    "image/vnd.microsoft.icon": ".ico",
+    "image/webp": ".webp",
+    "image/x-icon": ".ico",
+    "text/plain": ".txt",
+    "video/ogg": ".ogv",
+}
+# Types that say only "bytes": the URL's extension tells more.
+_GENERIC_TYPES = frozenset(
+    {
+        "application/octet-stream",
+        "binary/octet-stream",
+        "application/x-download",
+        "application/download",
+    }
+)
 
 
 class UnsafePathError(ValueError):
@@ -104,19 +136,70 @@ def relative_path(rendered: str, replace: Replace = "fullwidth") -> PurePosixPat
     return PurePosixPath(*(safe_segment(segment, replace) for segment in segments))
 
 
-def numbered(path: PurePosixPath, number: int) -> PurePosixPath:
-    """``a/name.jpg`` -> ``a/name (2).jpg``, still within the byte limit."""
+def numbered(path: PurePosixPath, number: int, ext_to_come: bool = False) -> PurePosixPath:
+    """``a/name.jpg`` -> ``a/name (2).jpg``, still within the byte limit.
+
+    With ``ext_to_come``, ``path`` is a name whose extension the response will settle: the
+    number goes at its end and :data:`EXT_ROOM` bytes stay free.
+    """
     name = path.name
-    match = _EXTENSION.search(name)
+    match = None if ext_to_come else _EXTENSION.search(name)
     ext = match.group(0) if match and match.start() > 0 else ""
     tail = f" ({number}){ext}"
-    stem = fit_bytes(name[: len(name) - len(ext)], MAX_SEGMENT_BYTES - len(tail.encode("utf-8")))
-    return path.with_name(stem + tail)
+    room = EXT_ROOM if ext_to_come else 0
+    budget = MAX_SEGMENT_BYTES - room - len(tail.encode("utf-8"))
+    return path.with_name(fit_bytes(name[: len(name) - len(ext)], budget) + tail)
+
+
+def leave_room_for_ext(path: PurePosixPath) -> PurePosixPath:
+    """A name whose extension the response will settle, cut so that one still fits."""
+    return path.with_name(fit_bytes(path.name, MAX_SEGMENT_BYTES - EXT_ROOM))
 
 
 def conflict_key(path: PurePosixPath | str) -> str:
     """Two paths with the same key are the same file on a case-insensitive file system."""
     return unicodedata.normalize("NFC", str(path)).casefold()
+
+
+def family_key(path: PurePosixPath | str) -> str:
+    """The conflict key of ``path`` without its extension: what a ``name{ext}`` may become."""
+    text = str(path)
+    match = _EXTENSION.search(text)
+    if match is not None and match.start() > text.rfind("/") + 1:
+        text = text[: match.start()]
+    return conflict_key(text)
+
+
+def extension_for(content_type: str | None, url: str) -> str:
+    """The extension a file named by ``{ext}`` gets: from its Content-Type, else its URL.
+
+    The URL's own extension wins when the type allows it (``.jpeg`` for ``image/jpeg``) or says
+    nothing (``application/octet-stream``); a type that names none leaves the URL's; no type
+    and no extension in the URL give ``""``.
+    """
+    from_url = _url_extension(url)
+    mime = (content_type or "").partition(";")[0].strip().lower()
+    if not mime or (mime in _GENERIC_TYPES and from_url):
+        return from_url
+    table = _types()
+    if from_url.lower() in table.guess_all_extensions(mime):
+        return from_url
+    guessed = _PREFERRED_EXT.get(mime) or table.guess_extension(mime)
+    return guessed if guessed and _EXTENSION.fullmatch(guessed) else from_url
+
+
+def _url_extension(url: str) -> str:
+    path = url.split("?", 1)[0].split("#", 1)[0]
+    if "://" in path:
+        path = path.split("://", 1)[1].partition("/")[2]
+    name = path.rpartition("/")[2]  # a URL ending in / names a folder: no extension
+    match = _EXTENSION.search(name)
+    return match.group(0) if match and match.start() > 0 else ""
+
+
+@functools.cache
+def _types() -> mimetypes.MimeTypes:
+    return mimetypes.MimeTypes()  # the built-in table only: no files are passed to it
 
 
 def resolve_inside(root: Path | str, relative: PurePosixPath | str) -> Path:

@@ -124,6 +124,7 @@ class DownloadSpec(_Strict):
     url: str = Field(description="a URL template, e.g. '{skin.mainImg}'")
     save_as: str = Field(
         description="a path template inside the output folder, e.g. '{hero_name}/{skin.name}.jpg'"
+        " or '{skin.id}{ext}' ({ext}: from the response's Content-Type)"
     )
     headers: TemplateMap = Field(
         default_factory=dict, description="a mapping of header names to templates"

@@ -29,6 +29,14 @@ CREATE TABLE IF NOT EXISTS files (
     bytes INTEGER NOT NULL,
     sha256 TEXT NOT NULL,
     finished REAL NOT NULL     -- seconds since the epoch
+);
+CREATE TABLE IF NOT EXISTS typed_files (
+    planned TEXT PRIMARY KEY,  -- a save_as ending in {ext}, rendered without it
+    path TEXT NOT NULL,        -- where it was saved, with the extension its response gave
+    url TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    finished REAL NOT NULL
 )
 """
 
@@ -40,6 +48,7 @@ class Finished:
     url: str
     bytes: int
     sha256: str
+    path: str  # where it was saved
 
 
 class StateStore:
@@ -51,30 +60,43 @@ class StateStore:
         self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(_SCHEMA)
+        self._db.executescript(_SCHEMA)
         if fresh:
-            self._db.execute("DELETE FROM files")
+            self._db.executescript("DELETE FROM files; DELETE FROM typed_files")
         self._pending = 0
         self._since = time.monotonic()
 
-    def lookup(self, path: str) -> Finished | None:
-        """What an earlier run recorded for ``path``, if anything."""
-        row = self._db.execute(
-            "SELECT url, bytes, sha256 FROM files WHERE path = ?", (path,)
-        ).fetchone()
-        return None if row is None else Finished(row[0], int(row[1]), row[2])
+    def lookup(self, path: str, ext_to_come: bool = False) -> Finished | None:
+        """What an earlier run recorded for ``path`` (a name without its `{ext}` if
+        ``ext_to_come``), if anything."""
+        if ext_to_come:
+            query = "SELECT url, bytes, sha256, path FROM typed_files WHERE planned = ?"
+        else:
+            query = "SELECT url, bytes, sha256, path FROM files WHERE path = ?"
+        row = self._db.execute(query, (path,)).fetchone()
+        return None if row is None else Finished(row[0], int(row[1]), row[2], row[3])
 
-    def record(self, path: str, url: str, size: int, sha256: str) -> None:
-        """Remember a file as finished (committed with its batch)."""
+    def record(
+        self, path: str, url: str, size: int, sha256: str, planned: str | None = None
+    ) -> None:
+        """Remember a file as finished (committed with its batch); ``planned`` is the name
+        without its `{ext}` that a rerun looks it up by."""
         if not self._pending:
             self._db.execute("BEGIN")
             self._since = time.monotonic()
         self._pending += 1
-        self._db.execute(
-            "INSERT OR REPLACE INTO files (path, url, bytes, sha256, finished)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (path, url, size, sha256, time.time()),
-        )
+        if planned is None:
+            self._db.execute(
+                "INSERT OR REPLACE INTO files (path, url, bytes, sha256, finished)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (path, url, size, sha256, time.time()),
+            )
+        else:
+            self._db.execute(
+                "INSERT OR REPLACE INTO typed_files (planned, path, url, bytes, sha256, finished)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (planned, path, url, size, sha256, time.time()),
+            )
         if self._pending >= COMMIT_EVERY or time.monotonic() - self._since >= COMMIT_AFTER:
             self.commit()
 
@@ -93,11 +115,13 @@ class StateStore:
 class NoState:
     """Stands in for the store in a dry run: remembers nothing, writes nothing."""
 
-    def lookup(self, path: str) -> Finished | None:
+    def lookup(self, path: str, ext_to_come: bool = False) -> Finished | None:
         """Nothing is known."""
         return None
 
-    def record(self, path: str, url: str, size: int, sha256: str) -> None:
+    def record(
+        self, path: str, url: str, size: int, sha256: str, planned: str | None = None
+    ) -> None:
         """Nothing is kept."""
 
     def close(self) -> None:

@@ -43,7 +43,7 @@ class Manifest:
         record: dict[str, Any] = {
             "kind": "file",
             "url": unit.url,
-            "path": unit.path,
+            "path": result.path,
             "bytes": result.bytes,
             "sha256": result.sha256,
             "stage": unit.stage,
@@ -59,7 +59,7 @@ class Manifest:
             {
                 "kind": "file",
                 "url": request.url,
-                "path": request.path or None,
+                "path": request.planned or None,
                 "bytes": 0,
                 "sha256": None,
                 "stage": request.stage,

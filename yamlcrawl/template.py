@@ -63,6 +63,9 @@ FILTERS: dict[str, Callable[[str], str]] = {
 # `path` is not a string function: it tells save_as rendering to keep `/` as folder separators.
 PATH_FILTER = "path"
 FILTER_NAMES = (*sorted(FILTERS), PATH_FILTER)
+# In save_as, a closing `{ext}` is the extension the response's Content-Type names: it is not
+# bound by any stage, and settled by the worker once the server has answered.
+RESPONSE_EXT = "ext"
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,13 @@ class Template:
     def names(self) -> frozenset[str]:
         """The context names the template needs."""
         return frozenset(field.name for field in self.fields)
+
+    def response_ext(self) -> Template | None:
+        """For a save_as ending in a plain ``{ext}``: the template before it; else None."""
+        last = self.parts[-1] if self.parts else None
+        if isinstance(last, Field) and last.path == (RESPONSE_EXT,) and not last.filters:
+            return Template(self.source[: self.source.rindex("{")], self.parts[:-1])
+        return None
 
     def render(self, context: Mapping[str, Any], escape: Callable[[str], str] | None = None) -> str:
         """Fill the template from ``context``.

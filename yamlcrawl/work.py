@@ -24,7 +24,14 @@ from yamlcrawl.fetch import FetchError, download_to, fetch_document, part_path, 
 from yamlcrawl.jsonpaths import find_all, find_first
 from yamlcrawl.paging import PageState, next_page, request_for
 from yamlcrawl.plan import DownloadRule, Pairs, Plan, StagePlan
-from yamlcrawl.safepath import UnsafePathError, escape_value, relative_path, resolve_inside
+from yamlcrawl.safepath import (
+    UnsafePathError,
+    escape_value,
+    extension_for,
+    leave_room_for_ext,
+    relative_path,
+    resolve_inside,
+)
 from yamlcrawl.template import Field as TemplateField
 from yamlcrawl.template import RenderError, compile_template, lookup
 
@@ -52,11 +59,21 @@ class FileRequest:
     headers: Pairs
     skip: str | None = None
     problem: str | None = None
+    ext_to_come: bool = False  # save_as ends in {ext}: `path` is the name without it
+
+    @property
+    def planned(self) -> str:
+        """The name asked for (``name{ext}`` when the response settles the extension)."""
+        return f"{self.path}{{ext}}" if self.ext_to_come and self.path else self.path
 
 
 @dataclass(frozen=True)
 class DownloadUnit:
-    """Download ``url`` to ``path`` (relative to the output folder, already safe and settled)."""
+    """Download ``url`` to ``path`` (relative to the output folder, already safe and settled).
+
+    With ``ext_to_come``, ``path`` is the name without the extension the response's
+    Content-Type will give it, and ``found`` is where an earlier run saved it, if one did.
+    """
 
     key: Key
     stage: str
@@ -65,6 +82,13 @@ class DownloadUnit:
     headers: Pairs
     overwrite: bool
     expect: tuple[int, str] | None = None  # (bytes, sha256) an earlier run saved it with
+    ext_to_come: bool = False
+    found: str | None = None
+
+    @property
+    def planned(self) -> str:
+        """The name as settled before the download (``name{ext}`` until the response says)."""
+        return f"{self.path}{{ext}}" if self.ext_to_come else self.path
 
 
 @dataclass(frozen=True)
@@ -96,6 +120,12 @@ class FileResult:
     sha256: str | None = None
     error: str | None = None
     attempts: int = 0
+    saved_as: str | None = None  # the name a `{ext}` file got, once the response settled it
+
+    @property
+    def path(self) -> str:
+        """Where the file is (or, failed, the name it was planned under)."""
+        return self.saved_as or self.unit.planned
 
 
 Unit = PageUnit | DownloadUnit
@@ -361,26 +391,30 @@ def file_request(
     if not url:
         return FileRequest(key, stage.name, "", "", (), skip="no URL (empty)")
     escape = partial(escape_value, replace=plan.output.replace)
+    template = compile_template(rule.save_as)
+    stem = template.response_ext()
     try:
-        rendered = compile_template(rule.save_as).render(context, escape=escape)
+        rendered = (stem or template).render(context, escape=escape)
         path = relative_path(rendered, plan.output.replace)
         headers = _render_pairs(plan.http_headers + rule.headers, context)
     except (RenderError, UnsafePathError) as exc:
         return FileRequest(key, stage.name, url, "", (), problem=f"cannot name the file: {exc}")
-    return FileRequest(key, stage.name, url, str(path), tuple(headers.items()))
+    if stem is not None:
+        path = leave_room_for_ext(path)
+    return FileRequest(
+        key, stage.name, url, str(path), tuple(headers.items()), ext_to_come=stem is not None
+    )
 
 
 def download_file(plan: Plan, unit: DownloadUnit) -> FileResult:
     """Save one file, or find it already there; failures are in the result."""
     try:
+        present = _already_there(plan, unit)
+        if present is not None:
+            return present
         target = resolve_inside(plan.output.dir, unit.path)
-        if not unit.overwrite and target.is_file():
-            present = _verified(target, unit.expect)
-            if present is not None:
-                part_path(target).unlink(missing_ok=True)  # left by a run killed outright
-                return present_result(unit, present)
         uid = unit_id(unit)
-        emit(plan.events, Event("start", worker_name(), uid, f"downloading {unit.path}"))
+        emit(plan.events, Event("start", worker_name(), uid, f"downloading {unit.planned}"))
         counter = ByteCounter(plan.events, uid)
 
         def on_bytes(amount: int) -> None:
@@ -395,16 +429,52 @@ def download_file(plan: Plan, unit: DownloadUnit) -> FileResult:
             headers=dict(unit.headers),
             on_bytes=on_bytes,
             on_retry=partial(_report_retry, plan, uid),
+            final_for_type=partial(_typed_target, plan, unit) if unit.ext_to_come else None,
         )
     except FetchError as exc:
         return FileResult(unit, "failed", error=str(exc), attempts=exc.attempts)
     except StoppedError as exc:
         return FileResult(unit, "failed", error=str(exc))
     except (UnsafePathError, OSError) as exc:
-        return FileResult(unit, "failed", error=f"cannot write {unit.path}: {exc}")
+        return FileResult(unit, "failed", error=f"cannot write {unit.planned}: {exc}")
     return FileResult(
-        unit, "saved", bytes=saved.bytes, sha256=saved.sha256, attempts=saved.attempts
+        unit,
+        "saved",
+        bytes=saved.bytes,
+        sha256=saved.sha256,
+        attempts=saved.attempts,
+        saved_as=_sibling(unit.path, saved.path.name) if unit.ext_to_come else None,
     )
+
+
+def _already_there(plan: Plan, unit: DownloadUnit) -> FileResult | None:
+    """The result for a file an earlier run saved whole (or that is simply there), else None.
+
+    A name settled by ``{ext}`` is known only from the resume state: without it, the file is
+    fetched again.
+    """
+    where = unit.found if unit.ext_to_come else unit.path
+    if unit.overwrite or where is None:
+        return None
+    target = resolve_inside(plan.output.dir, where)
+    if not target.is_file():
+        return None
+    present = _verified(target, unit.expect)
+    if present is None:
+        return None
+    stem = resolve_inside(plan.output.dir, unit.path) if unit.ext_to_come else target
+    part_path(stem).unlink(missing_ok=True)  # left by a run killed outright
+    return present_result(unit, present, where if unit.ext_to_come else None)
+
+
+def _typed_target(plan: Plan, unit: DownloadUnit, content_type: str | None) -> Path:
+    """Where a ``{ext}`` file goes once its response's Content-Type is known."""
+    return resolve_inside(plan.output.dir, unit.path + extension_for(content_type, unit.url))
+
+
+def _sibling(path: str, name: str) -> str:
+    head, _, _ = path.rpartition("/")
+    return f"{head}/{name}" if head else name
 
 
 def _report_retry(plan: Plan, uid: UnitId, reason: str) -> None:
@@ -426,9 +496,11 @@ def _verified(target: Path, expect: tuple[int, str] | None) -> tuple[int, str] |
     return size, digest
 
 
-def present_result(unit: DownloadUnit, found: tuple[int, str]) -> FileResult:
+def present_result(
+    unit: DownloadUnit, found: tuple[int, str], saved_as: str | None = None
+) -> FileResult:
     """A file found complete on disk."""
-    return FileResult(unit, "present", bytes=found[0], sha256=found[1])
+    return FileResult(unit, "present", bytes=found[0], sha256=found[1], saved_as=saved_as)
 
 
 def _size_and_sha256(path: Path) -> tuple[int, str]:

@@ -4,12 +4,13 @@ An id-list endpoint whose ids feed a detail endpoint, files with no name worth k
 
 * ``site/api/ids.json``: ``{"ids": [5, 8, 13, 5, 21]}`` (5 twice: its detail is asked for
   once);
-* ``site/api/items/{id}.json``: ``{"id", "sku", "file"}``, ``file`` a root-relative URL whose
-  last segment is a meaningless upload name (``/files/upload?id=...`` style);
-* ``site/files/{sku}-blob.png``: a tiny PNG per item.
+* ``site/api/items/{id}.json``: ``{"id", "sku", "file"}``, ``file`` a download endpoint's URL
+  with no name and no extension (``/files/download?id=A-005``);
+* ``site/files/download@id={sku}``: a tiny image per item, PNG or JPEG, served with the type its
+  bytes show.
 
-The crawl names each file by a hash of its URL (`{item.file|hash}{item.file|ext}`): stable
-across runs, unique per URL. Run: ``python samples/ids/build.py``.
+The crawl names each file by a hash of its URL and the extension its Content-Type names
+(`{file|hash}{ext}`): stable across runs, unique per URL. Run: ``python samples/ids/build.py``.
 """
 
 from __future__ import annotations
@@ -38,18 +39,19 @@ def build(site: Path) -> sitekit.ExpectedFiles:
     asked: set[int] = set()
     for item_id in IDS:
         sku = SKUS[item_id]
-        document = {"id": item_id, "sku": sku, "file": f"/files/{sku}-blob.png?v=1"}
+        document = {"id": item_id, "sku": sku, "file": f"/files/download?id={sku}"}
         sitekit.write_file(
             site, f"api/items/{item_id}.json", sitekit.json_bytes(document, ascii_only=True)
         )
         if item_id in asked:  # the same request again: made once
             continue
         asked.add(item_id)
-        source = f"files/{sku}-blob.png"
-        sitekit.write_file(site, source, sitekit.image_for("/" + source))
-        # save_as: "{item.file|hash}{item.file|ext}": 16 hex digits of the URL's SHA-256
+        source = f"files/download@id={sku}"
+        ext = ".jpg" if item_id % 2 else ".png"  # what the bytes are, so what {ext} becomes
+        sitekit.write_file(site, source, sitekit.image_for(f"/{source}{ext}"))
+        # save_as: "{file|hash}{ext}": 16 hex digits of the URL's SHA-256, the type's extension
         digest = hashlib.sha256(document["file"].encode("utf-8")).hexdigest()[:16]
-        name = digest + sitekit.url_ext(document["file"])
+        name = digest + ext
         expected.add(f"http://127.0.0.1:8000{document['file']}", [name], source)
     return expected
 
