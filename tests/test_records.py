@@ -76,6 +76,16 @@ def test_json_lines_in_crawl_order_in_every_mode(
     assert "records written" in run.out and "2" in run.out
 
 
+def test_the_report_counts_what_where_left_out(api: Api, run_cli: RunCli, tmp_path: Path) -> None:
+    serve(api)
+    config, report = crawl(tmp_path, "books.jsonl"), tmp_path / "report.json"
+    args = ("--set", f"api={api.base}", "--output", tmp_path / "out", "--report", report)
+    run = run_cli(config, *args)
+    assert run.code == 0, run.out + run.err
+    assert json.loads(report.read_text("utf-8"))["left_out"] == 1  # book 12
+    assert "left out by where" in run.out
+
+
 def test_csv_with_a_header_and_empty_for_missing(api: Api, run_cli: RunCli, tmp_path: Path) -> None:
     serve(api)
     BOOKS["1"][0]["year"] = None  # a null is written as an empty cell

@@ -87,6 +87,7 @@ class RunStats:
     failures: list[Failure] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # e.g. a pagination the loop guard ended
     records: int = 0  # rows written by `emit`
+    left_out: int = 0  # fan-out items `where` rejected
 
     @property
     def ok(self) -> bool:
@@ -194,6 +195,7 @@ class Coordinator:
         try:
             for index, stage in enumerate(self.plan.start_stages):
                 unit = PageUnit((index,), stage.name, dict(self.plan.vars))
+                self._first_asked(unit)  # known, so no later page asks for it again
                 self._queue_page(unit)
                 self._order.append(unit.key)
             while self._pages or self._files or self._in_flight:
@@ -274,6 +276,7 @@ class Coordinator:
     def _page_arrived(self, result: PageResult) -> None:
         self.stats.pages += 1
         self.stats.retries += max(result.attempts - 1, 0)
+        self.stats.left_out += result.left_out
         if result.error is not None:
             self.stats.pages_failed += 1
             self._fail("page", result.unit.stage, result.url, None, result.error)

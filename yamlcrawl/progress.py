@@ -432,6 +432,11 @@ def summary_rows(plan: Plan, stats: RunStats, dry_run: bool) -> list[tuple[str, 
         ("retries", f"{stats.retries}"),
         ("lost with a worker", f"{stats.lost}"),
         ("failed", f"{len(stats.failures)}"),
+        *(
+            [("left out by where", f"{stats.left_out}")]
+            if any(s.where for s in plan.stages)
+            else []
+        ),
         *([("records written", f"{stats.records}")] if any(s.emit for s in plan.stages) else []),
         ("bytes", f"{stats.bytes:,}"),
         ("time", f"{stats.elapsed:.2f} s"),
@@ -476,6 +481,7 @@ def report(plan: Plan, stats: RunStats, dry_run: bool) -> dict[str, Any]:
         "failed": len(stats.failures),
         "bytes": stats.bytes,
         "records": stats.records,
+        "left_out": stats.left_out,
         "seconds": round(stats.elapsed, 3),
         "files_per_second": round(stats.saved / max(stats.elapsed, 1e-9), 2),
         "interrupted": stats.interrupted,

@@ -105,6 +105,7 @@ class PageResult:
     bytes: int = 0
     warning: str | None = None  # the page is fine, but something about it needs saying
     records: tuple[dict[str, Any], ...] = ()  # `emit`: one row per item, in item order
+    left_out: int = 0  # items `where` rejected
 
 
 FileStatus = Literal["saved", "present", "failed"]
@@ -206,7 +207,7 @@ def fetch_page(plan: Plan, unit: PageUnit) -> PageResult:
     except FetchError as exc:
         return PageResult(unit, url, str(exc), attempts=exc.attempts)
     before = unit.page.items if unit.page is not None else 0
-    contexts, found = fan_out(plan, stage, context, document.data, before)
+    contexts, found, passed = fan_out(plan, stage, context, document.data, before)
     children = _children(unit, stage, contexts)
     warning = None
     if stage.paginate is not None:
@@ -227,6 +228,7 @@ def fetch_page(plan: Plan, unit: PageUnit) -> PageResult:
         bytes=document.bytes,
         warning=warning,
         records=tuple(_record(stage, c) for c in contexts) if stage.emit else (),
+        left_out=found - passed if stage.where else 0,
     )
 
 
@@ -320,18 +322,21 @@ def item_contexts(
 
 def fan_out(
     plan: Plan, stage: StagePlan, context: Mapping[str, Any], data: Any, before: int = 0
-) -> tuple[list[dict[str, Any]], int]:
-    """The kept items' contexts (``where``, then ``--limit``), and how many the page had."""
+) -> tuple[list[dict[str, Any]], int, int]:
+    """The kept items' contexts (``where``, then ``--limit``), how many items the page had, and
+    how many of them ``where`` kept."""
     base = dict(context)
     base.update((name, find_first(path, data)) for name, path in stage.fields)
     if stage.each is None or stage.as_ is None:
-        return ([base] if passes(stage, base) else []), 1
+        kept = [base] if passes(stage, base) else []
+        return kept, 1, len(kept)
     name = stage.as_
     found = [{**base, name: item} for item in find_all(stage.each, data)]
     contexts = [c for c in found if passes(stage, c)]
+    passed = len(contexts)
     if plan.limit is not None:
         contexts = contexts[: max(plan.limit - before, 0)]
-    return contexts, len(found)
+    return contexts, len(found), passed
 
 
 def passes(stage: StagePlan, context: Mapping[str, Any]) -> bool:
