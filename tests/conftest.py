@@ -32,6 +32,17 @@ def lol_site() -> Iterator[Site]:
     yield from _serve("lol", SAMPLES / "lol" / "site")
 
 
+@pytest.fixture
+def slow_lol_site() -> Iterator[Site]:
+    """The LoL mirror answering every request 60 ms late, so a run lasts long enough to kill."""
+    server, base = start_server(SAMPLES / "lol" / "site", delay=0.06)
+    try:
+        yield Site("lol", SAMPLES / "lol" / "site", server, base)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.fixture(params=["books", "gallery", "shop", "feed", "ids"])
 def other_site(request: pytest.FixtureRequest) -> Iterator[Site]:
     """Each of the other sample sites in turn."""

@@ -239,7 +239,7 @@ def test_validate_prints_problems_without_a_traceback(tmp_path: Path) -> None:
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
         f"{bad}:2:9: unknown mode 'pol' at run.mode"
-        " — expected one of: serial, process, queue, pool, thread; did you mean 'pool'?",
+        " — expected one of: serial, process, queue, pool, thread, dask; did you mean 'pool'?",
         f"{bad}:5:10: template names 'nope', which nothing binds, at stages.a.url"
         " — expected one of: (nothing is bound here)"
         " (bound by vars, --set, or an ancestor's as/fields)",

@@ -95,7 +95,7 @@ def test_the_extension_a_response_gives(content_type: str | None, url: str, ext:
     assert extension_for(content_type, url) == ext
 
 
-@pytest.mark.parametrize("mode", ["serial", "process", "queue", "pool", "thread"])
+@pytest.mark.parametrize("mode", ["serial", "process", "queue", "pool", "thread", "dask"])
 def test_every_file_gets_the_extension_its_type_names_in_every_mode(
     api: Api, run_cli: RunCli, tmp_path: Path, mode: str
 ) -> None:

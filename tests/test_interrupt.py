@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-MODES = ["serial", "process", "queue", "pool", "thread"]
+MODES = ["serial", "process", "queue", "pool", "thread", "dask"]
 
 TRICKLE_SERVER = """
 import http.server, json, sys, time

@@ -19,7 +19,7 @@ from tests.support import SAMPLES, Site, lol_args, manifest_records, saved_files
 from yamlcrawl import work
 from yamlcrawl.transport import Client
 
-MODES = ["serial", "process", "queue", "pool", "thread"]
+MODES = ["serial", "process", "queue", "pool", "thread", "dask"]
 PROCESS_MODES = ["process", "queue", "pool"]
 
 

@@ -29,6 +29,15 @@ TOPOLOGY = {
         "pool worker 3",
     ],
     "thread": ["thread: one process, 6 daemon threads (workers × threads)"],
+    "dask": [
+        "dask: a local cluster started for the run: 3 worker processes × 2 threads, each under"
+        " a nanny that restarts it if it dies",
+        "main process (Dask client + coordinator): client.submit(run_task, plan, unit) per unit,"
+        " at most 3 per worker thread outstanding",
+        "scheduler: hands tasks to workers; a task whose worker dies runs again on another",
+        "task: a page of skins (once per hero of heroes)",
+        "progress: Dask events on the run's topic, relayed by the client to the display",
+    ],
 }
 
 
@@ -54,6 +63,16 @@ def test_plan_draws_the_stages_and_the_topology(
         *TOPOLOGY[mode],
     ]:
         assert " ".join(expected.split()) in text
+
+
+def test_plan_names_the_scheduler_it_would_join(
+    run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "250")
+    address = "tcp://10.0.0.5:8786"
+    run = run_cli("plan", ROOT / "crawler.yaml", "--mode", "dask", "--scheduler", address)
+    assert run.code == 0, run.err
+    assert f"dask: the cluster of the scheduler at {address} (its workers, as many)" in run.out
 
 
 def test_plan_refuses_an_unknown_mode(run_cli: RunCli) -> None:

@@ -24,7 +24,7 @@ from yamlcrawl.plan import Plan, build_plan
 from yamlcrawl.progress import Reporter
 from yamlcrawl.work import DownloadUnit, FileResult, PageResult, PageUnit
 
-MODES = ["serial", "process", "queue", "pool", "thread"]
+MODES = ["serial", "process", "queue", "pool", "thread", "dask"]
 BAR = "[━╸╺─]+"  # rich draws the done part, the rest, and a half-cell between
 
 

@@ -8,17 +8,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from samples.serve import start_server
 from tests.conftest import RunCli
-from tests.support import SAMPLES, Site, lol_args, manifest_records, saved_files
+from tests.support import Site, lol_args, manifest_records, saved_files
 from tests.test_interrupt import descendants, still_there
 
-MODES = ["serial", "process", "queue", "pool", "thread"]
+MODES = ["serial", "process", "queue", "pool", "thread", "dask"]
 
 
 def expected_files(site: Site) -> dict[str, bytes]:
@@ -59,17 +57,6 @@ def test_fresh_fetches_everything_again(lol_site: Site, run_cli: RunCli, tmp_pat
     assert run_cli(*lol_args(lol_site, output, "-q", "--fresh")).code == 0
     assert len(images_fetched(lol_site)) == 48
     assert saved_files(output) == expected_files(lol_site)
-
-
-@pytest.fixture
-def slow_lol_site() -> Iterator[Site]:
-    """The LoL mirror answering every request 60 ms late, so a run lasts long enough to kill."""
-    server, base = start_server(SAMPLES / "lol" / "site", delay=0.06)
-    try:
-        yield Site("lol", SAMPLES / "lol" / "site", server, base)
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def crawl_until_busy(site: Site, output: Path, mode: str) -> subprocess.Popen[bytes]:
@@ -142,7 +129,14 @@ print("ok")
 
 @pytest.mark.parametrize(
     ("mode", "how"),
-    [("queue", "SIGINT"), ("pool", "SIGTERM"), ("thread", "SIGINT"), ("process", "SIGTERM")],
+    [
+        ("queue", "SIGINT"),
+        ("pool", "SIGTERM"),
+        ("thread", "SIGINT"),
+        ("process", "SIGTERM"),
+        ("dask", "SIGINT"),
+        ("dask", "SIGTERM"),
+    ],
 )
 def test_an_interrupted_run_then_a_rerun_gives_every_file_once(
     mode: str, how: str, slow_lol_site: Site, run_cli: RunCli, tmp_path: Path

@@ -298,7 +298,7 @@ INVALID: dict[str, tuple[str, list[str]]] = {
         "run:\n  mode: pol\nstages:\n  a: {url: x}\n",
         [
             "crawler.yaml:2:9: unknown mode 'pol' at run.mode"
-            " — expected one of: serial, process, queue, pool, thread; did you mean 'pool'?"
+            " — expected one of: serial, process, queue, pool, thread, dask; did you mean 'pool'?"
         ],
     ),
     "an unset environment variable": (
@@ -421,6 +421,14 @@ INVALID: dict[str, tuple[str, list[str]]] = {
             " extension the response's Content-Type names) — expected another name",
             "crawler.yaml:6:14: 'ext' is reserved at stages.a.fields.ext (in save_as, {ext} is"
             " the extension the response's Content-Type names) — expected another name",
+        ],
+    ),
+    "a scheduler that is not a Dask address": (
+        "run: {mode: dask, scheduler: 'http://10.0.0.5:8786'}\nstages:\n  a: {url: x}\n",
+        [
+            "crawler.yaml:1:30: got the text 'http://10.0.0.5:8786' at run.scheduler — expected"
+            " a Dask scheduler's address such as tcp://10.0.0.5:8786, for mode dask (without it,"
+            " dask mode starts a local cluster)"
         ],
     ),
     "a binding that shadows a var": (
@@ -574,7 +582,7 @@ INVALID: dict[str, tuple[str, list[str]]] = {
         """,
         [
             "crawler.yaml:3:9: unknown mode 'pol' at run.mode"
-            " — expected one of: serial, process, queue, pool, thread; did you mean 'pool'?",
+            " — expected one of: serial, process, queue, pool, thread, dask; did you mean 'pool'?",
             "crawler.yaml:6:10: template names 'imgg', which nothing binds, at stages.heroes.url"
             " — expected one of: (nothing is bound here)"
             " (bound by vars, --set, or an ancestor's as/fields)",

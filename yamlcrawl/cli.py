@@ -60,6 +60,12 @@ def _topology_options(parser: argparse.ArgumentParser) -> None:
         choices=("fork", "spawn", "forkserver"),
         help="how worker processes start (default: the platform's)",
     )
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="dask mode: a Dask scheduler's address, e.g. tcp://10.0.0.5:8786"
+        " (default: a local cluster)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -199,7 +205,12 @@ def _plan_for(args: argparse.Namespace, loaded: LoadedSpec) -> Plan:
         limit=getattr(args, "limit", None),
         output_dir=str(output),
         start_method=args.start_method,
+        scheduler=args.scheduler,
     )
+    if args.scheduler is not None and plan.mode != "dask":
+        raise UsageError(
+            f"--scheduler is for dask mode, and the mode is {plan.mode}: add --mode dask"
+        )
     # Chosen once here, so every worker sends the same User-Agent and none loads the UA data.
     agent = resolve_user_agent(plan.http.user_agent)
     return replace(plan, http=replace(plan.http, user_agent=agent), _by_name={})
@@ -230,6 +241,7 @@ def _open_log(path: Path | None) -> TextIO | None:
 
 
 def _crawl(args: argparse.Namespace, plan: Plan, log_file: TextIO | None) -> int:
+    from yamlcrawl.backends import BackendError
     from yamlcrawl.engine import Coordinator
     from yamlcrawl.progress import NORMAL, QUIET, VERBOSE, Reporter, report
 
@@ -237,7 +249,11 @@ def _crawl(args: argparse.Namespace, plan: Plan, log_file: TextIO | None) -> int
     reporter = Reporter(verbosity=verbosity, dry_run=args.dry_run, log_file=log_file)
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        stats = Coordinator(plan, reporter, dry_run=args.dry_run, fresh=args.fresh).run()
+        coordinator = Coordinator(plan, reporter, dry_run=args.dry_run, fresh=args.fresh)
+        stats = coordinator.run()
+    except BackendError as exc:  # raised before anything is drawn or written
+        print(f"yamlcrawl: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -154,7 +154,13 @@ class Coordinator:
         # Unwatched (no live display, no log of each unit), workers send no events at all.
         address = self.sink.address if events.wants_worker_events() else None
         self.plan = plan = replace(plan, http=http, events=address, _by_name={})
-        self.backend = create_backend(plan)
+        try:
+            self.backend = create_backend(plan)
+        except BaseException:
+            self.sink.close()
+            if self._scratch is not None:
+                shutil.rmtree(self._scratch, ignore_errors=True)
+            raise
         self.events = events
         self.dry_run = dry_run
         self.root = Path(plan.output.dir)

@@ -5,6 +5,8 @@ Workers say what they are doing: a unit started, bytes received (batched, at mos
 datagram to a socket the main process opened on 127.0.0.1. A datagram is whole or not at all,
 needs no lock shared between processes (a killed worker cannot block the others) and is never
 waited for; events are advice for the display, and the results, which count, travel apart.
+Dask workers may be on other machines: they log events on a Dask event topic instead, which
+the client relays to that same socket (``backends/dask.py``).
 """
 
 from __future__ import annotations
@@ -70,9 +72,15 @@ _sender: tuple[int, socket.socket] | None = None
 _lock = threading.Lock()
 
 
-def emit(address: tuple[str, int] | None, event: Event) -> None:
+Address = tuple[str, int] | str | None  # a UDP address, a Dask event topic, or nowhere
+
+
+def emit(address: Address, event: Event) -> None:
     """Send ``event`` to the main process; never blocks, never raises, may be dropped."""
     if address is None:
+        return
+    if isinstance(address, str):
+        _log_on_topic(address, event)
         return
     with _lock:
         sock = _sending_socket()
@@ -95,6 +103,34 @@ def _sending_socket() -> socket.socket:
     return sock
 
 
+def _log_on_topic(topic: str, event: Event) -> None:
+    """Log ``event`` on the Dask worker running this task, as plain data for msgpack."""
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):  # not inside a Dask task
+        return
+    thread = threading.current_thread().name.rsplit("-", 1)[-1]
+    label = f"dask worker {worker.name} thread {thread}"
+    kind, key = event.unit
+    with contextlib.suppress(Exception):
+        worker.log_event(topic, [event.kind, label, kind, list(key), event.detail, event.amount])
+
+
+def event_from_topic(message: object) -> Event | None:
+    """The event a Dask worker logged (see ``_log_on_topic``), or None for anything else."""
+    if not isinstance(message, list | tuple) or len(message) != 6:
+        return None
+    kind, label, unit_kind, key, detail, amount = message
+    if kind not in ("start", "bytes", "retry") or not isinstance(key, list | tuple):
+        return None
+    try:
+        return Event(kind, str(label), (str(unit_kind), tuple(key)), str(detail), int(amount))
+    except (TypeError, ValueError):
+        return None
+
+
 def worker_name() -> str:
     """``pid 1234``, or ``pid 1234 thread 3`` for a worker thread (they are named so)."""
     thread = threading.current_thread()
@@ -106,7 +142,7 @@ def worker_name() -> str:
 class ByteCounter:
     """Collects a download's chunks and reports them at most every ``BYTES_EVERY`` seconds."""
 
-    def __init__(self, address: tuple[str, int] | None, unit: tuple[str, tuple[int, ...]]) -> None:
+    def __init__(self, address: Address, unit: tuple[str, tuple[int, ...]]) -> None:
         self.address = address
         self.unit = unit
         self.pending = 0

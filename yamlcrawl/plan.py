@@ -106,7 +106,9 @@ class Plan:
     limit: int | None
     threads: int = 1
     start_method: str | None = None
-    events: tuple[str, int] | None = None  # where workers send progress events (events.py)
+    # Where workers send progress events (events.py): a UDP address, or a Dask event topic.
+    events: tuple[str, int] | str | None = None
+    scheduler: str | None = None  # dask mode: the scheduler's address (else a local cluster)
     http_cookies: Pairs = ()
     secrets: tuple[str, ...] = ()  # values from ${ENV}: replaced by *** in everything shown
     _by_name: dict[str, StagePlan] = field(default_factory=dict, compare=False, repr=False)
@@ -132,6 +134,7 @@ class Plan:
         limit: int | None = None,
         output_dir: str | None = None,
         start_method: str | None = None,
+        scheduler: str | None = None,
     ) -> Plan:
         """A copy with command-line overrides applied (None keeps the file's value)."""
         output = self.output if output_dir is None else replace(self.output, dir=output_dir)
@@ -143,6 +146,7 @@ class Plan:
             limit=limit or self.limit,
             output=output,
             start_method=start_method or self.start_method,
+            scheduler=scheduler or self.scheduler,
             _by_name={},
         )
 
@@ -198,6 +202,7 @@ def build_plan(
         limit=crawl.run.limit,
         threads=crawl.run.threads,
         start_method=crawl.run.start_method,
+        scheduler=crawl.run.scheduler,
     )
 
 

@@ -37,6 +37,11 @@ class RunSpec(_Strict):
     start_method: Literal["fork", "spawn", "forkserver"] | None = Field(
         None, description="fork, spawn or forkserver (default: the platform's own)"
     )
+    scheduler: Annotated[str, Field(pattern=r"^(tcp|tls|ws|wss)://[^\s/]+:\d+/?$")] | None = Field(
+        None,
+        description="a Dask scheduler's address such as tcp://10.0.0.5:8786, for mode dask"
+        " (without it, dask mode starts a local cluster)",
+    )
 
 
 class BasicAuthSpec(_Strict):
@@ -250,7 +255,7 @@ class CrawlSpec(_Strict):
     )
     run: RunSpec = Field(
         default_factory=lambda: RunSpec(),
-        description="a mapping with mode, workers, threads, limit, start_method",
+        description="a mapping with mode, workers, threads, limit, start_method, scheduler",
     )
     http: HttpSpec = Field(
         default_factory=lambda: HttpSpec(),

@@ -146,6 +146,10 @@ Result = PageResult | FileResult | Lost
 # Threads cannot be killed: a backend that must stop them sets this, and downloads in progress
 # give up at their next chunk (processes are stopped with a signal instead).
 STOP = threading.Event()
+# A Dask worker serves whichever runs use its cluster: a task notes its run in RUN.name, and a
+# stopped run is named in STOPPED_RUNS, so only that run's downloads give up.
+RUN = threading.local()
+STOPPED_RUNS: set[str] = set()
 
 
 class StoppedError(Exception):
@@ -487,7 +491,7 @@ def _report_retry(plan: Plan, uid: UnitId, reason: str) -> None:
 
 
 def _stop_if_asked(_: int) -> None:
-    if STOP.is_set():
+    if STOP.is_set() or (STOPPED_RUNS and getattr(RUN, "name", None) in STOPPED_RUNS):
         raise StoppedError("stopped: the run was interrupted")
 
 

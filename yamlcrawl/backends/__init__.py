@@ -15,6 +15,11 @@ from yamlcrawl.plan import Plan
 from yamlcrawl.work import Result, Unit
 
 
+class BackendError(Exception):
+    """A mode that cannot start here (a missing package, an unreachable cluster): one paragraph
+    saying what is wrong and what is expected."""
+
+
 class Backend(Protocol):
     """Where units of work run. Every unit submitted yields exactly one result."""
 
@@ -65,9 +70,10 @@ def register(name: str) -> Callable[[BackendClass], BackendClass]:
 
 
 def modes() -> tuple[str, ...]:
-    """Every mode name, in registration order."""
+    """Every mode name: the built-in ones in their order, then any other."""
     _load_builtin()
-    return tuple(_REGISTRY)
+    others = tuple(name for name in _REGISTRY if name not in BUILTIN)
+    return BUILTIN + others
 
 
 def create_backend(plan: Plan) -> Backend:
@@ -82,7 +88,7 @@ def describe(plan: Plan) -> list[str]:
     return _REGISTRY[plan.mode].describe(plan)
 
 
-BUILTIN = ("serial", "process", "queue", "pool", "thread")
+BUILTIN = ("serial", "process", "queue", "pool", "thread", "dask")
 
 
 def _load_builtin() -> None:

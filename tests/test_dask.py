@@ -1,0 +1,209 @@
+"""`dask` mode on a cluster the test starts: a worker killed mid-run loses nothing, a shared
+cluster serves several runs, progress comes from the workers, and what cannot work says why."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from distributed import Client, LocalCluster
+
+from tests.conftest import RunCli
+from tests.support import SAMPLES, Site, lol_args, manifest_records, saved_files
+from yamlcrawl.backends import BackendError, modes
+from yamlcrawl.backends import dask as dask_mode
+from yamlcrawl.engine import Coordinator, RunStats
+from yamlcrawl.events import Event
+from yamlcrawl.loader import load_spec
+from yamlcrawl.plan import Plan, build_plan
+from yamlcrawl.work import DownloadUnit, FileRequest, FileResult, PageResult, PageUnit
+
+
+def local_cluster(workers: int = 2) -> LocalCluster:
+    return LocalCluster(
+        n_workers=workers,
+        threads_per_worker=2,
+        processes=True,
+        dashboard_address="127.0.0.1:0",
+        silence_logs=logging.CRITICAL,
+    )
+
+
+@pytest.fixture(scope="module")
+def scheduler() -> Iterator[str]:
+    """A cluster that outlives every run: what `dask scheduler` + `dask worker` give."""
+    with local_cluster() as cluster:
+        yield cluster.scheduler_address
+
+
+def expected_files(site: Site) -> dict[str, bytes]:
+    return {e["path"]: site.source_bytes(e["source"]) for e in site.expected}
+
+
+def test_a_worker_killed_mid_run_loses_and_repeats_nothing(
+    slow_lol_site: Site, run_cli: RunCli, tmp_path: Path
+) -> None:
+    output = tmp_path / "out"
+    killed: list[int] = []
+    with local_cluster() as cluster, Client(cluster) as client:
+        pids: dict[str, int] = client.run(os.getpid)
+        victim = sorted(pids.values())[0]
+
+        def kill_when_busy() -> None:
+            deadline = time.monotonic() + 30
+            while len(list(output.rglob("*.jpg"))) < 8 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            os.kill(victim, signal.SIGKILL)
+            killed.append(victim)
+
+        killer = threading.Thread(target=kill_when_busy, daemon=True)
+        killer.start()
+        options = ["--mode", "dask", "--scheduler", cluster.scheduler_address, "-q"]
+        run = run_cli(*lol_args(slow_lol_site, output, *options))
+        killer.join(5)
+        assert killed == [victim]
+        client.wait_for_workers(2, timeout=20)  # the nanny brought it back
+        assert victim not in client.run(os.getpid).values()
+    assert run.code == 0, run.out + run.err
+    assert saved_files(output) == expected_files(slow_lol_site)
+    # Each file once: a batch the dead worker had begun runs again elsewhere, and finds the
+    # files it had finished present.
+    records = [r for r in manifest_records(output) if r["status"] in ("saved", "present")]
+    assert sorted(r["path"] for r in records) == sorted(expected_files(slow_lol_site))
+    assert not list(output.rglob("*.part"))
+
+
+def test_a_shared_cluster_serves_run_after_run(
+    scheduler: str, lol_site: Site, run_cli: RunCli, tmp_path: Path
+) -> None:
+    output = tmp_path / "out"
+    args = lol_args(lol_site, output, "--mode", "dask", "--scheduler", scheduler, "-q")
+    first = run_cli(*args)
+    assert first.code == 0, first.out + first.err
+    assert saved_files(output) == expected_files(lol_site)
+    (output / "黑暗之女" / "黑暗之女电脑版.jpg").unlink()
+
+    second = run_cli(*args)  # the same cluster, still up; the rerun fetches only what is gone
+
+    assert second.code == 0, second.out + second.err
+    statuses = [r["status"] for r in manifest_records(output)]
+    assert statuses.count("saved") == 1 and statuses.count("present") == 47
+    assert not list((output / ".yamlcrawl").glob("probe-*"))  # the start check cleans up
+    with Client(scheduler) as client:
+        assert len(client.nthreads()) == 2  # leaving a cluster does not stop its workers
+
+
+class Recorder:
+    """A display that keeps what workers said."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def run_started(self, plan: Plan, stats: RunStats) -> None: ...
+    def page_queued(self, unit: PageUnit) -> None: ...
+    def wants_worker_events(self) -> bool:
+        return True
+
+    def worker_events(self, events: list[Event]) -> None:
+        self.events += events
+
+    def tick(self) -> None: ...
+    def page_done(self, result: PageResult) -> None: ...
+    def file_done(self, result: FileResult) -> None: ...
+    def file_skipped(self, request: FileRequest, reason: str) -> None: ...
+    def file_planned(self, unit: DownloadUnit) -> None: ...
+
+
+def lol_plan(site: Site, output: Path, **overrides: Any) -> Plan:
+    loaded = load_spec(
+        SAMPLES.parent / "crawler.yaml", {"img": f"{site.base}/images/lol/act/img"}, modes()
+    )
+    plan = build_plan(loaded.spec, loaded.source)
+    return plan.with_overrides(mode="dask", output_dir=str(output), **overrides)
+
+
+def test_progress_comes_from_the_workers(scheduler: str, lol_site: Site, tmp_path: Path) -> None:
+    recorder = Recorder()
+    plan = lol_plan(lol_site, tmp_path / "out", scheduler=scheduler)
+    stats = Coordinator(plan, recorder).run()
+    time.sleep(0.3)  # events are advice and may trail the results: collect the last ones
+    assert stats.saved == 48
+    starts = [e for e in recorder.events if e.kind == "start"]
+    assert starts, "no event came back from the workers"
+    assert all(e.worker.startswith("dask worker ") for e in starts)
+    assert {e.unit[0] for e in starts} == {"page", "file"}
+    assert any(e.detail.startswith("downloading ") for e in starts)
+
+
+def test_workers_that_do_not_see_the_output_folder_are_refused(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "worker-view"
+    (elsewhere / ".yamlcrawl").mkdir(parents=True)
+
+    class Cluster:  # a worker that sees another file system at the same path
+        def run(self, function: Any, folder: str, token: str) -> dict[str, tuple[bool, str]]:
+            return {"tcp://10.0.0.7:40111": function(str(elsewhere), token)}
+
+    folder = tmp_path / "out"
+    with pytest.raises(BackendError) as caught:
+        dask_mode.check_shared_output(Cluster(), str(folder))  # type: ignore[arg-type]
+    message = str(caught.value)
+    probe = message.split("cannot read ")[1].split(",")[0]
+    assert message == (
+        f"dask mode: the worker at tcp://10.0.0.7:40111 does not share the output folder"
+        f" {folder}: it cannot read {probe}, which the client wrote (No such file or directory)"
+        " — on a cluster, the output folder must be on a file system every worker mounts at"
+        " the same path, writable by the workers"
+    )
+    assert not list((folder / ".yamlcrawl").iterdir())  # no probe left behind
+
+
+def test_the_start_check_passes_for_workers_that_share_it(scheduler: str, tmp_path: Path) -> None:
+    with Client(scheduler) as client:
+        dask_mode.check_shared_output(client, str(tmp_path))
+    assert not list((tmp_path / ".yamlcrawl").iterdir())
+
+
+def test_an_unreachable_scheduler_is_one_clear_line(
+    run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dask_mode, "CONNECT_TIMEOUT", 1)
+    config = SAMPLES.parent / "crawler.yaml"
+    output = tmp_path / "out"
+    address = "tcp://127.0.0.1:9"  # discard: nothing listens there
+    run = run_cli(config, "--mode", "dask", "--scheduler", address, "--output", output)
+    assert run.code == 2
+    assert run.err.startswith(f"yamlcrawl: dask mode cannot reach the scheduler at {address} (")
+    assert run.err.rstrip().endswith(
+        "— expected a running `dask scheduler` there, or no run.scheduler for a local cluster"
+    )
+    assert len(run.err.strip().splitlines()) == 1 and "Traceback" not in run.err
+
+
+def test_without_distributed_the_mode_says_how_to_install_it(
+    run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed: ImportError
+    config = SAMPLES.parent / "crawler.yaml"
+    run = run_cli(config, "--mode", "dask", "--output", tmp_path / "out")
+    assert run.code == 2
+    assert run.err == (
+        "yamlcrawl: mode dask needs the distributed package, which is not installed"
+        " — pip install 'yamlcrawl[dask]'\n"
+    )
+
+
+def test_a_scheduler_needs_dask_mode(run_cli: RunCli) -> None:
+    config = SAMPLES.parent / "crawler.yaml"
+    run = run_cli("plan", config, "--scheduler", "tcp://127.0.0.1:8786")
+    assert run.code == 2
+    assert run.err == (
+        "yamlcrawl: --scheduler is for dask mode, and the mode is pool: add --mode dask\n"
+    )

@@ -1,0 +1,357 @@
+"""``dask``: the same units as Dask tasks on a ``distributed`` cluster (``yamlcrawl[dask]``).
+
+The main process is a Dask client: it submits one task per unit (``run_unit`` with the plan and
+the unit, plain data as in every mode) and takes results back as futures finish; the
+coordinator names files and keeps the manifest and resume state there, as in every mode.
+Without ``run.scheduler`` the run starts a local cluster of ``workers`` processes with
+``threads`` threads each; with it, the run joins that cluster, whose workers must see the output
+folder at the same path (checked at start). The scheduler runs a task again elsewhere when its
+worker dies; a task that has killed several workers comes back as lost (retried once more).
+Progress events travel as Dask events on a topic of the run, which the client relays to the
+display.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import os
+import queue
+import signal
+import socket
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from yamlcrawl import work
+from yamlcrawl.backends import BackendError, register
+from yamlcrawl.backends.common import STOP_GRACE, unit_lines
+from yamlcrawl.events import emit, event_from_topic
+from yamlcrawl.plan import Plan
+from yamlcrawl.state import STATE_DIR
+from yamlcrawl.work import Lost, PageUnit, Result, Unit, run_unit, unit_id
+
+if TYPE_CHECKING:
+    from distributed import Client, Future, LocalCluster
+
+PREFETCH = 2  # tasks handed out per worker thread beyond the one it is working on
+# Downloads per task, at most. A Dask task costs several ms of CPU between client, scheduler
+# and worker (a file costs ~1.3 ms), so files travel in batches; a page is always a task of its
+# own, run first, as it leads to more work.
+BATCH = 32
+CONNECT_TIMEOUT = 10  # seconds to reach a scheduler
+WORKERS_TIMEOUT = 30  # seconds a scheduler gets to have at least one worker
+CAPACITY_EVERY = 5.0  # seconds between two looks at how many threads the cluster has
+INSTALL = "pip install 'yamlcrawl[dask]'"
+
+
+def run_task(run: str, plan: Plan, units: list[Unit]) -> list[Result]:
+    """One Dask task: its units one after another, marked as this run's (so stopping the run
+    stops them)."""
+    work.RUN.name = run
+    try:
+        return [run_unit(plan, unit) for unit in units]
+    finally:
+        work.RUN.name = None
+
+
+def stop_run(run: str) -> None:
+    """On every worker: downloads of ``run`` give up at their next chunk."""
+    work.STOPPED_RUNS.add(run)
+
+
+def probe_output(folder: str, token: str) -> tuple[bool, str]:
+    """On a worker: does it see the client's probe file, and can it leave one of its own?
+
+    Returns (True, the name of its file) or (False, what went wrong).
+    """
+    state = Path(folder) / STATE_DIR
+    theirs = state / f"probe-{token}"
+    try:
+        if theirs.read_text("utf-8") != token:
+            return False, f"{theirs} there holds something else"
+    except OSError as exc:
+        return False, f"it cannot read {theirs}, which the client wrote ({exc.strerror or exc})"
+    mine = state / f"probe-{token}-{socket.gethostname()}-{os.getpid()}"
+    try:
+        mine.write_text(token, "utf-8")
+    except OSError as exc:
+        return False, f"it cannot write in {state} ({exc.strerror or exc})"
+    return True, mine.name
+
+
+@dataclass(frozen=True)
+class Task:
+    """Units submitted together, under one key, and their future."""
+
+    name: str
+    units: list[Unit]
+    future: Future[list[Result]]
+
+
+@register("dask")
+class DaskBackend:
+    """A Dask client: a task per unit, results gathered as their futures finish."""
+
+    def __init__(self, plan: Plan) -> None:
+        distributed = _import_distributed()
+        self.plan = plan
+        self.run = f"yamlcrawl-{uuid.uuid4().hex[:12]}"
+        self.cluster: LocalCluster | None = None
+        self.client = self._connect(distributed, plan)
+        try:
+            check_shared_output(self.client, plan.output.dir)
+            topic = None
+            if plan.events is not None:  # someone watches: relay the workers' events
+                topic = self.run
+                self.client.subscribe_topic(topic, partial(_relay, plan.events))
+        except BaseException:
+            self._shut_down()
+            raise
+        self.worker_plan = replace(plan, events=topic, _by_name={})
+        self._done: queue.SimpleQueue[Task] = queue.SimpleQueue()
+        self._tasks: dict[str, Task] = {}
+        self._files: list[Unit] = []  # downloads waiting to fill a batch
+        self._numbers = itertools.count()
+        self._threads, self._counted = self._cluster_threads(), time.monotonic()
+
+    def _connect(self, distributed: Any, plan: Plan) -> Client:
+        """Join the scheduler named in the plan, or start a local cluster and join that."""
+        address = plan.scheduler
+        if address is None:
+            self.cluster = _local_cluster(distributed, plan)
+            address = self.cluster.scheduler_address
+        try:
+            client: Client = distributed.Client(address, timeout=CONNECT_TIMEOUT)
+        except (OSError, TimeoutError) as exc:
+            self._shut_down()
+            raise BackendError(
+                f"dask mode cannot reach the scheduler at {address} ({exc}) — expected a"
+                f" running `dask scheduler` there, or no run.scheduler for a local cluster"
+            ) from None
+        try:
+            client.wait_for_workers(1, timeout=WORKERS_TIMEOUT)
+        except (OSError, TimeoutError):
+            client.close()
+            self._shut_down()
+            raise BackendError(
+                f"dask mode: no worker joined the scheduler at {address} within"
+                f" {WORKERS_TIMEOUT} s — expected `dask worker {address}` on each machine"
+            ) from None
+        return client
+
+    def _cluster_threads(self) -> int:
+        threads: dict[str, int] = self.client.nthreads()
+        return max(sum(threads.values()), 1)
+
+    def capacity(self) -> int:
+        """Batches at work on every worker thread of the cluster and a few waiting."""
+        if time.monotonic() - self._counted >= CAPACITY_EVERY:  # workers come and go
+            self._threads, self._counted = self._cluster_threads(), time.monotonic()
+        return self._threads * BATCH * (1 + PREFETCH)
+
+    def submit(self, unit: Unit) -> None:
+        """A page goes out at once; downloads wait for the next poll, to go in batches."""
+        if isinstance(unit, PageUnit):
+            self._send([unit], priority=1)
+        else:
+            self._files.append(unit)
+
+    def _send_files(self) -> None:
+        """The waiting downloads, in batches as large as keep every free task slot busy (full
+        ones once there is work enough: a few files still spread over the threads)."""
+        if not self._files:
+            return
+        free = max(self._threads * (1 + PREFETCH) - len(self._tasks), 1)
+        size = min(BATCH, -(-len(self._files) // free))
+        for start in range(0, len(self._files), size):
+            self._send(self._files[start : start + size])
+        self._files = []
+
+    def _send(self, units: list[Unit], priority: int = 0) -> None:
+        """Submit one task with a key of its own (a retried unit goes out under a new one)."""
+        kind, key = unit_id(units[0])
+        name = f"{self.run}-{kind}-{'.'.join(map(str, key))}-{next(self._numbers)}"
+        future = self.client.submit(
+            run_task, self.run, self.worker_plan, units, key=name, pure=False, priority=priority
+        )
+        task = Task(name, units, future)
+        self._tasks[name] = task
+        future.add_done_callback(lambda _: self._done.put(task))
+
+    def poll(self, timeout: float) -> list[Result]:
+        """Results of the tasks finished by now, fetched together."""
+        self._send_files()
+        finished: list[Task] = []
+        with contextlib.suppress(queue.Empty):
+            finished.append(self._done.get(timeout=timeout))
+        while not self._done.empty():
+            finished.append(self._done.get())
+        done = [task.future for task in finished if task.future.status == "finished"]
+        results: list[Result] = [r for batch in self.client.gather(done) for r in batch]
+        for task in finished:
+            self._tasks.pop(task.name, None)
+            if task.future.status != "finished":
+                results += _lost(task)
+        return results
+
+    def close(self) -> None:
+        """Every task has its result: leave the cluster (a local one is shut down)."""
+        self._shut_down()
+
+    def abort(self) -> None:
+        """Cancel what is queued and stop what runs, then leave.
+
+        A local cluster's workers are killed outright (shutting them down politely waits for
+        their tasks, and the ones Ctrl-C reached answer nothing more); a shared cluster's are
+        told to stop this run's downloads, which give up at their next chunk.
+        """
+        with contextlib.suppress(Exception):
+            self.client.cancel([task.future for task in self._tasks.values()], force=True)
+        if self.cluster is not None:
+            nannies = list(self.cluster.workers.values())
+            for nanny in nannies:
+                nanny.auto_restart = False
+            _kill(nanny.pid for nanny in nannies if nanny.pid)
+        else:
+            with contextlib.suppress(Exception):
+                self.client.run(stop_run, self.run, on_error="ignore", callback_timeout=STOP_GRACE)
+        self._shut_down()
+
+    def _shut_down(self) -> None:
+        client = getattr(self, "client", None)
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.close()
+        if self.cluster is not None:
+            with contextlib.suppress(Exception):
+                self.cluster.close()
+            self.cluster = None
+
+    @classmethod
+    def describe(cls, plan: Plan) -> list[str]:
+        """Scheduler, workers, and how units flow between them."""
+        if plan.scheduler is None:
+            threads = "1 thread" if plan.threads == 1 else f"{plan.threads} threads"
+            where = (
+                f"a local cluster started for the run: {plan.workers} worker processes"
+                f" × {threads}, each under a nanny that restarts it if it dies"
+            )
+        else:
+            where = f"the cluster of the scheduler at {plan.scheduler} (its workers, as many)"
+        return [
+            f"dask: {where}",
+            "  main process (Dask client + coordinator): client.submit(run_task, plan, unit)"
+            f" per unit, at most {1 + PREFETCH} per worker thread outstanding; results"
+            " gathered as futures finish; names files, writes the manifest and resume state",
+            "  scheduler: hands tasks to workers; a task whose worker dies runs again on"
+            " another (after several deaths it comes back as lost, and is tried once more)",
+            *unit_lines(plan, "task", "task"),
+            "  workers: run tasks on their threads, each with its own HTTP connections;"
+            " write files straight into the output folder (a shared file system on a cluster,"
+            " checked at start)",
+            "    progress: Dask events on the run's topic, relayed by the client to the display",
+        ]
+
+
+def check_shared_output(client: Client, folder: str) -> None:
+    """Make sure every worker sees ``folder`` as the client does and can write there.
+
+    Raises:
+        BackendError: a worker does not see the client's probe file, or cannot write.
+    """
+    token = uuid.uuid4().hex
+    state = Path(folder) / STATE_DIR
+    state.mkdir(parents=True, exist_ok=True)
+    probe = state / f"probe-{token}"
+    probe.write_text(token, "utf-8")
+    try:
+        answers: dict[str, tuple[bool, str]] = client.run(probe_output, folder, token)
+        for address, (ok, said) in sorted(answers.items()):
+            if ok and not (state / said).is_file():
+                ok, said = False, f"the file it wrote there ({said}) is not in the client's"
+            if not ok:
+                raise BackendError(
+                    f"dask mode: the worker at {address} does not share the output folder"
+                    f" {folder}: {said} — on a cluster, the output folder must be on a file"
+                    " system every worker mounts at the same path, writable by the workers"
+                )
+    finally:
+        for leftover in state.glob(f"probe-{token}*"):
+            leftover.unlink(missing_ok=True)
+
+
+def _relay(address: tuple[str, int] | str, logged: tuple[float, object]) -> None:
+    """A worker's event, from the run's Dask topic to the display's socket."""
+    event = event_from_topic(logged[1])
+    if event is not None:
+        emit(address, event)
+
+
+def _lost(task: Task) -> list[Lost]:
+    """A task that did not finish (its worker died too often, or it was cancelled): each of its
+    units is lost."""
+    if task.future.status == "cancelled":
+        reason = "the Dask task was cancelled"
+    else:
+        try:
+            error = task.future.exception(timeout=CONNECT_TIMEOUT)
+        except Exception as exc:
+            error = exc
+        reason = f"the Dask task failed: {type(error).__name__}: {error}"
+    return [Lost(unit, reason) for unit in task.units]
+
+
+def _kill(pids: Iterable[int]) -> None:
+    """SIGKILL local worker processes and wait (a moment) until they are gone; their nannies
+    reap them. A killed download leaves its ``.part``, which the coordinator removes."""
+    pids = [pid for pid in pids if pid != os.getpid()]
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + STOP_GRACE
+    while pids and time.monotonic() < deadline:
+        pids = [pid for pid in pids if _exists(pid)]
+        time.sleep(0.02)
+
+
+def _exists(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _local_cluster(distributed: Any, plan: Plan) -> LocalCluster:
+    """A cluster of ``workers`` processes on this machine, started for one run."""
+    import dask.config
+
+    # Workers sample every thread's stack every 10 ms for Dask's profiler by default: with a
+    # dozen download threads that costs more CPU than the downloads.
+    with dask.config.set({"distributed.worker.profile.enabled": False}):
+        cluster: LocalCluster = distributed.LocalCluster(
+            n_workers=plan.workers,
+            threads_per_worker=plan.threads,
+            processes=True,
+            # Its HTTP server (health, metrics; the dashboard if bokeh is installed) on a free
+            # port: the default, 8787, may be taken, and None does not turn it off.
+            dashboard_address="127.0.0.1:0",
+            silence_logs=logging.CRITICAL,  # failures come back as results
+        )
+    return cluster
+
+
+def _import_distributed() -> Any:
+    try:
+        import distributed
+    except ImportError:
+        raise BackendError(
+            f"mode dask needs the distributed package, which is not installed — {INSTALL}"
+        ) from None
+    return distributed
