@@ -3,9 +3,11 @@ cluster serves several runs, progress comes from the workers, and what cannot wo
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -207,3 +209,31 @@ def test_a_scheduler_needs_dask_mode(run_cli: RunCli) -> None:
     assert run.err == (
         "yamlcrawl: --scheduler is for dask mode, and the mode is pool: add --mode dask\n"
     )
+
+
+def test_the_readme_cluster_commands_run_a_crawl(
+    lol_site: Site, run_cli: RunCli, tmp_path: Path
+) -> None:
+    """`dask scheduler` and `dask worker` as the README says, then `--scheduler`."""
+    info = tmp_path / "scheduler.json"
+    dask = str(Path(sys.executable).with_name("dask"))  # the command pip installs
+    scheduler = [dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard"]
+    started = [quietly([*scheduler, "--scheduler-file", str(info)])]
+    try:
+        deadline = time.monotonic() + 30
+        while not info.is_file() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        address = json.loads(info.read_text())["address"]
+        started.append(quietly([dask, "worker", address, "--nthreads", "4", "--no-dashboard"]))
+        output = tmp_path / "out"
+        run = run_cli(*lol_args(lol_site, output, "--mode", "dask", "--scheduler", address, "-q"))
+        assert run.code == 0, run.out + run.err
+        assert saved_files(output) == expected_files(lol_site)
+    finally:
+        for process in reversed(started):
+            process.terminate()
+            process.wait(10)
+
+
+def quietly(command: list[str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
