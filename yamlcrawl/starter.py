@@ -18,7 +18,7 @@ vars:                                   # constants every template can use; --se
   # token: ${{API_TOKEN}}                # from the environment (${{NAME:-fallback}} for a default)
 
 run:
-  mode: pool                            # serial | process | queue | pool | thread
+  mode: pool                            # serial | process | queue | pool | thread | dask
   workers: 4                            # worker processes
   threads: 1                            # threads per worker process
 
