@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import RunCli
 from tests.support import Site, lol_args, manifest_records, saved_files
-from tests.test_interrupt import descendants, still_there
+from tests.test_interrupt import descendants, left_behind
 
 MODES = ["serial", "process", "queue", "pool", "thread", "dask"]
 
@@ -87,7 +87,7 @@ def test_sigkill_of_the_main_process_then_a_rerun_gives_every_file_once(
     crawl.kill()
     crawl.wait()
     time.sleep(1.5)  # orphaned workers notice their parent is gone and stop
-    assert [w for w in workers if still_there(w)] == []
+    assert left_behind(workers) == []
     assert len(saved_files(output)) < 48
     run = run_cli(*lol_args(slow_lol_site, output, "--mode", mode, "-q"))
     assert run.code == 0, run.out

@@ -214,9 +214,11 @@ class DaskBackend:
         with contextlib.suppress(Exception):
             self.client.cancel([task.future for task in self._tasks.values()], force=True)
         if self.cluster is not None:
+            from distributed.core import Status
+
             nannies = list(self.cluster.workers.values())
-            for nanny in nannies:
-                nanny.auto_restart = False
+            for nanny in nannies:  # so that a worker's death closes its nanny, not restarts it
+                nanny.status = Status.closing_gracefully
             _kill(nanny.pid for nanny in nannies if nanny.pid)
         else:
             with contextlib.suppress(Exception):
