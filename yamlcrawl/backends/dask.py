@@ -332,20 +332,15 @@ def _exists(pid: int) -> bool:
 
 def _local_cluster(distributed: Any, plan: Plan) -> LocalCluster:
     """A cluster of ``workers`` processes on this machine, started for one run."""
-    import dask.config
-
-    # Workers sample every thread's stack every 10 ms for Dask's profiler by default: with a
-    # dozen download threads that costs more CPU than the downloads.
-    with dask.config.set({"distributed.worker.profile.enabled": False}):
-        cluster: LocalCluster = distributed.LocalCluster(
-            n_workers=plan.workers,
-            threads_per_worker=plan.threads,
-            processes=True,
-            # Its HTTP server (health, metrics; the dashboard if bokeh is installed) on a free
-            # port: the default, 8787, may be taken, and None does not turn it off.
-            dashboard_address="127.0.0.1:0",
-            silence_logs=logging.CRITICAL,  # failures come back as results
-        )
+    cluster: LocalCluster = distributed.LocalCluster(
+        n_workers=plan.workers,
+        threads_per_worker=plan.threads,
+        processes=True,
+        # Its HTTP server (health, metrics; the dashboard if bokeh is installed) on a free
+        # port: the default, 8787, may be taken, and None does not turn it off.
+        dashboard_address="127.0.0.1:0",
+        silence_logs=logging.CRITICAL,  # failures come back as results
+    )
     return cluster
 
 
