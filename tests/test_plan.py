@@ -32,8 +32,9 @@ TOPOLOGY = {
     "dask": [
         "dask: a local cluster started for the run: 3 worker processes × 2 threads, each under"
         " a nanny that restarts it if it dies",
-        "main process (Dask client + coordinator): client.submit(run_task, plan, unit) per unit,"
-        " at most 3 per worker thread outstanding",
+        "main process (Dask client + coordinator): client.submit(run_task, plan, units), a task"
+        " per page, downloads in batches of up to 32, at most 96 units per worker thread"
+        " outstanding",
         "scheduler: hands tasks to workers; a task whose worker dies runs again on another",
         "task: a page of skins (once per hero of heroes)",
         "progress: Dask events on the run's topic, relayed by the client to the display",

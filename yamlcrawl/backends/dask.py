@@ -1,8 +1,9 @@
 """``dask``: the same units as Dask tasks on a ``distributed`` cluster (``yamlcrawl[dask]``).
 
-The main process is a Dask client: it submits one task per unit (``run_unit`` with the plan and
-the unit, plain data as in every mode) and takes results back as futures finish; the
-coordinator names files and keeps the manifest and resume state there, as in every mode.
+The main process is a Dask client: it submits the units as tasks (``run_unit`` over the plan and
+the units, plain data as in every mode; a page a task, downloads in batches) and takes results
+back as futures finish; the coordinator names files and keeps the manifest and resume state
+there, as in every mode.
 Without ``run.scheduler`` the run starts a local cluster of ``workers`` processes with
 ``threads`` threads each; with it, the run joins that cluster, whose workers must see the output
 folder at the same path (checked at start). The scheduler runs a task again elsewhere when its
@@ -96,7 +97,7 @@ class Task:
 
 @register("dask")
 class DaskBackend:
-    """A Dask client: a task per unit, results gathered as their futures finish."""
+    """A Dask client: a task per page, downloads in batches, results gathered as futures finish."""
 
     def __init__(self, plan: Plan) -> None:
         distributed = _import_distributed()
@@ -248,9 +249,10 @@ class DaskBackend:
             where = f"the cluster of the scheduler at {plan.scheduler} (its workers, as many)"
         return [
             f"dask: {where}",
-            "  main process (Dask client + coordinator): client.submit(run_task, plan, unit)"
-            f" per unit, at most {1 + PREFETCH} per worker thread outstanding; results"
-            " gathered as futures finish; names files, writes the manifest and resume state",
+            "  main process (Dask client + coordinator): client.submit(run_task, plan, units),"
+            f" a task per page, downloads in batches of up to {BATCH}, at most"
+            f" {BATCH * (1 + PREFETCH)} units per worker thread outstanding; results gathered"
+            " as futures finish; names files, writes the manifest and resume state",
             "  scheduler: hands tasks to workers; a task whose worker dies runs again on"
             " another (after several deaths it comes back as lost, and is tried once more)",
             *unit_lines(plan, "task", "task"),
