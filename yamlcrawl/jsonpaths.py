@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from functools import lru_cache
 from typing import Any
 
@@ -21,10 +22,18 @@ def compile_jsonpath(expression: str) -> Any:
     """
     if not expression.strip():
         raise JsonPathError("the jsonpath is empty")
+    from jsonpath_ng.exceptions import JSONPathError
+
     try:
-        with _parser_lock:  # one ply parser, which is not thread-safe, for the whole process
+        # One ply parser, which is not thread-safe, for the whole process. A warning the parser
+        # gives (deprecated syntax that still parses) is not a parse error, whatever the
+        # process's warning filters say.
+        with _parser_lock, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             return _parser().parse(expression)
-    except Exception as exc:  # jsonpath-ng raises bare Exception subclasses for syntax errors
+    except JSONPathError as exc:
+        raise JsonPathError(str(exc).strip() or type(exc).__name__) from None
+    except Exception as exc:  # ply's actions raise plain errors on some odd input
         raise JsonPathError(str(exc).strip() or type(exc).__name__) from None
 
 
@@ -44,9 +53,9 @@ os.register_at_fork(after_in_child=_reset_lock_in_child)
 def _parser() -> Any:
     # jsonpath_ng.ext.parse() builds ply's LALR tables anew on every call (~50 ms each, most of
     # `yamlcrawl validate`); one parser builds them once. Imported on first use, for --help.
-    from jsonpath_ng.ext.parser import ExtentedJsonPathParser
+    from jsonpath_ng.ext.parser import ExtendedJsonPathParser
 
-    return ExtentedJsonPathParser()
+    return ExtendedJsonPathParser()
 
 
 def find_all(expression: str, data: Any) -> list[Any]:
