@@ -55,26 +55,30 @@ def test_a_worker_killed_mid_run_loses_and_repeats_nothing(
 ) -> None:
     output = tmp_path / "out"
     killed: list[int] = []
+    run_over = threading.Event()
     with local_cluster() as cluster, Client(cluster) as client:
         pids: dict[str, int] = client.run(os.getpid)
         victim = sorted(pids.values())[0]
 
         def kill_when_busy() -> None:
-            deadline = time.monotonic() + 30
-            while len(list(output.rglob("*.jpg"))) < 8 and time.monotonic() < deadline:
-                time.sleep(0.01)
+            while len(list(output.rglob("*.jpg"))) < 8:
+                if run_over.wait(0.01):
+                    return  # the run ended first: nothing to kill, and this thread ends with it
             os.kill(victim, signal.SIGKILL)
             killed.append(victim)
 
         killer = threading.Thread(target=kill_when_busy, daemon=True)
         killer.start()
         options = ["--mode", "dask", "--scheduler", cluster.scheduler_address, "-q"]
-        run = run_cli(*lol_args(slow_lol_site, output, *options))
-        killer.join(5)
-        assert killed == [victim]
+        try:
+            run = run_cli(*lol_args(slow_lol_site, output, *options))
+        finally:
+            run_over.set()
+            killer.join()  # never outlives this test
+        assert run.code == 0, run.out + run.err
+        assert killed == [victim], "the run ended before a worker could be killed mid-run"
         client.wait_for_workers(2, timeout=20)  # the nanny brought it back
         assert victim not in client.run(os.getpid).values()
-    assert run.code == 0, run.out + run.err
     assert saved_files(output) == expected_files(slow_lol_site)
     # Each file once: a batch the dead worker had begun runs again elsewhere, and finds the
     # files it had finished present.

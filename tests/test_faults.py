@@ -8,7 +8,6 @@ reason; hostile names stay inside the output folder; the politeness limits hold 
 
 from __future__ import annotations
 
-import itertools
 import json
 import socket
 import threading
@@ -233,9 +232,13 @@ def test_per_host_and_rate_hold_across_worker_processes(
     took = time.monotonic() - start
     assert run.code == 0, run.out
     assert Faulty.most_in_flight == 1  # per_host: 1, though four processes ask at once
+    # rate: 20/s. The limiter spaces the times requests may start 1/20 s apart; when each one
+    # reaches the server also depends on the scheduler of a loaded machine, which can move any
+    # single arrival by tens of ms. So the span of all arrivals is checked, with one interval
+    # of slack for the first and last, not each gap.
     starts = sorted(Faulty.starts)
-    gaps = [b - a for a, b in itertools.pairwise(starts)]
-    assert min(gaps) >= 1 / 20 * 0.8  # rate: 20/s, with a little slack for clocks
+    assert len(starts) >= 8
+    assert starts[-1] - starts[0] >= (len(starts) - 2) / 20
     assert took >= (len(starts) - 1) / 20
 
 

@@ -374,7 +374,9 @@ class Reporter:
         """The closing table, then every failure with its reason."""
         self.finish()
         table = Table(
-            title=f"{escape(plan.name)}: {verdict(stats, self.dry_run)}", show_header=False
+            title=f"{escape(plan.name)}: {verdict(stats, self.dry_run)}",
+            title_justify="left",  # the verdict first on its line, whatever rich's version
+            show_header=False,
         )
         table.add_column("what")
         table.add_column("count", justify="right")
