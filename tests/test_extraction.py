@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import replace
 from typing import Any
 
@@ -150,3 +151,14 @@ def test_limit_counts_what_where_kept() -> None:
     plan = build_plan(load_text(text, "crawler.yaml", environ={}).spec).with_overrides(limit=1)
     contexts = item_contexts(plan, plan.stage("s"), {}, {"s": WHERE_ITEMS})
     assert [c["skin"]["name"] for c in contexts] == ["K/DA 阿狸"]
+
+
+def test_a_parser_warning_is_never_a_parse_error() -> None:
+    # Newer jsonpath-ng warns about syntax it still parses (an unquoted word as an operand, `&`
+    # in filters); under warnings-as-errors that must stay a valid path, not "does not parse".
+    compile_jsonpath.cache_clear()
+    data = {"items": [{"kind": "a", "n": 2, "id": 1}, {"kind": "a", "n": 0, "id": 2}]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert find_all("$.items[?(@.kind == 'a' & @.n > 1)].id", data) == [1]
+        assert find_all("$.items[?(@.kind == a)].id", data) == [1, 2]
