@@ -23,6 +23,8 @@ from yamlcrawl.problems import ConfigError, Problem, did_you_mean, dotted
 __all__ = ["ConfigError", "LoadedSpec", "Problem", "load_spec", "load_text"]
 from yamlcrawl.yamlsource import Positions, YamlPath, YamlSyntaxError, parse_yaml
 
+MAX_FILE_BYTES = 4 * 1024 * 1024  # a crawl file past this is refused, unread
+
 
 @dataclass(frozen=True)
 class LoadedSpec:
@@ -53,11 +55,27 @@ def load_spec(
     """
     source = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            raw = file.read(MAX_FILE_BYTES + 1)  # no more: the file may be endless (a FIFO)
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ConfigError(source, [Problem(1, 1, f"cannot read the file: {reason}")]) from None
     return load_text(text, source, overrides, modes, environ)
+
+
+def _too_big(text: str) -> Problem | None:
+    """A crawl file is small: a bigger one is a mistake, and is refused before parsing."""
+    if len(text) <= MAX_FILE_BYTES // 4:  # every character is at most 4 bytes of UTF-8
+        return None
+    if len(text.encode("utf-8", errors="surrogatepass")) <= MAX_FILE_BYTES:
+        return None
+    return Problem(
+        1,
+        1,
+        f"the file is longer than {MAX_FILE_BYTES:,} bytes"
+        " — expected a crawl file of at most 4 MiB",
+    )
 
 
 def load_text(
@@ -68,6 +86,9 @@ def load_text(
     environ: Mapping[str, str] | None = None,
 ) -> LoadedSpec:
     """Like :func:`load_spec`, from text already read."""
+    too_big = _too_big(text)
+    if too_big is not None:
+        raise ConfigError(source, [too_big])
     try:
         data, positions = parse_yaml(text)
     except YamlSyntaxError as exc:
