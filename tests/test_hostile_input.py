@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import Run
+from tests.apiserver import Api
+from tests.conftest import RunCli
+from tests.support import Run, manifest_records
 from yamlcrawl.backends import modes
 from yamlcrawl.loader import ConfigError, load_spec, load_text
 
@@ -108,12 +110,12 @@ def test_hostile_yaml_is_refused_with_one_line(text: str, message: str) -> None:
 
 
 def test_the_alias_bomb_is_refused_by_the_cli_without_a_traceback(
-    tmp_path: Path, run_cli: object
+    tmp_path: Path, run_cli: RunCli
 ) -> None:
     crawl = tmp_path / "crawler.yaml"
     crawl.write_text(_laughs(9), "utf-8")
     assert len(crawl.read_bytes()) < 500
-    run: Run = run_cli("validate", crawl)  # type: ignore[operator]
+    run: Run = run_cli("validate", crawl)
     assert run.code == 2
     assert run.err.splitlines() == [
         f"{crawl}{HOSTILE['an alias bomb (billion laughs, under 500 bytes)'][1][12:]}"
@@ -162,3 +164,42 @@ def test_a_merge_keeps_merged_keys_and_lets_own_keys_override() -> None:
     stage = loaded.spec.stages["s"]
     assert (stage.url, stage.format, stage.method) == ("http://h/a", "jsonp", "GET")
     assert loaded.positions.of_value(("stages", "s", "format")) == (2, 35)
+
+
+def test_a_path_value_2000_folders_deep_fails_that_file_with_its_reason(
+    api: Api, run_cli: RunCli, tmp_path: Path
+) -> None:
+    deep = "a/" * 2000 + "f.bin"
+    api.routes["/list"] = lambda q: ({"items": [{"p": deep}, {"p": "b/ok.bin"}]}, {})
+    api.routes["/file"] = lambda q: (b"data", {})
+    crawl = tmp_path / "crawl.yaml"
+    crawl.write_text(
+        "stages:\n  s:\n    url: '{api}/list'\n    each: $.items[*]\n    as: item\n"
+        "    downloads: [{url: '{api}/file', save_as: '{item.p|path}'}]\n",
+        "utf-8",
+    )
+    output = tmp_path / "out"
+    run = run_cli(crawl, "--set", f"api={api.base}", "--output", output)
+    assert run.code == 1
+    assert "RecursionError" not in run.out + run.err
+    failed = [r for r in manifest_records(output) if r["status"] == "failed"]
+    assert [r["error"] for r in failed] == [
+        f"cannot name the file: '{deep}' is 2000 folders deep (at most 100)"
+    ]
+    assert (output / "b" / "ok.bin").read_bytes() == b"data"
+
+
+def test_a_save_as_written_more_than_100_folders_deep_is_refused_by_the_loader() -> None:
+    save_as = "d/" * 101 + "{item}"
+    text = (
+        "stages:\n  s:\n    url: http://h\n    each: $.items[*]\n    as: item\n"
+        f"    downloads: [{{url: http://h/f, save_as: '{save_as}'}}]\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_text(text, "crawler.yaml", modes=MODES, environ={})
+    assert str(caught.value).splitlines() == [
+        f"crawler.yaml:6:44: save_as '{save_as}' is 101 folders deep (at most 100)"
+        " at stages.s.downloads[0].save_as"
+        " — expected a relative path inside the output folder, without '..' or empty parts"
+    ]
+    load_text(text.replace("d/" * 101, "d/" * 100), "crawler.yaml", modes=MODES, environ={})

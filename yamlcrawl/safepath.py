@@ -14,6 +14,9 @@ from typing import Literal
 Replace = Literal["fullwidth", "underscore"]
 
 MAX_SEGMENT_BYTES = 255
+# Folders a file may be saved under, and the file: far past any real layout, and within what
+# every file system and mkdir(parents=True) can take.
+MAX_PATH_PARTS = 101
 ELLIPSIS = "…"
 # Characters Windows refuses in names (and `/`, which every OS does): their fullwidth forms
 # (U+FF01..U+FF5E mirror ASCII 0x21..0x7E) keep names readable, `K/DA` becomes `K／DA`.
@@ -121,13 +124,18 @@ def relative_path(rendered: str, replace: Replace = "fullwidth") -> PurePosixPat
     """Split a rendered ``save_as`` on `/` and make each segment safe.
 
     Raises:
-        UnsafePathError: the path is absolute, empty, or has an empty, ``.`` or ``..`` segment.
+        UnsafePathError: the path is absolute, empty, has an empty, ``.`` or ``..`` segment, or
+            more than :data:`MAX_PATH_PARTS` segments.
     """
     if rendered.startswith("/"):
         raise UnsafePathError(rendered, "starts with '/' (an absolute path or an empty folder)")
     if rendered.startswith("\\") or re.match(r"[A-Za-z]:[\\/]", rendered):
         raise UnsafePathError(rendered, "is an absolute path")
     segments = rendered.split("/")
+    if len(segments) > MAX_PATH_PARTS:
+        raise UnsafePathError(
+            rendered, f"is {len(segments) - 1} folders deep (at most {MAX_PATH_PARTS - 1})"
+        )
     for segment in segments:
         if segment in (".", ".."):
             raise UnsafePathError(rendered, f"has a '{segment}' segment")
