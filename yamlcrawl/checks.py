@@ -57,14 +57,35 @@ def check_semantics(
             " — expected another name",
             at_key=True,
         )
-    sound = _check_graph(checker)
+    _check_graph(checker)
+    _check_stages(checker)
     for name, stage in crawl.stages.items():
-        if name in sound:
-            _check_stage(checker, name, stage)
-    _check_templates_of(checker, ("http", "headers"), crawl.http.headers, checker.globals)
-    _check_templates_of(checker, ("http", "cookies"), crawl.http.cookies, checker.globals)
-    _check_auth(checker, ("http", "auth"), crawl.http.auth, checker.globals)
+        if stage.emit is not None:
+            _check_emit_file(checker, ("stages", name, "emit", "to"), stage.emit.to)
+    everywhere = _Scope(dict.fromkeys(checker.globals, "vars"))
+    _check_templates_of(checker, ("http", "headers"), crawl.http.headers, everywhere)
+    _check_templates_of(checker, ("http", "cookies"), crawl.http.cookies, everywhere)
+    _check_auth(checker, ("http", "auth"), crawl.http.auth, everywhere)
     return checker.problems
+
+
+class _Scope:
+    """The names a template may use: a view of who binds each, plus a few more names.
+
+    A view, not a copy: a chain of thousands of stages has a scope as long at its end, and one
+    set per stage would make checking it quadratic.
+    """
+
+    def __init__(self, bound: dict[str, str], extra: frozenset[str] = frozenset()) -> None:
+        self.bound = bound
+        self.extra = extra
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.bound or name in self.extra
+
+    def names(self) -> list[str]:
+        """Every name, sorted (for messages: only a problem costs this)."""
+        return sorted({*self.bound, *self.extra})
 
 
 def _check_mode(checker: _Checker, modes: tuple[str, ...]) -> None:
@@ -89,12 +110,8 @@ def _check_output(checker: _Checker) -> None:
         )
 
 
-def _check_graph(checker: _Checker) -> set[str]:
-    """``from`` names real stages and no chain of ``from`` loops.
-
-    Returns:
-        The stages whose chain of parents reaches a start stage: those can be checked further.
-    """
+def _check_graph(checker: _Checker) -> None:
+    """``from`` names real stages and no chain of ``from`` loops."""
     stages = checker.crawl.stages
     for name, stage in stages.items():
         if stage.parent is not None and stage.parent not in stages:
@@ -115,26 +132,36 @@ def _check_graph(checker: _Checker) -> set[str]:
             f"stages form a cycle ({' -> '.join(reversed(cycle))}) at stages.{first}.from"
             " — expected every chain of 'from' to end at a start stage (one without 'from')",
         )
-    return {name for name in stages if _reaches_start(checker.crawl, name)}
 
 
-def _reaches_start(crawl: CrawlSpec, name: str) -> bool:
-    seen: set[str] = set()
-    while name in crawl.stages and name not in seen:
-        seen.add(name)
-        parent = crawl.stages[name].parent
-        if parent is None:
-            return True
-        name = parent
-    return False
+def _check_stages(checker: _Checker) -> None:
+    """Check every stage whose chain of parents reaches a start stage, depth first.
 
-
-def ancestors(crawl: CrawlSpec, name: str) -> Iterator[str]:
-    """The stage's parent, grandparent, ... (the graph is known to be acyclic)."""
-    parent = crawl.stages[name].parent
-    while parent is not None:
-        yield parent
-        parent = crawl.stages[parent].parent
+    ``bound`` holds, at each stage, who binds each name it may use (vars, --set, ancestors):
+    a stage's own names are added on the way down and taken away on the way back.
+    """
+    stages = checker.crawl.stages
+    children: dict[str | None, list[str]] = {}
+    for name, stage in stages.items():
+        children.setdefault(stage.parent, []).append(name)
+    bound: dict[str, str] = dict.fromkeys(checker.globals, "vars")
+    todo: list[tuple[str, list[tuple[str, str | None]] | None]] = [
+        (name, None) for name in reversed(children.get(None, []))
+    ]
+    while todo:
+        name, undo = todo.pop()
+        if undo is not None:  # on the way back: what this stage bound goes
+            for bound_name, before in undo:
+                if before is None:
+                    del bound[bound_name]
+                else:
+                    bound[bound_name] = before
+            continue
+        own = _check_stage(checker, name, stages[name], bound)
+        undo = [(bound_name, bound.get(bound_name)) for bound_name in own]
+        bound.update(dict.fromkeys(own, f"stages.{name}"))
+        todo.append((name, undo))
+        todo.extend((child, None) for child in reversed(children.get(name, [])))
 
 
 def _bindings(stage: StageSpec) -> list[tuple[str, YamlPath]]:
@@ -145,40 +172,41 @@ def _bindings(stage: StageSpec) -> list[tuple[str, YamlPath]]:
     return bound
 
 
-def _check_stage(checker: _Checker, name: str, stage: StageSpec) -> None:
+def _check_stage(checker: _Checker, name: str, stage: StageSpec, bound: dict[str, str]) -> set[str]:
+    """Check one stage; ``bound`` says who binds each name its ancestors leave in scope.
+
+    Returns:
+        The names the stage binds itself.
+    """
     base: YamlPath = ("stages", name)
     _check_fan_out(checker, base, stage)
     if stage.paginate is not None:
         _check_paginate(checker, (*base, "paginate"), stage.paginate)
     for field, expression in stage.fields.items():
         _check_jsonpath(checker, (*base, "fields", field), expression)
-    inherited = set(checker.globals)
-    owner: dict[str, str] = dict.fromkeys(checker.globals, "vars")
-    for ancestor in reversed(list(ancestors(checker.crawl, name))):
-        for bound, _ in _bindings(checker.crawl.stages[ancestor]):
-            inherited.add(bound)
-            owner[bound] = f"stages.{ancestor}"
-    own = _check_bindings(checker, base, stage, owner)
-    _check_where(checker, (*base, "where"), stage, inherited | own)
-    if stage.emit is not None:
-        _check_templates_of(checker, (*base, "emit", "fields"), stage.emit.fields, inherited | own)
-        _check_emit_file(checker, (*base, "emit", "to"), stage.emit.to)
+    inherited = _Scope(bound)
     _check_templates_of(checker, (*base, "url"), {"": stage.url}, inherited)
     _check_templates_of(checker, (*base, "params"), stage.params, inherited)
     _check_templates_of(checker, (*base, "headers"), stage.headers, inherited)
     _check_templates_of(checker, (*base, "cookies"), stage.cookies, inherited)
     _check_auth(checker, (*base, "auth"), stage.auth, inherited)
     _check_body(checker, base, stage, inherited)
+    own = _check_bindings(checker, base, stage, bound)
+    scope = _Scope(bound, frozenset(own))
+    _check_where(checker, (*base, "where"), stage, scope)
+    if stage.emit is not None:
+        _check_templates_of(checker, (*base, "emit", "fields"), stage.emit.fields, scope)
     for i, download in enumerate(stage.downloads):
         path = (*base, "downloads", i)
-        scope = inherited | own
         _check_templates_of(checker, (*path, "url"), {"": download.url}, scope)
         _check_templates_of(checker, (*path, "headers"), download.headers, scope)
+        named = _Scope(bound, frozenset({*own, RESPONSE_EXT}))
         template = _check_templates_of(
-            checker, (*path, "save_as"), {"": download.save_as}, scope | {RESPONSE_EXT}, True
+            checker, (*path, "save_as"), {"": download.save_as}, named, True
         )
         if template is not None:
             _check_save_as(checker, (*path, "save_as"), template)
+    return own
 
 
 def _check_fan_out(checker: _Checker, base: YamlPath, stage: StageSpec) -> None:
@@ -223,7 +251,7 @@ def _check_emit_file(checker: _Checker, path: YamlPath, to: str) -> None:
     checker.emitted.add(to)
 
 
-def _check_where(checker: _Checker, base: YamlPath, stage: StageSpec, scope: set[str]) -> None:
+def _check_where(checker: _Checker, base: YamlPath, stage: StageSpec, scope: _Scope) -> None:
     for source, rule in stage.where.items():
         path = (*base, source)
         _check_templates_of(checker, path, {"": source}, scope)
@@ -258,7 +286,7 @@ def _rule(rule: RuleSpec, key: str) -> bool:
     return values[key] is not None
 
 
-def _check_body(checker: _Checker, base: YamlPath, stage: StageSpec, scope: set[str]) -> None:
+def _check_body(checker: _Checker, base: YamlPath, stage: StageSpec, scope: _Scope) -> None:
     if stage.json_ is not None and stage.form:
         checker.add(
             (*base, "form"),
@@ -281,7 +309,7 @@ def _json_strings(path: YamlPath, value: Any) -> Iterator[tuple[YamlPath, str]]:
             yield from _json_strings((*path, index), item)
 
 
-def _check_auth(checker: _Checker, base: YamlPath, auth: AuthSpec | None, scope: set[str]) -> None:
+def _check_auth(checker: _Checker, base: YamlPath, auth: AuthSpec | None, scope: _Scope) -> None:
     if auth is None:
         return
     if (auth.bearer is None) == (auth.basic is None):
@@ -397,7 +425,7 @@ def _check_templates_of(
     checker: _Checker,
     base: YamlPath,
     templates: dict[str, str],
-    scope: set[str],
+    scope: _Scope,
     allow_path: bool = False,
 ) -> Template | None:
     """Check a mapping of templates (or one, under the key ""); returns the last that parsed."""
@@ -423,9 +451,9 @@ def _check_templates_of(
     return compiled
 
 
-def _check_names(checker: _Checker, path: YamlPath, template: Template, scope: set[str]) -> None:
-    for name in sorted(template.names() - scope):
-        known = sorted(scope)
+def _check_names(checker: _Checker, path: YamlPath, template: Template, scope: _Scope) -> None:
+    for name in sorted(name for name in template.names() if name not in scope):
+        known = scope.names()
         checker.add(
             path,
             f"template names '{name}', which nothing binds, at {dotted(path)}"

@@ -167,7 +167,14 @@ def build_plan(
     ``secrets``: the values vars took from the environment, to be kept out of every output.
     """
     order = _topological(crawl)
-    stages = tuple(_stage_plan(name, crawl.stages[name], crawl) for name in order)
+    children: dict[str, list[str]] = {}
+    for name, stage in crawl.stages.items():  # once: a scan per stage is quadratic
+        if stage.parent is not None:
+            children.setdefault(stage.parent, []).append(name)
+    stages = tuple(
+        _stage_plan(name, crawl.stages[name], crawl, tuple(children.get(name, ())))
+        for name in order
+    )
     http = crawl.http
     return Plan(
         name=crawl.name,
@@ -221,7 +228,9 @@ def _topological(crawl: CrawlSpec) -> list[str]:
     return order
 
 
-def _stage_plan(name: str, stage: StageSpec, crawl: CrawlSpec) -> StagePlan:
+def _stage_plan(
+    name: str, stage: StageSpec, crawl: CrawlSpec, children: tuple[str, ...]
+) -> StagePlan:
     return StagePlan(
         name=name,
         parent=stage.parent,
@@ -237,7 +246,7 @@ def _stage_plan(name: str, stage: StageSpec, crawl: CrawlSpec) -> StagePlan:
             DownloadRule(i, d.url, d.save_as, tuple(d.headers.items()))
             for i, d in enumerate(stage.downloads)
         ),
-        children=tuple(child for child, s in crawl.stages.items() if s.parent == name),
+        children=children,
         paginate=_page_plan(stage.paginate),
         cookies=tuple(stage.cookies.items()),
         auth=_auth_plan(stage.auth or crawl.http.auth),

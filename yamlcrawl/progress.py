@@ -127,6 +127,7 @@ class Reporter:
         self._tasks: dict[tuple[str, int | None], TaskID] = {}
         self._bars: dict[tuple[str, int | None], _Bar] = {}
         self._live: Live | None = None
+        self._finality_stale = False
         self._started = clock()
         self._last_line = self._started
 
@@ -150,6 +151,7 @@ class Reporter:
 
     def _sync(self) -> None:
         """Hand the bars' figures to rich, just before it draws them."""
+        self._refresh_finality()
         for key, bar in self._bars.items():
             self.progress.update(
                 self._tasks[key],
@@ -193,7 +195,7 @@ class Reporter:
         queued = self.counts.pages_queued
         queued[unit.stage] = queued.get(unit.stage, 0) + 1
         self._bars[(unit.stage, None)].total = queued[unit.stage]
-        self._refresh_finality()
+        self._finality_stale = True  # settled when next drawn: a pass costs every stage
 
     def page_done(self, result: PageResult) -> None:
         """Count it; failures always shown, every page with -v."""
@@ -201,7 +203,7 @@ class Reporter:
         self.counts.pages_done[stage] = self.counts.pages_done.get(stage, 0) + 1
         self._bars[(stage, None)].completed += 1
         self._idle(unit_id(result.unit))
-        self._refresh_finality()
+        self._finality_stale = True  # settled when next drawn: a pass costs every stage
         if result.warning is not None:
             self._line(
                 f"[yellow]warning[/] page {escape(stage)} {escape(result.url)}:"
@@ -335,27 +337,26 @@ class Reporter:
             self.workers[name] = _Worker("idle", self.clock())
 
     def _refresh_finality(self) -> None:
-        """A stage's total is final once no page of it or above it is still to come."""
-        if self.plan is None:
-            return
-        for stage in self.plan.stages:
-            above = self._stage_settled(stage.parent)
-            self._bars[(stage.name, None)].final = above
-            own = above and self._pending(stage.name) == 0
-            for rule in stage.downloads:
-                self._bars[(stage.name, rule.index)].final = own
+        """A stage's total is final once no page of it or above it is still to come.
 
-    def _stage_settled(self, name: str | None) -> bool:
-        while name is not None and self.plan is not None:
-            if self._pending(name):
-                return False
-            name = self.plan.stage(name).parent
-        return True
+        One pass over the stages, parents first (the plan's order), when the bars are read.
+        """
+        if self.plan is None or not self._finality_stale:
+            return
+        self._finality_stale = False
+        settled: dict[str, bool] = {}  # no page of it or above it still to come
+        for stage in self.plan.stages:
+            above = stage.parent is None or settled[stage.parent]
+            self._bars[(stage.name, None)].final = above
+            settled[stage.name] = above and self._pending(stage.name) == 0
+            for rule in stage.downloads:
+                self._bars[(stage.name, rule.index)].final = settled[stage.name]
 
     def _pending(self, stage: str) -> int:
         return self.counts.pages_queued.get(stage, 0) - self.counts.pages_done.get(stage, 0)
 
     def _all_final(self) -> bool:
+        self._refresh_finality()
         return all(bar.final for bar in self._bars.values())
 
     def _line(self, text: str, always: bool = False) -> None:
