@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import graphlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from yamlcrawl.jsonpaths import JsonPathError, compile_jsonpath
@@ -31,8 +31,15 @@ _EXT_MEANING = "in save_as, {ext} is the extension the response's Content-Type n
 class _Checker:
     """Collects problems; each check adds to ``self.problems``."""
 
-    def __init__(self, crawl: CrawlSpec, positions: Positions, overrides: set[str]) -> None:
+    def __init__(
+        self,
+        crawl: CrawlSpec,
+        positions: Positions,
+        overrides: set[str],
+        from_env: Mapping[str, str],
+    ) -> None:
         self.crawl = crawl
+        self.from_env = from_env  # vars that take a value from ${ENV}: the ENV each names
         self.positions = positions
         self.globals = set(crawl.vars) | overrides
         self.emitted: set[str] = set()  # emit files named so far: each stage needs its own
@@ -44,10 +51,17 @@ class _Checker:
 
 
 def check_semantics(
-    crawl: CrawlSpec, positions: Positions, modes: tuple[str, ...], overrides: set[str]
+    crawl: CrawlSpec,
+    positions: Positions,
+    modes: tuple[str, ...],
+    overrides: set[str],
+    from_env: Mapping[str, str] | None = None,
 ) -> list[Problem]:
-    """Every problem a schema-valid spec still has."""
-    checker = _Checker(crawl, positions, overrides)
+    """Every problem a schema-valid spec still has.
+
+    ``from_env``: the vars whose value comes from the environment, with the variable each names.
+    """
+    checker = _Checker(crawl, positions, overrides, from_env or {})
     _check_mode(checker, modes)
     _check_output(checker)
     if RESPONSE_EXT in checker.globals:
@@ -206,6 +220,7 @@ def _check_stage(checker: _Checker, name: str, stage: StageSpec, bound: dict[str
         )
         if template is not None:
             _check_save_as(checker, (*path, "save_as"), template)
+            _check_secret_in_name(checker, (*path, "save_as"), template)
     return own
 
 
@@ -460,6 +475,19 @@ def _check_names(checker: _Checker, path: YamlPath, template: Template, scope: _
             f" — expected one of: {', '.join(known) or '(nothing is bound here)'}"
             f" (bound by vars, --set, or an ancestor's as/fields){did_you_mean(name, known)}"
             + ("; {ext} exists only at the end of save_as" if name == RESPONSE_EXT else ""),
+        )
+
+
+def _check_secret_in_name(checker: _Checker, path: YamlPath, template: Template) -> None:
+    """A value from the environment (a token, say) would be shown by every listing of files."""
+    if checker.crawl.output.allow_secrets_in_names:
+        return
+    for name in sorted({field.name for field in template.fields} & set(checker.from_env)):
+        checker.add(
+            path,
+            f"save_as uses '{name}', which takes ${{{checker.from_env[name]}}} from the"
+            f" environment, at {dotted(path)} — expected no value from the environment in a file"
+            " name (names on disk are never redacted), or output.allow_secrets_in_names: true",
         )
 
 

@@ -171,6 +171,8 @@ def _validate(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     stages = loaded.spec.stages
     downloads = sum(len(stage.downloads) for stage in stages.values())
+    for note in loaded.notes:
+        print(note.render(loaded.source), file=sys.stderr)
     print(f"{args.file}: valid — stages: {len(stages)}, download rules: {downloads}")
     return EXIT_OK
 

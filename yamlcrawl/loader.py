@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from pydantic_core import ErrorDetails
 from yamlcrawl import spec
 from yamlcrawl.checks import check_semantics
 from yamlcrawl.problems import ConfigError, Problem, did_you_mean, dotted
+from yamlcrawl.redact import MIN_SECRET_CHARS, is_secret
 
 __all__ = ["ConfigError", "LoadedSpec", "Problem", "load_spec", "load_text"]
 from yamlcrawl.yamlsource import Positions, YamlPath, YamlSyntaxError, parse_yaml
@@ -34,6 +35,7 @@ class LoadedSpec:
     source: str
     positions: Positions
     secrets: tuple[str, ...] = ()  # what vars took from the environment: never shown
+    notes: tuple[Problem, ...] = ()  # worth saying, not wrong: `validate` prints them
 
 
 def load_spec(
@@ -101,32 +103,44 @@ def load_text(
         raise ConfigError(source, [Problem(*positions.of_value(()), message)])
     for key in [key for key in data if key.startswith("x-")]:
         del data[key]  # `x-` keys hold YAML anchors for reuse, as in docker-compose files
-    secrets: list[str] = []
     environment = os.environ if environ is None else environ
-    problems = _interpolate_vars(data, positions, environment, secrets)
+    found = _EnvFound()
+    problems = _interpolate_vars(data, positions, environment, found)
     for name, value in (overrides or {}).items():
         data.setdefault("vars", {})
         if isinstance(data["vars"], dict):
             data["vars"][name] = value
+        found.names.pop(name, None)  # --set replaces what the environment gave
     crawl, schema_problems = _validate_schema(data, positions)
     problems += schema_problems
     if crawl is not None:
-        problems += check_semantics(crawl, positions, tuple(modes), set(overrides or {}))
+        overridden = set(overrides or {})
+        problems += check_semantics(crawl, positions, tuple(modes), overridden, found.names)
     if problems:
         raise ConfigError(source, problems)
     assert crawl is not None
-    return LoadedSpec(crawl, source, positions, tuple(sorted(set(secrets), key=len, reverse=True)))
+    secrets = tuple(sorted(set(found.secrets), key=len, reverse=True))
+    return LoadedSpec(crawl, source, positions, secrets, tuple(found.notes))
 
 
 _ENV = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
+@dataclass
+class _EnvFound:
+    """What vars took from the environment."""
+
+    secrets: list[str] = field(default_factory=list)  # values long enough to be secrets
+    names: dict[str, str] = field(default_factory=dict)  # var -> the first ${ENV} it names
+    notes: list[Problem] = field(default_factory=list)  # values too short to be secrets
+
+
 def _interpolate_vars(
-    data: dict[str, Any], positions: Positions, environ: Mapping[str, str], secrets: list[str]
+    data: dict[str, Any], positions: Positions, environ: Mapping[str, str], found: _EnvFound
 ) -> list[Problem]:
     """Replace ``${NAME}`` / ``${NAME:-fallback}`` in string vars; ``$$`` is a literal ``$``.
 
-    Every value taken from the environment is added to ``secrets``.
+    Every var that names the environment, and every value taken from it, go into ``found``.
     """
     problems: list[Problem] = []
     variables = data.get("vars")
@@ -135,20 +149,23 @@ def _interpolate_vars(
     for name, value in variables.items():
         if not isinstance(value, str):
             continue
+        where = positions.of_value(("vars", name))
 
-        def substitute(match: re.Match[str], name: str = name) -> str:
+        def substitute(
+            match: re.Match[str], name: str = name, where: tuple[int, int] = where
+        ) -> str:
             if match.group(0) == "$$":
                 return "$"
             env, fallback = match.group(1), match.group(2)
+            found.names.setdefault(name, env)
             if env in environ:
-                if environ[env]:
-                    secrets.append(environ[env])
+                _found_value(found, where, name, env, environ[env])
                 return environ[env]
             if fallback is not None:
                 return fallback
             problems.append(
                 Problem(
-                    *positions.of_value(("vars", name)),
+                    *where,
                     f"environment variable '{env}' is not set at vars.{name}"
                     f" — expected it in the environment, or a fallback: ${{{env}:-value}}",
                 )
@@ -157,6 +174,20 @@ def _interpolate_vars(
 
         variables[name] = _ENV.sub(substitute, value)
     return problems
+
+
+def _found_value(found: _EnvFound, where: tuple[int, int], name: str, env: str, value: str) -> None:
+    if is_secret(value):
+        found.secrets.append(value)
+    elif value:
+        found.notes.append(
+            Problem(
+                *where,
+                f"note: vars.{name} takes a value of {len(value)} characters from ${{{env}}}:"
+                f" shorter than {MIN_SECRET_CHARS}, it is not treated as a secret"
+                " (shown as it is, never replaced by ***)",
+            )
+        )
 
 
 def _validate_schema(
@@ -274,7 +305,7 @@ def _allowed_keys(path: YamlPath) -> list[str]:
     model = _model_at(path)
     if model is None:
         return []
-    return sorted(field.alias or name for name, field in model.model_fields.items())
+    return sorted(info.alias or name for name, info in model.model_fields.items())
 
 
 def _expected(path: YamlPath) -> str:
@@ -282,9 +313,9 @@ def _expected(path: YamlPath) -> str:
     if path:
         model = _model_at(path[:-1])
         if model is not None:
-            for name, field in model.model_fields.items():
-                if path[-1] in (name, field.alias):
-                    return field.description or "a valid value"
+            for name, info in model.model_fields.items():
+                if path[-1] in (name, info.alias):
+                    return info.description or "a valid value"
     if len(path) == 2 and path[0] == "stages":
         return "a stage: a mapping with at least 'url'"
     if len(path) == 4 and path[2] == "downloads":

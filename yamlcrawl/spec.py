@@ -121,6 +121,11 @@ class OutputSpec(_Strict):
     replace: Literal["fullwidth", "underscore"] = Field(
         "fullwidth", description="fullwidth or underscore"
     )
+    allow_secrets_in_names: bool = Field(
+        False,
+        description="true lets save_as use vars taken from the environment (${ENV}): the names"
+        " on disk carry their values as they are",
+    )
 
 
 class DownloadSpec(_Strict):
