@@ -372,7 +372,11 @@ def nested(depth: int) -> str:
         ('{"a": ' * 200 + "{}" + "}" * 200, True),
         ('["' + "[" * 500 + '"]', False),  # brackets in a string do not nest
         ('["\\"' + "{" * 500 + '"]', False),  # nor after an escaped quote
+        ('["\\\\", ' + nested(201) + "]", True),  # an escaped backslash ends no string
+        ('["\\\\\\"' + "[" * 500 + '"]', False),  # nor does one before an escaped quote
         ("[" + "[], " * 5000 + "[]]", False),  # wide, not deep
+        ("[" + '"[", ' * 300 + '"", [""]]', False),  # many strings with brackets
+        ('["a]", ' + nested(201) + ', "["]', True),  # they do not hide real nesting
         (nested(100_000), True),  # no RecursionError on the way
     ],
 )
