@@ -115,6 +115,11 @@ class _Server(ThreadingHTTPServer):
 
 @pytest.fixture
 def site() -> Iterator[Site]:
+    yield from serve_site()
+
+
+def serve_site() -> Iterator[Site]:
+    """A test server on a port of its own, serving until the generator is closed."""
     server = _Server(("127.0.0.1", 0), _Handler)
     server.site = Site(f"http://127.0.0.1:{server.server_address[1]}")
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
@@ -441,8 +446,15 @@ def test_query_parameters_are_percent_encoded(site: Site) -> None:
 
 
 @pytest.fixture
-def tls_site(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+def tls_site(tls_server: tuple[Site, Path]) -> tuple[str, Path]:
     """An HTTPS server with a self-signed certificate for 127.0.0.1: (URL of /hero.js, cert)."""
+    site, cert = tls_server
+    return site.serve("/hero.js", Reply(200, _json(HERO), JSON)), cert
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[tuple[Site, Path]]:
+    """An HTTPS server with a self-signed certificate for 127.0.0.1, and that certificate."""
     if shutil.which("openssl") is None:
         pytest.skip("openssl is needed to make a certificate")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
@@ -460,7 +472,7 @@ def tls_site(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     try:
-        yield server.site.serve("/hero.js", Reply(200, _json(HERO), JSON)), cert
+        yield server.site, cert
     finally:
         server.shutdown()
         server.server_close()

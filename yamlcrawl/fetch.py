@@ -25,20 +25,25 @@ import threading
 import time
 import urllib.parse
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
+from itertools import accumulate
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, TypeVar
 
 import urllib3
 import urllib3.exceptions
 
+from yamlcrawl import deadline
 from yamlcrawl.politeness import polite
 from yamlcrawl.transport import Client, RedirectError
 
 __all__ = [
+    "DEADLINE_FACTOR",
+    "DEFAULT_MAX_BYTES",
+    "MAX_DEPTH",
     "Document",
     "FetchError",
     "HttpSettings",
@@ -63,6 +68,19 @@ _MAX_RETRY_AFTER = 60.0
 _JITTER = 0.1  # up to 10% on top of each backoff, so forked workers do not retry in lockstep
 _CHUNK = 256 * 1024  # most images arrive in one read; a huge file still never sits in memory
 _PREVIEW = 80
+# A file bigger than any a JSON API should point at (a DVD image; FAT32's largest file), yet a
+# bound: an endless body stops there instead of filling the disk. `max_bytes: null` lifts it.
+DEFAULT_MAX_BYTES = 4 * 1024**3
+# Without `http.deadline`, one attempt may take this many times `timeout` in all (5 minutes at
+# the default 15 s): far more than any page needs, enough for a large file on a slow link.
+DEADLINE_FACTOR = 20
+# Deeper JSON is refused as it is parsed: no API nests this deep, and deeper values break
+# pickling (process, queue, pool) and Dask's serialisation in different ways.
+MAX_DEPTH = 200
+_DEPTH_STEP = [0] * 256
+_DEPTH_STEP[ord("[")] = _DEPTH_STEP[ord("{")] = 1
+_DEPTH_STEP[ord("]")] = _DEPTH_STEP[ord("}")] = -1
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{}')
 _NAME_MAX = 255  # bytes in one file name on ext4, APFS, NTFS (as UTF-16 units, fewer bytes)
 _UA_FAMILIES = {"chrome": "Chrome", "firefox": "Firefox", "safari": "Safari", "edge": "Edge"}
 _JSONP = re.compile(
@@ -91,6 +109,8 @@ class HttpSettings:
         rate: Requests per second, across every process of the run (politeness.py).
         per_host: Requests at once to one host, across every process of the run.
         throttle_dir: Where those two limits are kept (set by the coordinator).
+        deadline: Seconds one attempt may take in all, redirects, headers and body included
+            (None: `DEADLINE_FACTOR` times `timeout`); see `attempt_deadline`.
     """
 
     timeout: float = 15.0
@@ -101,11 +121,17 @@ class HttpSettings:
     verify: bool = True
     max_redirects: int = 10
     retry_on: tuple[int, ...] = tuple(sorted(RETRY_STATUSES))
-    max_bytes: int | None = None
+    max_bytes: int | None = DEFAULT_MAX_BYTES
     max_page_bytes: int | None = 50_000_000
     rate: float | None = None
     per_host: int | None = None
     throttle_dir: str | None = None
+    deadline: float | None = None
+
+    @property
+    def attempt_deadline(self) -> float:
+        """Seconds one attempt may take: `deadline`, or `DEADLINE_FACTOR` times `timeout`."""
+        return self.deadline if self.deadline is not None else DEADLINE_FACTOR * self.timeout
 
 
 class FetchError(Exception):
@@ -187,6 +213,10 @@ class _AttemptError(Exception):
 
 class _BadDocumentError(Exception):
     """A 2xx body that is not the JSON (or JSONP) expected; the argument says why."""
+
+
+class _TooDeepError(_BadDocumentError):
+    """JSON nested deeper than `MAX_DEPTH`."""
 
 
 # --- user agent ---------------------------------------------------------------------------
@@ -292,6 +322,7 @@ def fetch_document(
     fmt: Literal["json", "jsonp"] = "json",
     on_retry: Callable[[str], None] | None = None,
     body: tuple[str, bytes] | None = None,
+    private: Collection[str] = (),
 ) -> Document:
     """Request `url` and parse the body as JSON, retrying transient failures.
 
@@ -304,6 +335,8 @@ def fetch_document(
         fmt: `json`, or `jsonp` to unwrap `callback(...)` first.
         on_retry: Called with the reason before each retry.
         body: (content type, bytes) to send, sent again as it is on each retry.
+        private: Names of headers built from secrets: dropped, as Authorization and Cookie
+            are, by a redirect to another origin (transport.Client.request).
 
     Returns:
         The parsed document with its status, attempts and size.
@@ -323,7 +356,7 @@ def fetch_document(
         content = body[1]
 
     def attempt() -> tuple[int, str, bytes, str]:
-        with _send(client, settings, method, target, headers, content) as resp:
+        with _send(client, settings, (method, target), headers, content, private) as resp:
             _check_status(resp, settings)
             received = _read_all(resp, settings)
             link = resp.headers.get("Link", "")
@@ -334,6 +367,13 @@ def fetch_document(
     )
     try:
         data = _parse_document(received, content_type, fmt)
+    except _TooDeepError as deep:
+        raise FetchError(
+            f"{method} {shown} refused: the JSON is {deep}",
+            url=shown,
+            attempts=attempts,
+            status=status,
+        ) from deep
     except _BadDocumentError as bad:
         kind = "JSONP" if fmt == "jsonp" else "JSON"
         media = content_type.split(";", 1)[0].strip() or "(no content type)"
@@ -361,6 +401,7 @@ def download_to(
     on_bytes: Callable[[int], None] | None = None,
     on_retry: Callable[[str], None] | None = None,
     final_for_type: Callable[[str | None], Path] | None = None,
+    private: Collection[str] = (),
 ) -> Saved:
     """Stream `url` into `part_path(final)`, then rename it to `final`.
 
@@ -381,6 +422,7 @@ def download_to(
         on_retry: Called with the reason before each retry.
         final_for_type: Given the response's Content-Type (or None), where the completed file
             goes instead of `final` (which then only names the part file).
+        private: Names of headers built from secrets, dropped by a redirect to another origin.
 
     Returns:
         The size, SHA-256, attempts and path of the completed file.
@@ -395,7 +437,7 @@ def download_to(
     part = part_path(final)
 
     def attempt() -> tuple[int, str, str | None]:
-        with _send(client, settings, "GET", url, headers) as resp:
+        with _send(client, settings, ("GET", url), headers, private=private) as resp:
             _check_status(resp, settings)
             return (*_stream_to(resp, part, settings, on_bytes), resp.headers.get("Content-Type"))
 
@@ -442,35 +484,61 @@ def part_path(final: Path) -> Path:
 def _send(
     client: Client,
     settings: HttpSettings,
-    method: str,
-    url: str,
+    request: tuple[str, str],
     headers: Mapping[str, str] | None,
     body: bytes | None = None,
+    private: Collection[str] = (),
 ) -> Iterator[urllib3.BaseHTTPResponse]:
-    """Send one request; yield the response with its body unread, and let go of it after.
+    """Send one request (method, URL); yield the response with its body unread, let go after.
 
     A body read to its end hands the connection back to the pool for the next request; one
-    left unread (an error status, a failure mid-body) closes it.
+    left unread (an error status, a failure mid-body) closes it. The whole attempt, body
+    included, runs under `settings.attempt_deadline` (deadline.py): past it, the connection
+    is cut and the attempt fails, not retried, with the deadline as its cause.
     """
-    try:
-        resp = client.request(
-            method,
-            url,
-            headers=headers or {},
-            timeout=settings.timeout,
-            max_redirects=settings.max_redirects,
-            body=body,
-        )
-    except (urllib3.exceptions.HTTPError, RedirectError) as exc:
-        raise _failure_from(exc, settings) from exc
-    read_through = False
-    try:
-        yield resp
-        read_through = True  # every caller reads the body to its end before returning
-    finally:
-        if not read_through:
-            resp.close()
-        resp.release_conn()
+    method, url = request
+    with deadline.watch(settings.attempt_deadline) as limit:
+        try:
+            try:
+                resp = client.request(
+                    method,
+                    url,
+                    headers=headers or {},
+                    timeout=settings.timeout,
+                    max_redirects=settings.max_redirects,
+                    body=body,
+                    private=private,
+                )
+            except (urllib3.exceptions.HTTPError, RedirectError) as exc:
+                raise _failure_from(exc, settings) from exc
+            read_through = False
+            try:
+                yield resp
+                read_through = True  # every caller reads the body to its end before returning
+            finally:
+                if not read_through:
+                    resp.close()
+                limit.finish()  # before the connection goes back to its pool
+                resp.release_conn()
+        except _AttemptError as failure:
+            if limit.expired:
+                raise _past_deadline(settings) from failure
+            raise
+
+
+def _past_deadline(settings: HttpSettings) -> _AttemptError:
+    """The failure of an attempt that ran past its deadline: another would be as slow."""
+    seconds = settings.attempt_deadline
+    return _AttemptError(
+        f"no complete response within the deadline of {seconds:g} s (http.deadline)",
+        retryable=False,
+    )
+
+
+def _check_in_time(settings: HttpSettings) -> None:
+    """Between two reads of a body: stop if the attempt's deadline has passed."""
+    if deadline.expired():
+        raise _past_deadline(settings)
 
 
 def _check_status(resp: urllib3.BaseHTTPResponse, settings: HttpSettings) -> None:
@@ -498,12 +566,14 @@ def _read_all(resp: urllib3.BaseHTTPResponse, settings: HttpSettings) -> bytes:
     size = 0
     try:
         for chunk in resp.stream(_CHUNK):
+            _check_in_time(settings)
             size += len(chunk)
             if limit is not None and size > limit:
                 raise _too_big(limit)
             chunks.append(chunk)
     except urllib3.exceptions.HTTPError as exc:
         raise _failure_from(exc, settings, resp) from exc
+    _check_in_time(settings)  # a body without a length ends where the deadline cut it
     _check_length(resp)
     return b"".join(chunks)
 
@@ -534,6 +604,7 @@ def _stream_to(
         _refuse_declared_size(resp, limit)
         with _open_part(part) as out:
             for chunk in resp.stream(_CHUNK):
+                _check_in_time(settings)
                 if limit is not None and size + len(chunk) > limit:
                     raise _too_big(limit)
                 out.write(chunk)
@@ -541,6 +612,7 @@ def _stream_to(
                 size += len(chunk)
                 if on_bytes is not None:
                     on_bytes(len(chunk))
+        _check_in_time(settings)
         _check_length(resp)
     except (urllib3.exceptions.HTTPError, _AttemptError) as exc:
         # Drop the partial file now, not after the backoff sleep, and rewind the progress.
@@ -793,12 +865,37 @@ def _parse_document(body: bytes, content_type: str, fmt: Literal["json", "jsonp"
         if match is None:
             raise _BadDocumentError("no callback(...) around the JSON")
         text = match["json"]
+    _check_depth(text)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise _BadDocumentError(f"{exc.msg}: line {exc.lineno} column {exc.colno}") from exc
     except RecursionError as exc:
-        raise _BadDocumentError("nested too deeply") from exc
+        raise _TooDeepError(_TOO_DEEP) from exc
+
+
+_TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep"
+
+
+def _check_depth(text: str) -> None:
+    """Refuse JSON nested deeper than `MAX_DEPTH`, without recursion and at C speed.
+
+    Escaped backslashes, then escaped quotes, are dropped (pairing them from the left, as JSON
+    does), then every byte but quotes and brackets. Two quotes side by side can go then (an
+    empty string, or nothing between two strings): the rest keeps its place inside or outside
+    strings, and only strings with brackets in them are left to cut out. The depth is the
+    highest running sum of +1 for `[` or `{`, -1 for `]` or `}`.
+    """
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return  # cannot nest deeper than it has brackets: most pages stop here
+    data = text.encode("utf-8", "surrogatepass")
+    if b"\\" in data:
+        data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+    structure = data.translate(None, _NOT_STRUCTURE).replace(b'""', b"")
+    if b'"' in structure:
+        structure = b"".join(structure.split(b'"')[::2])
+    if max(accumulate(map(_DEPTH_STEP.__getitem__, structure)), default=0) > MAX_DEPTH:
+        raise _TooDeepError(_TOO_DEEP)
 
 
 def _decode(body: bytes, content_type: str) -> str:

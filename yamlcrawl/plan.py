@@ -194,6 +194,7 @@ def build_plan(
             max_page_bytes=http.max_page_bytes,
             rate=http.rate,
             per_host=http.per_host,
+            deadline=http.deadline,
         ),
         http_headers=tuple(http.headers.items()),
         http_cookies=tuple(http.cookies.items()),

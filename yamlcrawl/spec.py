@@ -95,7 +95,9 @@ class HttpSpec(_Strict):
         10, description="a whole number of redirects to follow, from 0 to 100"
     )
     max_bytes: Annotated[int, Field(ge=1)] | None = Field(
-        None, description="a whole number of bytes: the largest file a download may bring"
+        4 * 1024**3,  # fetch.DEFAULT_MAX_BYTES
+        description="a whole number of bytes >= 1: the largest file a download may bring"
+        " (default 4 GiB), or null for no limit",
     )
     max_page_bytes: Annotated[int, Field(ge=1)] = Field(
         50_000_000, description="a whole number of bytes: the largest page (JSON) accepted"
@@ -105,6 +107,11 @@ class HttpSpec(_Strict):
     )
     per_host: Annotated[int, Field(ge=1)] | None = Field(
         None, description="a whole number >= 1: requests at once to one host, across all workers"
+    )
+    deadline: Annotated[float, Field(gt=0)] | None = Field(
+        None,
+        description="a number of seconds > 0: the most one attempt of a request may take in all,"
+        " body included (default: 20 x timeout)",
     )
 
 

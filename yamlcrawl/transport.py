@@ -15,12 +15,15 @@ import os
 import threading
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import certifi
 import urllib3
+import urllib3.connection
 from urllib3.util import Timeout
+
+from yamlcrawl import deadline
 
 __all__ = ["Client", "RedirectError"]
 
@@ -28,13 +31,49 @@ __all__ = ["Client", "RedirectError"]
 # large bound costs nothing and keeps 32 threads in one process from churning connections.
 _CONNECTIONS = 64
 _HOSTS = 32  # pools kept per process, one per (scheme, host, port); the least recent closes
-# Dropped when a redirect leaves the host that was asked for, as browsers and requests do.
-_PRIVATE_HEADERS = ("authorization", "cookie", "proxy-authorization")
+# Dropped when a redirect leaves the origin (scheme, host, port) that was asked for, with
+# whatever headers the caller names as private (those built from secrets).
+PRIVATE_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 _DEFAULT_HEADERS = {"Accept": "*/*", "Accept-Encoding": "gzip, deflate"}
 
 
 class RedirectError(Exception):
     """A redirect that cannot be followed: too many, or to a URL that is not http(s)."""
+
+
+# Connections that put themselves under the deadline of the attempt using them (deadline.py),
+# before every step that can block: connecting (and the TLS handshake), then each request.
+class _WatchedHTTPConnection(urllib3.connection.HTTPConnection):
+    def connect(self) -> None:
+        deadline.attach(self)
+        super().connect()
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        deadline.attach(self)
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPSConnection(urllib3.connection.HTTPSConnection):
+    def connect(self) -> None:
+        deadline.attach(self)
+        super().connect()
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        deadline.attach(self)
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+_WATCHED: dict[str, Any] = {"http": _WatchedHTTPConnection, "https": _WatchedHTTPSConnection}
+_WATCHED_POOLS: dict[str, Any] = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
 
 
 class Client:
@@ -78,11 +117,15 @@ class Client:
         timeout: float,
         max_redirects: int,
         body: bytes | None = None,
+        private: Collection[str] = (),
     ) -> urllib3.BaseHTTPResponse:
         """Send one request, following up to `max_redirects` redirects; the body is unread.
 
         The caller reads the body and then calls `release_conn()` (or `close()` if it stops
-        early) on the response.
+        early) on the response. A redirect to another origin (scheme, host or port) drops
+        Authorization, Proxy-Authorization, Cookie and the headers named in `private`
+        (case-insensitive), except on an upgrade from http to https on the default ports of
+        the same host (see `_keeps_credentials`).
 
         Raises:
             RedirectError: More than `max_redirects` redirects, or one to a non-http(s) URL.
@@ -98,7 +141,8 @@ class Client:
                 return response
             response.close()  # its body is of no use, and may be large
             response.release_conn()
-            method, url = _follow(method, url, location, response.status, sent)
+            deadline.detach()  # that connection is back in its pool: not ours to cut
+            method, url = _follow(method, url, location, response.status, sent, private)
             if method == "GET":  # a redirect that turned a POST into a GET drops its body
                 body = None
                 sent.discard("Content-Type")
@@ -146,7 +190,9 @@ class Client:
                 pool = self._direct.get(key)
                 if pool is None:
                     options = self._pool_options if key[0] == "https" else self._plain_options
-                    pool = self._direct[key] = urllib3.connection_from_url(url, **options)
+                    pool = urllib3.connection_from_url(url, **options)
+                    pool.ConnectionCls = _WATCHED[key[0]]
+                    self._direct[key] = pool
                     if len(self._direct) > _HOSTS:  # a crawl of many hosts: close the oldest
                         self._direct.pop(next(iter(self._direct))).close()
         return pool
@@ -177,25 +223,55 @@ class Client:
             manager = urllib3.ProxyManager(
                 proxy, _HOSTS, proxy_headers=headers, **self._pool_options
             )
+            manager.pool_classes_by_scheme = _WATCHED_POOLS
             self._proxied[proxy] = manager
         return manager
 
 
 def _follow(
-    method: str, url: str, location: str, status: int, headers: urllib3.HTTPHeaderDict
+    method: str,
+    url: str,
+    location: str,
+    status: int,
+    headers: urllib3.HTTPHeaderDict,
+    private: Collection[str] = (),
 ) -> tuple[str, str]:
     """The method and URL of the next request of a redirect chain (may drop headers)."""
     target = urllib.parse.urljoin(url, location)
     scheme = urllib.parse.urlsplit(target).scheme.lower()
     if scheme not in ("http", "https"):
         raise RedirectError(f"redirected to a URL that is not http or https ({target})")
-    if urllib.parse.urlsplit(target).netloc.lower() != urllib.parse.urlsplit(url).netloc.lower():
-        for name in _PRIVATE_HEADERS:
+    if not _keeps_credentials(_origin(url), _origin(target)):
+        for name in (*PRIVATE_HEADERS, *private):
             headers.discard(name)
     # 303 always, and 301/302 after a POST as every browser does, turn into a GET.
     if status == 303 or (status in (301, 302) and method == "POST"):
         method = "GET"
     return method, target
+
+
+def _origin(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of an http(s) URL, the port filled in from the scheme."""
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError as exc:  # a port that is not a number, or out of range
+        raise RedirectError(f"redirected to a URL with a bad port ({url})") from exc
+    return scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS[scheme]
+
+
+def _keeps_credentials(source: tuple[str, str, int], target: tuple[str, str, int]) -> bool:
+    """Whether a redirect from origin `source` to `target` may carry credentials along.
+
+    Only to the same origin, or from http to https on the same host with the default ports
+    (80 to 443), as requests allows: that hop only moves the site to TLS, and what it carries
+    has already crossed the network in clear. Any other change of scheme, host or port drops
+    them; https to http always does.
+    """
+    if source == target:
+        return True
+    return source == ("http", target[1], 80) and target == ("https", source[1], 443)
 
 
 def _bypassed(host: str, no_proxy: str) -> bool:

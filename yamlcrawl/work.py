@@ -15,7 +15,7 @@ import threading
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,8 +34,21 @@ from yamlcrawl.safepath import (
 )
 from yamlcrawl.template import Field as TemplateField
 from yamlcrawl.template import RenderError, compile_template, lookup
+from yamlcrawl.transport import PRIVATE_HEADERS
 
 Key = tuple[int, ...]
+
+# RFC 9110's token for a header name; in a value, any control character but a tab (a CR or LF
+# would end the header and start another: header injection).
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+class HeaderError(ValueError):
+    """A header that cannot be sent: its template failed, or its name or value is unsafe."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(f"cannot build header {name}: {problem}")
 
 
 @dataclass(frozen=True)
@@ -186,6 +199,62 @@ def _render_pairs(pairs: Pairs, context: Mapping[str, Any]) -> dict[str, str]:
     return {name: _render(value, context) for name, value in pairs}
 
 
+def _render_headers(pairs: Pairs, context: Mapping[str, Any]) -> dict[str, str]:
+    """Headers rendered from their templates; `HeaderError` names the one that fails."""
+    headers: dict[str, str] = {}
+    for name, source in pairs:
+        try:
+            headers[name] = _render(source, context)
+        except RenderError as exc:
+            raise HeaderError(name, str(exc)) from exc
+    return headers
+
+
+def _refuse_injection(headers: Mapping[str, str]) -> None:
+    """Raise `HeaderError` for a header name that is not a token, or a value with a CR, LF or
+    other control character (rendered from data, it would smuggle in headers of its own)."""
+    for name, value in headers.items():
+        if not _HEADER_NAME.fullmatch(name):
+            raise HeaderError(repr(name), "the name is not a valid header name")
+        bad = _CONTROL.search(value)
+        if bad is not None:  # the value itself is not shown: it may carry a secret
+            problem = f"the value has a control character ({bad[0]!r}): header injection refused"
+            raise HeaderError(name, problem)
+
+
+def private_headers(plan: Plan, templates: Pairs, headers: Mapping[str, str]) -> tuple[str, ...]:
+    """The headers a redirect to another origin must drop, lowercased.
+
+    Authorization, Proxy-Authorization and Cookie; any header whose template uses a var that
+    took a value from ``${ENV}``; and any header whose value holds such a value.
+    """
+    secret_vars = _secret_vars(plan.vars, plan.secrets)
+    private = {name.lower() for name in headers if name.lower() in PRIVATE_HEADERS}
+    private.update(
+        name.lower()
+        for name, source in templates
+        if secret_vars and compile_template(source).names() & secret_vars
+    )
+    private.update(
+        name.lower()
+        for name, value in headers.items()
+        if any(secret in value for secret in plan.secrets)
+    )
+    return tuple(sorted(private))
+
+
+@cache
+def _secret_vars(
+    variables: tuple[tuple[str, Any], ...], secrets: tuple[str, ...]
+) -> frozenset[str]:
+    """The vars whose value holds a value from the environment."""
+    return frozenset(
+        name
+        for name, value in variables
+        if isinstance(value, str) and any(secret in value for secret in secrets)
+    )
+
+
 def fetch_page(plan: Plan, unit: PageUnit) -> PageResult:
     """Fetch a page, bind its fields, fan out over ``each``, and list the files it asks for."""
     stage = plan.stage(unit.stage)
@@ -193,6 +262,8 @@ def fetch_page(plan: Plan, unit: PageUnit) -> PageResult:
     try:
         url, params, body = _page_request(stage, unit)
         headers = _page_headers(plan, stage, context)
+    except HeaderError as exc:
+        return PageResult(unit, stage.url, str(exc))
     except RenderError as exc:
         return PageResult(unit, stage.url, f"cannot build the request: {exc}")
     uid = unit_id(unit)
@@ -207,6 +278,7 @@ def fetch_page(plan: Plan, unit: PageUnit) -> PageResult:
             fmt=stage.format,
             on_retry=partial(_report_retry, plan, uid),
             body=body,
+            private=private_headers(plan, plan.http_headers + stage.headers, headers),
         )
     except FetchError as exc:
         return PageResult(unit, url, str(exc), attempts=exc.attempts)
@@ -300,17 +372,28 @@ def _render_json(value: Any, context: Mapping[str, Any]) -> Any:
 
 
 def _page_headers(plan: Plan, stage: StagePlan, context: Mapping[str, Any]) -> dict[str, str]:
-    """A page request's headers: http's and the stage's, cookies, credentials."""
-    headers = _render_pairs(plan.http_headers + stage.headers, context)
-    cookies = _render_pairs(plan.http_cookies + stage.cookies, context)
+    """A page request's headers: http's and the stage's, cookies, credentials.
+
+    Raises:
+        HeaderError: One of them cannot be rendered, or would inject a header.
+    """
+    headers = _render_headers(plan.http_headers + stage.headers, context)
+    try:
+        cookies = _render_pairs(plan.http_cookies + stage.cookies, context)
+    except RenderError as exc:
+        raise HeaderError("Cookie", str(exc)) from exc
     if cookies:
         headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in cookies.items())
     auth = stage.auth
-    if auth is not None and auth.bearer is not None:
-        headers["Authorization"] = f"Bearer {_render(auth.bearer, context)}"
-    elif auth is not None and auth.user is not None and auth.password is not None:
-        pair = f"{_render(auth.user, context)}:{_render(auth.password, context)}"
-        headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode("ascii")
+    try:
+        if auth is not None and auth.bearer is not None:
+            headers["Authorization"] = f"Bearer {_render(auth.bearer, context)}"
+        elif auth is not None and auth.user is not None and auth.password is not None:
+            pair = f"{_render(auth.user, context)}:{_render(auth.password, context)}"
+            headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode("ascii")
+    except RenderError as exc:
+        raise HeaderError("Authorization", str(exc)) from exc
+    _refuse_injection(headers)
     return headers
 
 
@@ -405,9 +488,13 @@ def file_request(
     try:
         rendered = (stem or template).render(context, escape=escape)
         path = relative_path(rendered, plan.output.replace)
-        headers = _render_pairs(plan.http_headers + rule.headers, context)
     except (RenderError, UnsafePathError) as exc:
         return FileRequest(key, stage.name, url, "", (), problem=f"cannot name the file: {exc}")
+    try:
+        headers = _render_headers(plan.http_headers + rule.headers, context)
+        _refuse_injection(headers)
+    except HeaderError as exc:
+        return FileRequest(key, stage.name, url, "", (), problem=str(exc))
     if stem is not None:
         path = leave_room_for_ext(path)
     return FileRequest(
@@ -439,6 +526,7 @@ def download_file(plan: Plan, unit: DownloadUnit) -> FileResult:
             on_bytes=on_bytes,
             on_retry=partial(_report_retry, plan, uid),
             final_for_type=partial(_typed_target, plan, unit) if unit.ext_to_come else None,
+            private=_download_private(plan, unit),
         )
     except FetchError as exc:
         return FileResult(unit, "failed", error=str(exc), attempts=exc.attempts)
@@ -454,6 +542,14 @@ def download_file(plan: Plan, unit: DownloadUnit) -> FileResult:
         attempts=saved.attempts,
         saved_as=_sibling(unit.path, saved.path.name) if unit.ext_to_come else None,
     )
+
+
+def _download_private(plan: Plan, unit: DownloadUnit) -> tuple[str, ...]:
+    """A download's private headers; a header any of its stage's downloads builds from a
+    secret counts for all of them (the unit does not say which rule it came from)."""
+    rules = plan.stage(unit.stage).downloads
+    templates = plan.http_headers + tuple(pair for rule in rules for pair in rule.headers)
+    return private_headers(plan, templates, dict(unit.headers))
 
 
 def _already_there(plan: Plan, unit: DownloadUnit) -> FileResult | None:
