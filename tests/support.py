@@ -8,6 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from samples.serve import SampleServer
+from yamlcrawl.engine import RunStats
+from yamlcrawl.events import Event
+from yamlcrawl.plan import Plan
+from yamlcrawl.work import DownloadUnit, FileRequest, FileResult, PageResult, PageUnit
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
@@ -64,3 +68,24 @@ def saved_files(output: Path) -> dict[str, bytes]:
         for path in sorted(output.rglob("*"))
         if path.is_file() and path.name != "manifest.jsonl" and ".yamlcrawl" not in path.parts
     }
+
+
+class Recorder:
+    """A display that keeps what workers said."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def run_started(self, plan: Plan, stats: RunStats) -> None: ...
+    def page_queued(self, unit: PageUnit) -> None: ...
+    def wants_worker_events(self) -> bool:
+        return True
+
+    def worker_events(self, events: list[Event]) -> None:
+        self.events += events
+
+    def tick(self) -> None: ...
+    def page_done(self, result: PageResult) -> None: ...
+    def file_done(self, result: FileResult) -> None: ...
+    def file_skipped(self, request: FileRequest, reason: str) -> None: ...
+    def file_planned(self, unit: DownloadUnit) -> None: ...

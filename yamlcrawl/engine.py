@@ -146,9 +146,9 @@ class Coordinator:
     def __init__(
         self, plan: Plan, events: Events, dry_run: bool = False, fresh: bool = False
     ) -> None:
-        self.sink = EventSink()
         # A dry run writes nothing in the output folder, so its limits live in a scratch folder.
         self._scratch = tempfile.mkdtemp(prefix="yamlcrawl-") if dry_run else None
+        self.sink = EventSink(Path(self._scratch or plan.output.dir))
         throttle = str(Path(self._scratch or plan.output.dir) / STATE_DIR / "throttle")
         http = replace(plan.http, throttle_dir=throttle)
         # Unwatched (no live display, no log of each unit), workers send no events at all.

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from yamlcrawl import work
 from yamlcrawl.backends import BackendError, register
 from yamlcrawl.backends.common import STOP_GRACE, unit_lines
-from yamlcrawl.events import emit, event_from_topic
+from yamlcrawl.events import Address, emit, event_from_topic
 from yamlcrawl.plan import Plan
 from yamlcrawl.state import STATE_DIR
 from yamlcrawl.work import Lost, PageUnit, Result, Unit, run_unit, unit_id
@@ -290,7 +290,7 @@ def check_shared_output(client: Client, folder: str) -> None:
             leftover.unlink(missing_ok=True)
 
 
-def _relay(address: tuple[str, int] | str, logged: tuple[float, object]) -> None:
+def _relay(address: Address, logged: tuple[float, object]) -> None:
     """A worker's event, from the run's Dask topic to the display's socket."""
     event = event_from_topic(logged[1])
     if event is not None:
