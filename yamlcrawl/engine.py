@@ -122,6 +122,9 @@ class Events(Protocol):
     def file_skipped(self, request: FileRequest, reason: str) -> None:
         """A file was not fetched: no URL, a duplicate, a conflict."""
 
+    def file_unnamed(self, request: FileRequest, reason: str) -> None:
+        """A file could not be named (its save_as failed, or left the folder): it failed."""
+
     def file_planned(self, unit: DownloadUnit) -> None:
         """A file was named and queued (or, in a dry run, would be saved)."""
 
@@ -329,6 +332,7 @@ class Coordinator:
         if request.problem is not None:
             self._fail("file", request.stage, request.url, None, request.problem)
             self.manifest.file_not_fetched(request, "failed", request.problem)
+            self.events.file_unnamed(request, request.problem)
             return
         path = PurePosixPath(request.path)
         asked = (request.url, conflict_key(path), request.ext_to_come)
@@ -372,6 +376,7 @@ class Coordinator:
         except UnsafePathError as exc:
             self._fail("file", request.stage, request.url, str(path), str(exc))
             self.manifest.file_not_fetched(request, "failed", str(exc))
+            self.events.file_unnamed(request, str(exc))
             return
         self._take(path, request.ext_to_come)
         unit = self._download_unit(request, path)

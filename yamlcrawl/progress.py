@@ -257,6 +257,11 @@ class Reporter:
             what = request.planned or request.url or request.stage
             self._line(f"skipped {escape(what)}: {escape(reason)}")
 
+    def file_unnamed(self, request: FileRequest, reason: str) -> None:
+        """A file that could not be named failed: shown as it happens, like every failure."""
+        where = escape(f"[{request.stage}]")
+        self._line(f"[red]failed[/] file {where} {escape(request.url)}: {escape(reason)}", True)
+
     def worker_events(self, events: list[Event]) -> None:
         """Keep each worker's line current; count retries."""
         now = self.clock()
