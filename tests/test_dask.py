@@ -131,7 +131,11 @@ def test_workers_that_do_not_see_the_output_folder_are_refused(tmp_path: Path) -
     (elsewhere / ".yamlcrawl").mkdir(parents=True)
 
     class Cluster:  # a worker that sees another file system at the same path
-        def run(self, function: Any, folder: str, token: str) -> dict[str, tuple[bool, str]]:
+        def scheduler_info(self) -> dict[str, Any]:
+            return {"workers": {"tcp://10.0.0.7:40111": {}}}
+
+        def run(self, function: Any, folder: str, token: str, **how: Any) -> dict[str, Any]:
+            assert how["workers"] == ["tcp://10.0.0.7:40111"]
             return {"tcp://10.0.0.7:40111": function(str(elsewhere), token)}
 
     folder = tmp_path / "out"
