@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from samples.serve import SampleServer
 from yamlcrawl.engine import RunStats
 from yamlcrawl.events import Event
@@ -53,6 +55,18 @@ def lol_args(site: Site, output: Path, *extra: Any) -> list[Any]:
     """The README's command for the LoL mirror: crawler.yaml with ``--set img=...``."""
     img = f"{site.base}/images/lol/act/img"
     return [ROOT / "crawler.yaml", "--set", f"img={img}", "--output", output, *extra]
+
+
+def list_crawl(
+    folder: Path, base: str, download: dict[str, str], run: dict[str, Any] | None = None
+) -> Path:
+    """A crawl file in ``folder``: one stage, ``list``, that fans out over ``{base}/list``'s
+    ``items`` (each bound to ``item``), with one ``download`` rule."""
+    stage = {"url": "{api}/list", "each": "$.items[*]", "as": "item", "downloads": [download]}
+    spec = {"vars": {"api": base}, "run": run or {}, "stages": {"list": stage}}
+    path = folder / "crawl.yaml"
+    path.write_text(yaml.safe_dump(spec, allow_unicode=True), "utf-8")
+    return path
 
 
 def manifest_records(output: Path) -> list[dict[str, Any]]:

@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.apiserver import Api
 from tests.conftest import RunCli
+from tests.support import list_crawl
 
 ITEMS = [{"id": 1, "name": "ok"}, {"id": 2}, {"id": 3, "name": ".yamlcrawl/state.sqlite"}]
 
@@ -17,20 +17,8 @@ ITEMS = [{"id": 1, "name": "ok"}, {"id": 2}, {"id": 3, "name": ".yamlcrawl/state
 def crawl(api: Api, tmp_path: Path) -> Path:
     api.routes["/list"] = lambda q: ({"items": ITEMS}, {})
     api.routes["/file"] = lambda q: (b"bytes", {"Content-Type": "image/png"})
-    spec = {
-        "vars": {"api": api.base},
-        "stages": {
-            "list": {
-                "url": "{api}/list",
-                "each": "$.items[*]",
-                "as": "item",
-                "downloads": [{"url": "{api}/file?id={item.id}", "save_as": "{item.name|path}"}],
-            }
-        },
-    }
-    path = tmp_path / "naming.yaml"
-    path.write_text(yaml.safe_dump(spec), "utf-8")
-    return path
+    download = {"url": "{api}/file?id={item.id}", "save_as": "{item.name|path}"}
+    return list_crawl(tmp_path, api.base, download)
 
 
 @pytest.mark.parametrize("quiet", [[], ["-q"]], ids=["normal", "quiet"])

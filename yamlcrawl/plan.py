@@ -110,6 +110,7 @@ class Plan:
     # Where workers send progress events (events.py): the main process's socket, or a Dask topic.
     events: Channel | str | None = None
     scheduler: str | None = None  # dask mode: the scheduler's address (else a local cluster)
+    max_items: int = 100_000  # a page whose `each` finds more fails (memory stays bounded)
     http_cookies: Pairs = ()
     secrets: tuple[str, ...] = ()  # values from ${ENV}: replaced by *** in everything shown
     _by_name: dict[str, StagePlan] = field(default_factory=dict, compare=False, repr=False)
@@ -211,6 +212,7 @@ def build_plan(
         threads=crawl.run.threads,
         start_method=crawl.run.start_method,
         scheduler=crawl.run.scheduler,
+        max_items=crawl.run.max_items,
     )
 
 
