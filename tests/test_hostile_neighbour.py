@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import shutil
 import socket
 import stat
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -123,11 +125,21 @@ def test_a_long_detail_is_cut_by_its_sender_not_dropped(sink: EventSink) -> None
     assert to_wire(event)[4] == event.detail
 
 
-def test_the_socket_is_private_and_goes_with_the_run(tmp_path: Path) -> None:
-    sink = EventSink(tmp_path / "out")
+@pytest.fixture
+def short_path() -> Iterator[Path]:
+    """A folder whose path leaves room for a socket's (pytest's own may not, under xdist)."""
+    folder = Path(tempfile.mkdtemp(prefix="yc-", dir="/tmp"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_the_socket_is_private_and_goes_with_the_run(short_path: Path) -> None:
+    sink = EventSink(short_path / "out")
     path = Path(sink.address.path)
     folder = path.parent
-    assert folder.parent == tmp_path / "out" / ".yamlcrawl"
+    assert folder.parent == short_path / "out" / ".yamlcrawl"
     assert folder.name.startswith(f"events-{os.getpid()}-")
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     assert stat.S_ISSOCK(path.stat().st_mode) and stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -149,11 +161,11 @@ def test_a_folder_too_deep_for_a_socket_uses_a_private_temporary_one(tmp_path: P
     assert not folder.exists()
 
 
-def test_a_state_folder_others_can_write_is_not_used(tmp_path: Path) -> None:
-    state = tmp_path / "out" / ".yamlcrawl"
+def test_a_state_folder_others_can_write_is_not_used(short_path: Path) -> None:
+    state = short_path / "out" / ".yamlcrawl"
     state.mkdir(parents=True)
     state.chmod(0o777)
-    sink = EventSink(tmp_path / "out")
+    sink = EventSink(short_path / "out")
     try:
         assert state not in Path(sink.address.path).parents
     finally:
