@@ -7,7 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from samples.serve import SampleServer
+from yamlcrawl.engine import RunStats
+from yamlcrawl.events import Event
+from yamlcrawl.plan import Plan
+from yamlcrawl.work import DownloadUnit, FileRequest, FileResult, PageResult, PageUnit
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
@@ -51,6 +57,18 @@ def lol_args(site: Site, output: Path, *extra: Any) -> list[Any]:
     return [ROOT / "crawler.yaml", "--set", f"img={img}", "--output", output, *extra]
 
 
+def list_crawl(
+    folder: Path, base: str, download: dict[str, str], run: dict[str, Any] | None = None
+) -> Path:
+    """A crawl file in ``folder``: one stage, ``list``, that fans out over ``{base}/list``'s
+    ``items`` (each bound to ``item``), with one ``download`` rule."""
+    stage = {"url": "{api}/list", "each": "$.items[*]", "as": "item", "downloads": [download]}
+    spec = {"vars": {"api": base}, "run": run or {}, "stages": {"list": stage}}
+    path = folder / "crawl.yaml"
+    path.write_text(yaml.safe_dump(spec, allow_unicode=True), "utf-8")
+    return path
+
+
 def manifest_records(output: Path) -> list[dict[str, Any]]:
     """The manifest's records, in the order written."""
     lines = (output / "manifest.jsonl").read_text("utf-8").splitlines()
@@ -64,3 +82,25 @@ def saved_files(output: Path) -> dict[str, bytes]:
         for path in sorted(output.rglob("*"))
         if path.is_file() and path.name != "manifest.jsonl" and ".yamlcrawl" not in path.parts
     }
+
+
+class Recorder:
+    """A display that keeps what workers said."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def run_started(self, plan: Plan, stats: RunStats) -> None: ...
+    def page_queued(self, unit: PageUnit) -> None: ...
+    def wants_worker_events(self) -> bool:
+        return True
+
+    def worker_events(self, events: list[Event]) -> None:
+        self.events += events
+
+    def tick(self) -> None: ...
+    def page_done(self, result: PageResult) -> None: ...
+    def file_done(self, result: FileResult) -> None: ...
+    def file_skipped(self, request: FileRequest, reason: str) -> None: ...
+    def file_unnamed(self, request: FileRequest, reason: str) -> None: ...
+    def file_planned(self, unit: DownloadUnit) -> None: ...

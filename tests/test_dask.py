@@ -19,14 +19,12 @@ import pytest
 from distributed import Client, LocalCluster
 
 from tests.conftest import RunCli
-from tests.support import SAMPLES, Site, lol_args, manifest_records, saved_files
+from tests.support import SAMPLES, Recorder, Site, lol_args, manifest_records, saved_files
 from yamlcrawl.backends import BackendError, modes
 from yamlcrawl.backends import dask as dask_mode
-from yamlcrawl.engine import Coordinator, RunStats
-from yamlcrawl.events import Event
+from yamlcrawl.engine import Coordinator
 from yamlcrawl.loader import load_spec
 from yamlcrawl.plan import Plan, build_plan
-from yamlcrawl.work import DownloadUnit, FileRequest, FileResult, PageResult, PageUnit
 
 
 def local_cluster(workers: int = 2) -> LocalCluster:
@@ -107,27 +105,6 @@ def test_a_shared_cluster_serves_run_after_run(
         assert len(client.nthreads()) == 2  # leaving a cluster does not stop its workers
 
 
-class Recorder:
-    """A display that keeps what workers said."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    def run_started(self, plan: Plan, stats: RunStats) -> None: ...
-    def page_queued(self, unit: PageUnit) -> None: ...
-    def wants_worker_events(self) -> bool:
-        return True
-
-    def worker_events(self, events: list[Event]) -> None:
-        self.events += events
-
-    def tick(self) -> None: ...
-    def page_done(self, result: PageResult) -> None: ...
-    def file_done(self, result: FileResult) -> None: ...
-    def file_skipped(self, request: FileRequest, reason: str) -> None: ...
-    def file_planned(self, unit: DownloadUnit) -> None: ...
-
-
 def lol_plan(site: Site, output: Path, **overrides: Any) -> Plan:
     loaded = load_spec(
         SAMPLES.parent / "crawler.yaml", {"img": f"{site.base}/images/lol/act/img"}, modes()
@@ -154,7 +131,11 @@ def test_workers_that_do_not_see_the_output_folder_are_refused(tmp_path: Path) -
     (elsewhere / ".yamlcrawl").mkdir(parents=True)
 
     class Cluster:  # a worker that sees another file system at the same path
-        def run(self, function: Any, folder: str, token: str) -> dict[str, tuple[bool, str]]:
+        def scheduler_info(self) -> dict[str, Any]:
+            return {"workers": {"tcp://10.0.0.7:40111": {}}}
+
+        def run(self, function: Any, folder: str, token: str, **how: Any) -> dict[str, Any]:
+            assert how["workers"] == ["tcp://10.0.0.7:40111"]
             return {"tcp://10.0.0.7:40111": function(str(elsewhere), token)}
 
     folder = tmp_path / "out"

@@ -254,7 +254,9 @@ def _crawl(args: argparse.Namespace, plan: Plan, log_file: TextIO | None) -> int
         coordinator = Coordinator(plan, reporter, dry_run=args.dry_run, fresh=args.fresh)
         stats = coordinator.run()
     except BackendError as exc:  # raised before anything is drawn or written
-        print(f"yamlcrawl: {exc}", file=sys.stderr)
+        from yamlcrawl.shown import shown
+
+        print(f"yamlcrawl: {shown(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     finally:
         for sig, handler in previous.items():

@@ -122,6 +122,9 @@ class Events(Protocol):
     def file_skipped(self, request: FileRequest, reason: str) -> None:
         """A file was not fetched: no URL, a duplicate, a conflict."""
 
+    def file_unnamed(self, request: FileRequest, reason: str) -> None:
+        """A file could not be named (its save_as failed, or left the folder): it failed."""
+
     def file_planned(self, unit: DownloadUnit) -> None:
         """A file was named and queued (or, in a dry run, would be saved)."""
 
@@ -146,9 +149,9 @@ class Coordinator:
     def __init__(
         self, plan: Plan, events: Events, dry_run: bool = False, fresh: bool = False
     ) -> None:
-        self.sink = EventSink()
         # A dry run writes nothing in the output folder, so its limits live in a scratch folder.
         self._scratch = tempfile.mkdtemp(prefix="yamlcrawl-") if dry_run else None
+        self.sink = EventSink(Path(self._scratch or plan.output.dir))
         throttle = str(Path(self._scratch or plan.output.dir) / STATE_DIR / "throttle")
         http = replace(plan.http, throttle_dir=throttle)
         # Unwatched (no live display, no log of each unit), workers send no events at all.
@@ -329,6 +332,7 @@ class Coordinator:
         if request.problem is not None:
             self._fail("file", request.stage, request.url, None, request.problem)
             self.manifest.file_not_fetched(request, "failed", request.problem)
+            self.events.file_unnamed(request, request.problem)
             return
         path = PurePosixPath(request.path)
         asked = (request.url, conflict_key(path), request.ext_to_come)
@@ -372,6 +376,7 @@ class Coordinator:
         except UnsafePathError as exc:
             self._fail("file", request.stage, request.url, str(path), str(exc))
             self.manifest.file_not_fetched(request, "failed", str(exc))
+            self.events.file_unnamed(request, str(exc))
             return
         self._take(path, request.ext_to_come)
         unit = self._download_unit(request, path)

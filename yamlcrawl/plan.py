@@ -15,6 +15,7 @@ from yamlcrawl.fetch import HttpSettings
 from yamlcrawl.safepath import Replace
 
 if TYPE_CHECKING:  # workers unpickle plans without loading pydantic
+    from yamlcrawl.events import Channel
     from yamlcrawl.spec import AuthSpec, CrawlSpec, PaginateSpec, RuleSpec, Scalar, StageSpec
 
 Pairs = tuple[tuple[str, str], ...]
@@ -106,9 +107,10 @@ class Plan:
     limit: int | None
     threads: int = 1
     start_method: str | None = None
-    # Where workers send progress events (events.py): a UDP address, or a Dask event topic.
-    events: tuple[str, int] | str | None = None
+    # Where workers send progress events (events.py): the main process's socket, or a Dask topic.
+    events: Channel | str | None = None
     scheduler: str | None = None  # dask mode: the scheduler's address (else a local cluster)
+    max_items: int = 100_000  # a page whose `each` finds more fails (memory stays bounded)
     http_cookies: Pairs = ()
     secrets: tuple[str, ...] = ()  # values from ${ENV}: replaced by *** in everything shown
     _by_name: dict[str, StagePlan] = field(default_factory=dict, compare=False, repr=False)
@@ -211,6 +213,7 @@ def build_plan(
         threads=crawl.run.threads,
         start_method=crawl.run.start_method,
         scheduler=crawl.run.scheduler,
+        max_items=crawl.run.max_items,
     )
 
 

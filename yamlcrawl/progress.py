@@ -36,6 +36,7 @@ from yamlcrawl.engine import RunStats
 from yamlcrawl.events import Event
 from yamlcrawl.plan import Plan
 from yamlcrawl.redact import redact, redact_value
+from yamlcrawl.shown import shown
 from yamlcrawl.work import DownloadUnit, FileRequest, FileResult, PageResult, PageUnit, unit_id
 
 QUIET, NORMAL, VERBOSE = 0, 1, 2
@@ -224,7 +225,7 @@ class Reporter:
         """One more file for its rule; in a dry run, the listing line."""
         self._bars[(unit.stage, unit.key[-1])].total += 1
         if self.dry_run:  # plain `path<TAB>url` lines for scripts: no markup, no tab expansion
-            line = self._redact(f"{unit.planned}\t{unit.url}")
+            line = f"{shown(self._redact(unit.planned))}\t{shown(self._redact(unit.url))}"
             print(line, file=self.out.file, flush=True)
 
     def file_done(self, result: FileResult) -> None:
@@ -256,12 +257,17 @@ class Reporter:
             what = request.planned or request.url or request.stage
             self._line(f"skipped {escape(what)}: {escape(reason)}")
 
+    def file_unnamed(self, request: FileRequest, reason: str) -> None:
+        """A file that could not be named failed: shown as it happens, like every failure."""
+        where = escape(f"[{request.stage}]")
+        self._line(f"[red]failed[/] file {where} {escape(request.url)}: {escape(reason)}", True)
+
     def worker_events(self, events: list[Event]) -> None:
         """Keep each worker's line current; count retries."""
         now = self.clock()
         for event in events:
             if event.kind == "start":
-                self.workers[event.worker] = _Worker(self._redact(event.detail), now)
+                self.workers[event.worker] = _Worker(shown(self._redact(event.detail)), now)
                 self._working_on[event.unit] = event.worker
             elif event.kind == "bytes":
                 worker = self.workers.get(event.worker)
@@ -328,7 +334,7 @@ class Reporter:
             worker = self.workers[name]
             amount = f"{decimal(worker.bytes)}" if worker.bytes else ""
             since = f"{now - worker.since:.1f}s" if worker.doing != "idle" else ""
-            table.add_row(name, escape(worker.doing), amount, since)
+            table.add_row(escape(shown(name)), escape(worker.doing), amount, since)
         return table
 
     def _idle(self, uid: tuple[str, tuple[int, ...]]) -> None:
@@ -360,8 +366,8 @@ class Reporter:
         return all(bar.final for bar in self._bars.values())
 
     def _line(self, text: str, always: bool = False) -> None:
-        """A log line: to the log file always, to stderr if loud enough."""
-        text = self._redact(text)
+        """A log line: to the log file always, to stderr if loud enough (controls escaped)."""
+        text = shown(self._redact(text))
         if self.log_file is not None:
             stamp = time.strftime("%H:%M:%S")
             self.log_file.write(f"{stamp} {Text.from_markup(text).plain}\n")
@@ -375,7 +381,7 @@ class Reporter:
         """The closing table, then every failure with its reason."""
         self.finish()
         table = Table(
-            title=f"{escape(plan.name)}: {verdict(stats, self.dry_run)}",
+            title=f"{escape(shown(plan.name))}: {verdict(stats, self.dry_run)}",
             title_justify="left",  # the verdict first on its line, whatever rich's version
             show_header=False,
         )
@@ -389,11 +395,11 @@ class Reporter:
             for failure in stats.failures:
                 target = f" -> {failure.path}" if failure.path else ""
                 line = f"{failure.kind} [{failure.stage}] {failure.url}{target}: {failure.reason}"
-                self.out.print(f"  {escape(self._redact(line))}")
+                self.out.print(f"  {escape(shown(self._redact(line)))}")
         if stats.warnings:
             self.out.print(f"[yellow]{len(stats.warnings)} warnings:[/]")
             for warning in stats.warnings:
-                self.out.print(f"  {escape(self._redact(warning))}")
+                self.out.print(f"  {escape(shown(self._redact(warning)))}")
         if self.log_file is not None:
             self._line(self.progress_line())
 

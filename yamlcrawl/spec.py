@@ -37,6 +37,11 @@ class RunSpec(_Strict):
     start_method: Literal["fork", "spawn", "forkserver"] | None = Field(
         None, description="fork, spawn or forkserver (default: the platform's own)"
     )
+    max_items: Annotated[int, Field(ge=1)] = Field(
+        100_000,
+        description="a whole number >= 1: a page whose `each` finds more items than this fails"
+        " (default 100000)",
+    )
     scheduler: Annotated[str, Field(pattern=r"^(tcp|tls|ws|wss)://[^\s/]+:\d+/?$")] | None = Field(
         None,
         description="a Dask scheduler's address such as tcp://10.0.0.5:8786, for mode dask"
@@ -267,7 +272,8 @@ class CrawlSpec(_Strict):
     )
     run: RunSpec = Field(
         default_factory=lambda: RunSpec(),
-        description="a mapping with mode, workers, threads, limit, start_method, scheduler",
+        description="a mapping with mode, workers, threads, limit, start_method, scheduler,"
+        " max_items",
     )
     http: HttpSpec = Field(
         default_factory=lambda: HttpSpec(),

@@ -283,7 +283,10 @@ def fetch_page(plan: Plan, unit: PageUnit) -> PageResult:
     except FetchError as exc:
         return PageResult(unit, url, str(exc), attempts=exc.attempts)
     before = unit.page.items if unit.page is not None else 0
-    contexts, found, passed = fan_out(plan, stage, context, document.data, before)
+    try:
+        contexts, found, passed = fan_out(plan, stage, context, document.data, before)
+    except TooManyItemsError as exc:
+        return PageResult(unit, url, str(exc), attempts=document.attempts, bytes=document.bytes)
     children = _children(unit, stage, contexts)
     warning = None
     if stage.paginate is not None:
@@ -418,12 +421,22 @@ def fan_out(
         kept = [base] if passes(stage, base) else []
         return kept, 1, len(kept)
     name = stage.as_
-    found = [{**base, name: item} for item in find_all(stage.each, data)]
+    items = find_all(stage.each, data)
+    if len(items) > plan.max_items:
+        raise TooManyItemsError(
+            f"the page has {len(items):,} items at {stage.each}, more than run.max_items"
+            f" ({plan.max_items:,}) — page the list (paginate), or raise run.max_items"
+        )
+    found = [{**base, name: item} for item in items]
     contexts = [c for c in found if passes(stage, c)]
     passed = len(contexts)
     if plan.limit is not None:
         contexts = contexts[: max(plan.limit - before, 0)]
     return contexts, len(found), passed
+
+
+class TooManyItemsError(Exception):
+    """A page whose fan-out finds more than ``run.max_items`` items: it fails, whole."""
 
 
 def passes(stage: StagePlan, context: Mapping[str, Any]) -> bool:

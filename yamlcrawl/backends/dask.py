@@ -21,9 +21,11 @@ import os
 import queue
 import signal
 import socket
+import sys
 import time
 import uuid
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -32,8 +34,9 @@ from typing import TYPE_CHECKING, Any
 from yamlcrawl import work
 from yamlcrawl.backends import BackendError, register
 from yamlcrawl.backends.common import STOP_GRACE, unit_lines
-from yamlcrawl.events import emit, event_from_topic
+from yamlcrawl.events import Address, emit, event_from_topic
 from yamlcrawl.plan import Plan
+from yamlcrawl.shown import shown
 from yamlcrawl.state import STATE_DIR
 from yamlcrawl.work import Lost, PageUnit, Result, Unit, run_unit, unit_id
 
@@ -48,6 +51,7 @@ BATCH = 32
 CONNECT_TIMEOUT = 10  # seconds to reach a scheduler
 WORKERS_TIMEOUT = 30  # seconds a scheduler gets to have at least one worker
 CAPACITY_EVERY = 5.0  # seconds between two looks at how many threads the cluster has
+PROBE_TIMEOUT = 10.0  # seconds each worker gets to answer the start check
 INSTALL = "pip install 'yamlcrawl[dask]'"
 
 
@@ -106,7 +110,8 @@ class DaskBackend:
         self.cluster: LocalCluster | None = None
         self.client = self._connect(distributed, plan)
         try:
-            check_shared_output(self.client, plan.output.dir)
+            # Workers that did not answer the start check get no task (None: every worker).
+            self.allowed = check_shared_output(self.client, plan.output.dir)
             topic = None
             if plan.events is not None:  # someone watches: relay the workers' events
                 topic = self.run
@@ -148,6 +153,8 @@ class DaskBackend:
 
     def _cluster_threads(self) -> int:
         threads: dict[str, int] = self.client.nthreads()
+        if self.allowed is not None:
+            threads = {worker: n for worker, n in threads.items() if worker in self.allowed}
         return max(sum(threads.values()), 1)
 
     def capacity(self) -> int:
@@ -179,7 +186,14 @@ class DaskBackend:
         kind, key = unit_id(units[0])
         name = f"{self.run}-{kind}-{'.'.join(map(str, key))}-{next(self._numbers)}"
         future = self.client.submit(
-            run_task, self.run, self.worker_plan, units, key=name, pure=False, priority=priority
+            run_task,
+            self.run,
+            self.worker_plan,
+            units,
+            key=name,
+            pure=False,
+            priority=priority,
+            workers=self.allowed,
         )
         task = Task(name, units, future)
         self._tasks[name] = task
@@ -263,11 +277,19 @@ class DaskBackend:
         ]
 
 
-def check_shared_output(client: Client, folder: str) -> None:
+def check_shared_output(client: Client, folder: str) -> list[str] | None:
     """Make sure every worker sees ``folder`` as the client does and can write there.
 
+    Each worker is asked on its own, and gets ``PROBE_TIMEOUT`` seconds to answer. Workers that
+    do not (stopped, or unreachable from here) are left out with a one-line warning on stderr.
+
+    Returns:
+        The workers that answered, or None when every worker did (then any worker may run
+        tasks, including those that join later).
+
     Raises:
-        BackendError: a worker does not see the client's probe file, or cannot write.
+        BackendError: a worker does not see the client's probe file, or cannot write; or no
+            worker answered at all.
     """
     token = uuid.uuid4().hex
     state = Path(folder) / STATE_DIR
@@ -275,7 +297,7 @@ def check_shared_output(client: Client, folder: str) -> None:
     probe = state / f"probe-{token}"
     probe.write_text(token, "utf-8")
     try:
-        answers: dict[str, tuple[bool, str]] = client.run(probe_output, folder, token)
+        answers, silent = _probe_each(client, folder, token)
         for address, (ok, said) in sorted(answers.items()):
             if ok and not (state / said).is_file():
                 ok, said = False, f"the file it wrote there ({said}) is not in the client's"
@@ -288,9 +310,72 @@ def check_shared_output(client: Client, folder: str) -> None:
     finally:
         for leftover in state.glob(f"probe-{token}*"):
             leftover.unlink(missing_ok=True)
+    return _answered(client, answers, silent)
 
 
-def _relay(address: tuple[str, int] | str, logged: tuple[float, object]) -> None:
+def _answered(client: Client, answers: dict[str, Any], silent: dict[str, str]) -> list[str] | None:
+    """The workers to use, after a warning for each silent one; stop if none answered."""
+    within = f"within {PROBE_TIMEOUT:g} s"
+    if not answers:
+        scheduler = client.scheduler.address if client.scheduler is not None else "?"
+        why = "; ".join(f"{w}: {reason or 'no answer'}" for w, reason in sorted(silent.items()))
+        raise BackendError(
+            f"dask mode: no worker of the scheduler at {scheduler} answered {within} ({why})"
+            " — expected its workers running and reachable from here"
+        )
+    if not silent:
+        return None
+    others = f"{len(answers)} other{'s' if len(answers) > 1 else ''}"
+    for worker, reason in sorted(silent.items()):
+        line = f"the dask worker at {worker} did not answer {within}"
+        line += f" ({reason})" if reason else ""
+        print(f"yamlcrawl: warning: {shown(line)}; going on with the {others}", file=sys.stderr)
+    return sorted(answers)
+
+
+def _probe_each(
+    client: Client, folder: str, token: str
+) -> tuple[dict[str, tuple[bool, str]], dict[str, str]]:
+    """Every worker's answer to the start check, asked all at once: (answers, the workers that
+    gave none, with why)."""
+    workers = sorted(client.scheduler_info()["workers"])
+    with ThreadPoolExecutor(max_workers=max(min(len(workers), 32), 1)) as asking:
+        asked = {w: asking.submit(_probe_one, client, w, folder, token) for w in workers}
+    answers: dict[str, tuple[bool, str]] = {}
+    silent: dict[str, str] = {}
+    for worker, future in asked.items():
+        answer = future.result()
+        if isinstance(answer, str):
+            silent[worker] = answer
+        else:
+            answers[worker] = answer
+    return answers, silent
+
+
+def _probe_one(client: Client, worker: str, folder: str, token: str) -> tuple[bool, str] | str:
+    """One worker's answer, or why it gave none: the exception's name and message ("" when it
+    was only slow to answer)."""
+    try:
+        answer = client.run(
+            probe_output,
+            folder,
+            token,
+            workers=[worker],
+            on_error="return",
+            callback_timeout=PROBE_TIMEOUT,
+        ).get(worker)
+    except TimeoutError:
+        return ""
+    except Exception as exc:  # a closed connection, a refused one: whatever it is, no answer
+        answer = exc
+    if isinstance(answer, BaseException):
+        return f"{type(answer).__name__}: {answer}".rstrip(": ")
+    if not isinstance(answer, tuple | list) or len(answer) != 2:
+        return "no answer"
+    return bool(answer[0]), str(answer[1])
+
+
+def _relay(address: Address, logged: tuple[float, object]) -> None:
     """A worker's event, from the run's Dask topic to the display's socket."""
     event = event_from_topic(logged[1])
     if event is not None:

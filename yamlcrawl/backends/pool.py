@@ -3,7 +3,9 @@
 The plan goes to each worker once, through the pool's initializer. Pool itself never notices a
 worker that dies mid-task (the task just never completes), so each worker writes the id of the
 unit it is on to a small file named after its pid; the main process checks those pids, reports
-a dead worker's unit lost (then retried), and replaces the pool.
+a dead worker's unit lost (then retried), and replaces the pool. Workers of a pool that is
+replaced or stopped (SIGTERM) leave without a traceback: an idle one at once, a busy one once
+its download has removed its ``.part``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 import os
 import queue
 import shutil
+import signal
 import tempfile
 import threading
 from functools import partial
@@ -37,21 +40,39 @@ PREFETCH = 2  # tasks queued per worker beyond the one it is working on
 
 _plan: Plan | None = None
 _board: Path | None = None
+_busy = False  # whether this worker is doing a unit (else it waits in the pool's loop)
 
 
 def init_worker(plan: Plan, board: str) -> None:
     """Pool initializer: keep the plan, and sign in on the board (so even an idle death shows)."""
     global _plan, _board
     worker_init(parent_death_signal=False)  # Pool starts workers from a thread of its own
+    signal.signal(signal.SIGTERM, _stop)
     _plan, _board = plan, Path(board)
     (_board / str(os.getpid())).write_text("null")
 
 
+def _stop(signum: int, frame: object) -> None:
+    """SIGTERM (the pool is replaced, or the run stops): a unit at work is interrupted, so a
+    download removes its ``.part`` on the way out; an idle worker, in the pool's own loop
+    (where a KeyboardInterrupt would print a traceback), just leaves."""
+    if _busy:
+        raise KeyboardInterrupt
+    os._exit(0)
+
+
 def run_task(unit: Unit) -> Result:
     """One ``apply_async`` task: note the unit on the board, then do it."""
+    global _busy
     assert _plan is not None and _board is not None
     (_board / str(os.getpid())).write_text(json.dumps(unit_id(unit)))
-    return run_unit(_plan, unit)
+    _busy = True
+    try:
+        return run_unit(_plan, unit)
+    except KeyboardInterrupt:  # stopped: what the unit leaves is cleaned up by now
+        os._exit(1)
+    finally:
+        _busy = False
 
 
 @register("pool")
