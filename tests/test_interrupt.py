@@ -149,7 +149,8 @@ def test_a_signal_stops_the_run_within_two_seconds(
         start_new_session=True,  # its own process group, as a shell gives a foreground job
     )
     deadline = time.monotonic() + 20
-    while len(list(output.glob("*.part"))) < (1 if mode in ("serial", "process") else 3):
+    started = 1 if mode in ("serial", "process") else 3  # downloads writing their temporaries
+    while len(list(output.glob(".yamlcrawl/tmp/*.part"))) < started:
         assert time.monotonic() < deadline, "the downloads never started"
         time.sleep(0.05)
     workers = descendants(crawl.pid)

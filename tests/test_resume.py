@@ -37,7 +37,7 @@ def test_a_rerun_fetches_only_what_is_missing_or_damaged(
     damaged.write_bytes(damaged.read_bytes()[:-10] + b"0123456789")  # same size, other bytes
     truncated = output / "黑暗之女/黑暗之女电脑版.jpg"
     truncated.write_bytes(truncated.read_bytes()[:50])
-    (output / "黑暗之女/哥特萝莉 安妮电脑版.jpg.part").write_bytes(b"left by a killed run")
+    (output / ".yamlcrawl/tmp/0123abcd.part").write_bytes(b"left by a killed run")
     lol_site.server.requests.clear()
     assert run_cli(*lol_args(lol_site, output, "-q")).code == 0
     assert sorted(images_fetched(lol_site)) == [

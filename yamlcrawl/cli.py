@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, TextIO
 from yamlcrawl import __version__
 
 if TYPE_CHECKING:
+    from yamlcrawl.engine import RunStats
     from yamlcrawl.loader import LoadedSpec
     from yamlcrawl.plan import Plan
 
@@ -86,8 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--limit", type=_positive, metavar="N", help="first N items per fan-out")
     run.add_argument("--output", "-o", type=Path, metavar="DIR", help="the output folder")
     _topology_options(run)
-    run.add_argument("--log-file", type=Path, metavar="PATH", help="keep a full log here")
-    run.add_argument("--report", type=Path, metavar="PATH", help="write the summary as JSON")
+    run.add_argument(
+        "--log-file", type=Path, metavar="PATH", help="keep a full log here ('-': stdout)"
+    )
+    run.add_argument(
+        "--report", type=Path, metavar="PATH", help="write the summary as JSON ('-': stdout)"
+    )
     loudness = run.add_mutually_exclusive_group()
     loudness.add_argument("-q", "--quiet", action="store_true", help="only errors and summary")
     loudness.add_argument("-v", "--verbose", action="store_true", help="a line for every file")
@@ -230,25 +235,41 @@ def _run(args: argparse.Namespace) -> int:
         return _crawl(args, plan, log_file)
     finally:
         if log_file is not None:
-            log_file.close()
+            _close_log(log_file)
 
 
 def _open_log(path: Path | None) -> TextIO | None:
+    from yamlcrawl.userfiles import open_log
+
     if path is None:
         return None
     try:
-        return path.open("w", encoding="utf-8")
+        return open_log(str(path))
     except OSError as exc:
         raise UsageError(f"cannot write the log file {path}: {exc.strerror}") from None
 
 
+def _close_log(log_file: TextIO) -> None:
+    from yamlcrawl.userfiles import is_standard
+
+    if is_standard(log_file):
+        log_file.flush()
+    else:
+        log_file.close()
+
+
 def _crawl(args: argparse.Namespace, plan: Plan, log_file: TextIO | None) -> int:
+    from rich.console import Console
+
     from yamlcrawl.backends import BackendError
-    from yamlcrawl.engine import Coordinator
-    from yamlcrawl.progress import NORMAL, QUIET, VERBOSE, Reporter, report
+    from yamlcrawl.engine import Coordinator, RunStats
+    from yamlcrawl.outdir import FolderBusyError, FolderError
+    from yamlcrawl.progress import NORMAL, QUIET, VERBOSE, Reporter
 
     verbosity = QUIET if args.quiet else VERBOSE if args.verbose else NORMAL
-    reporter = Reporter(verbosity=verbosity, dry_run=args.dry_run, log_file=log_file)
+    # `--report -`: the JSON alone on stdout, the summary on stderr.
+    out = Console(stderr=True, highlight=False, soft_wrap=True) if _to_stdout(args) else None
+    reporter = Reporter(out=out, verbosity=verbosity, dry_run=args.dry_run, log_file=log_file)
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         coordinator = Coordinator(plan, reporter, dry_run=args.dry_run, fresh=args.fresh)
@@ -258,16 +279,28 @@ def _crawl(args: argparse.Namespace, plan: Plan, log_file: TextIO | None) -> int
 
         print(f"yamlcrawl: {shown(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
+    except FolderError as exc:  # the folder cannot be used: nothing was fetched
+        print(f"yamlcrawl: {exc}", file=sys.stderr)
+        if not isinstance(exc, FolderBusyError):  # another run's folder: touch nothing
+            _write_report(args, plan, RunStats(stopped=str(exc)))
+        return EXIT_USAGE
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         reporter.finish()
+    if stats.stopped is not None:
+        print(f"yamlcrawl: {stats.stopped}", file=sys.stderr)
     reporter.summary(plan, stats)
-    if args.report is not None:
-        _write_report(args.report, report(plan, stats, args.dry_run))
+    _write_report(args, plan, stats)
     if stats.interrupted:
         return EXIT_INTERRUPTED
+    if stats.stopped is not None:
+        return EXIT_USAGE
     return EXIT_OK if stats.ok else EXIT_FAILED
+
+
+def _to_stdout(args: argparse.Namespace) -> bool:
+    return args.report is not None and str(args.report) == "-"
 
 
 def _make_folder(folder: Path) -> None:
@@ -278,16 +311,24 @@ def _make_folder(folder: Path) -> None:
         raise UsageError(f"cannot make the output folder {folder}: {reason}") from None
 
 
-def _write_report(path: Path, data: dict[str, object]) -> None:
-    """Write the JSON report whole or not at all (a temporary file, then a rename)."""
+def _write_report(args: argparse.Namespace, plan: Plan, stats: RunStats) -> None:
+    """Write the JSON report, if asked for (see :func:`yamlcrawl.userfiles.write_output`)."""
     import json
 
-    temporary = path.with_name(path.name + ".part")
+    from yamlcrawl.outdir import FolderError
+    from yamlcrawl.progress import report
+    from yamlcrawl.userfiles import write_output
+
+    if args.report is None:
+        return
+    text = json.dumps(report(plan, stats, args.dry_run), ensure_ascii=False, indent=2) + "\n"
     try:
-        temporary.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", "utf-8")
-        temporary.replace(path)
+        write_output(str(args.report), text, Path(plan.output.dir))
     except OSError as exc:
-        print(f"yamlcrawl: cannot write the report {path}: {exc.strerror}", file=sys.stderr)
+        why = exc.strerror or str(exc)
+        print(f"yamlcrawl: cannot write the report {args.report}: {why}", file=sys.stderr)
+    except FolderError as exc:
+        print(f"yamlcrawl: cannot write the report {args.report}: {exc}", file=sys.stderr)
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

@@ -16,13 +16,14 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
 from yamlcrawl import work
 from yamlcrawl.backends import create_backend
 from yamlcrawl.events import Event, EventSink
-from yamlcrawl.fetch import part_path
+from yamlcrawl.outdir import FolderError, OutputFolder, sweep_temporaries
 from yamlcrawl.plan import Plan
 from yamlcrawl.safepath import (
     UnsafePathError,
@@ -88,11 +89,12 @@ class RunStats:
     warnings: list[str] = field(default_factory=list)  # e.g. a pagination the loop guard ended
     records: int = 0  # rows written by `emit`
     left_out: int = 0  # fan-out items `where` rejected
+    stopped: str | None = None  # why the output folder could not take more (full, read-only)
 
     @property
     def ok(self) -> bool:
-        """No unit failed and the run was not interrupted."""
-        return not self.failures and not self.interrupted
+        """No unit failed and the run was not interrupted or stopped."""
+        return not self.failures and not self.interrupted and self.stopped is None
 
 
 class Events(Protocol):
@@ -157,21 +159,32 @@ class Coordinator:
         # Unwatched (no live display, no log of each unit), workers send no events at all.
         address = self.sink.address if events.wants_worker_events() else None
         self.plan = plan = replace(plan, http=http, events=address, _by_name={})
-        try:
-            self.backend = create_backend(plan)
-        except BaseException:
-            self.sink.close()
-            if self._scratch is not None:
-                shutil.rmtree(self._scratch, ignore_errors=True)
-            raise
-        self.events = events
         self.dry_run = dry_run
         self.root = Path(plan.output.dir)
         self.stats = RunStats()
+        self.manifest = Manifest(None)
+        self.state: StateStore | NoState = NoState()
+        self.records: Records | None = None
+        self._emits = [(s.emit[0], [c for c, _ in s.emit[1]]) for s in plan.stages if s.emit]
+        # The folder is taken first (a Dask cluster's check writes in it), the backend made
+        # next, and the previous run's manifest only replaced once both are there.
+        self.folder = OutputFolder(self.root)
         manifest = None if dry_run or plan.output.manifest is None else plan.output.manifest
-        self.manifest = Manifest(self.root / manifest if manifest else None, plan.secrets)
+        try:
+            if not dry_run:
+                self.folder.open()
+            self.backend = create_backend(plan)
+        except BaseException:
+            self._close(completed=False)
+            raise
+        try:
+            self._open_stores(manifest, fresh)
+        except BaseException:
+            self.backend.abort()
+            self._close(completed=False)
+            raise
+        self.events = events
         self.fresh = fresh
-        self.state: StateStore | NoState = NoState() if dry_run else StateStore(self.root, fresh)
         self._pages: deque[PageUnit] = deque()
         self._files: deque[DownloadUnit] = deque()
         self._in_flight: dict[UnitId, Unit] = {}
@@ -188,18 +201,49 @@ class Coordinator:
         self._writing: dict[str, deque[DownloadUnit]] = {}
         if manifest:  # a download named like the manifest gets a suffix, never overwrites it
             self._take(PurePosixPath(manifest), ext_to_come=False)
-        self._emits = [(s.emit[0], [c for c, _ in s.emit[1]]) for s in plan.stages if s.emit]
         for name, _ in self._emits:  # and so does one named like an `emit` file
             self._take(PurePosixPath(name), ext_to_come=False)
-        self.records: Records | None = None
+
+    def _open_stores(self, manifest: str | None, fresh: bool) -> None:
+        """Open what the run writes in the output folder: manifest, state, `emit` files.
+
+        Raises:
+            FolderError: one of them cannot be used; the message says which and why.
+        """
+        if self.dry_run:
+            return
+        self.manifest = Manifest(self.root / manifest if manifest else None, self.plan.secrets)
+        self.state = StateStore(self.root, fresh)
+        if self._emits:
+            self.records = Records(self.root, self._emits)
+
+    def _close(self, completed: bool) -> None:
+        """Put `emit` files in place (a run that got to its end) or drop them, close the
+        manifest, the state and the event socket, and let go of the folder. A failure to
+        write here stops the run."""
+        steps = (partial(self._finish_records, completed), self.manifest.close, self.state.close)
+        try:
+            for step in steps:
+                try:
+                    step()
+                except FolderError as exc:
+                    self.stats.stopped = self.stats.stopped or str(exc)
+        finally:
+            self.folder.close()
+            self.sink.close()
+            if self._scratch is not None:
+                shutil.rmtree(self._scratch, ignore_errors=True)
+
+    def _finish_records(self, completed: bool) -> None:
+        if self.records is not None:
+            self.records.finish(complete=completed)
+            self.stats.records = self.records.written
 
     def run(self) -> RunStats:
         """Crawl until every unit has a result, or until interrupted (Ctrl-C / SIGTERM)."""
         work.STOP.clear()
         INTERRUPTED.clear()
         self.events.run_started(self.plan, self.stats)
-        if self._emits and not self.dry_run:
-            self.records = Records(self.root, self._emits)
         completed = False  # only a run that got to its end puts `emit` files in place
         try:
             for index, stage in enumerate(self.plan.start_stages):
@@ -219,20 +263,16 @@ class Coordinator:
                     raise KeyboardInterrupt  # the signal's own exception was lost in a fork
             self.backend.close()
             completed = True
-        except KeyboardInterrupt:
-            self.stats.interrupted = True
+        except (KeyboardInterrupt, FolderError) as exc:
+            if isinstance(exc, FolderError):  # a full or read-only folder: stop, keep what is
+                self.stats.stopped = str(exc)
+            else:
+                self.stats.interrupted = True
             with _interrupts_held():  # a second Ctrl-C must not cut the clean-up short
                 self.backend.abort()
                 self._remove_partial_files()
         finally:
-            if self.records is not None:
-                self.records.finish(complete=completed)
-                self.stats.records = self.records.written
-            self.manifest.close()
-            self.state.close()
-            self.sink.close()
-            if self._scratch is not None:
-                shutil.rmtree(self._scratch, ignore_errors=True)
+            self._close(completed)
             self.stats.elapsed = time.monotonic() - self.stats.started
         return self.stats
 
@@ -275,12 +315,10 @@ class Coordinator:
         self._settle(work.failed(self.plan, lost.unit, f"{lost.reason} ({tries} times)"))
 
     def _remove_partial_files(self) -> None:
-        """After an interrupt, no `.part` of an unfinished download stays behind."""
-        for unit in self._in_flight.values():
-            if isinstance(unit, DownloadUnit):
-                with contextlib.suppress(OSError, UnsafePathError):
-                    target = resolve_inside(self.root, PurePosixPath(unit.path))
-                    part_path(target).unlink(missing_ok=True)
+        """After an interrupt, no temporary file of an unfinished download stays behind (its
+        workers are stopped: every temporary file left is one)."""
+        if not self.dry_run:
+            sweep_temporaries(self.root)
 
     def _page_arrived(self, result: PageResult) -> None:
         self.stats.pages += 1
@@ -393,9 +431,11 @@ class Coordinator:
 
     def _download_unit(self, request: FileRequest, path: PurePosixPath) -> DownloadUnit:
         """The unit for a named file, with what an earlier run saved under that name."""
-        overwrite = self.plan.output.on_conflict == "overwrite" or self.fresh
         finished = self.state.lookup(str(path), request.ext_to_come)
         known = finished is not None and finished.url == request.url
+        # A name an earlier run saved from another URL is not this file: fetch it again.
+        moved = finished is not None and not known
+        overwrite = self.plan.output.on_conflict == "overwrite" or self.fresh or moved
         return DownloadUnit(
             request.key,
             request.stage,
@@ -422,6 +462,11 @@ class Coordinator:
         else:
             self._fail("file", unit.stage, unit.url, result.path, result.error or "failed")
         self.manifest.file_done(result)
+        if result.folder_full:
+            raise FolderError(
+                f"the output folder {self.root} cannot take more files ({result.error}):"
+                " the run stopped; what it saved is whole, and a rerun fetches the rest"
+            )
         key = family_key(unit.path)
         waiting = self._writing.get(key)
         if waiting:

@@ -1,7 +1,7 @@
 """The HTTP layer: one client per process, our own retries, JSON documents and file downloads.
 
 Everything that talks to the network goes through `fetch_document` (a JSON or JSONP value)
-or `download_to` (a file written as `<name>.part` and renamed when complete). Both retry
+or `download_to` (a file written under a temporary name and renamed when complete). Both retry
 transient failures with exponential backoff and raise `FetchError`, whose message is one
 sentence naming the URL and the cause, when a request fails for good.
 """
@@ -24,6 +24,7 @@ import ssl
 import threading
 import time
 import urllib.parse
+import uuid
 import warnings
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ import urllib3
 import urllib3.exceptions
 
 from yamlcrawl import deadline
+from yamlcrawl.outdir import open_new
 from yamlcrawl.politeness import polite
 from yamlcrawl.transport import Client, RedirectError
 
@@ -51,7 +53,6 @@ __all__ = [
     "client_for",
     "download_to",
     "fetch_document",
-    "part_path",
     "resolve_user_agent",
     "with_query",
 ]
@@ -81,7 +82,6 @@ _DEPTH_STEP = [0] * 256
 _DEPTH_STEP[ord("[")] = _DEPTH_STEP[ord("{")] = 1
 _DEPTH_STEP[ord("]")] = _DEPTH_STEP[ord("}")] = -1
 _NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{}')
-_NAME_MAX = 255  # bytes in one file name on ext4, APFS, NTFS (as UTF-16 units, fewer bytes)
 _UA_FAMILIES = {"chrome": "Chrome", "firefox": "Firefox", "safari": "Safari", "edge": "Edge"}
 _JSONP = re.compile(
     r"\A\s*(?:/\*.*?\*/\s*)?"  # `/**/` is prepended by many servers against content sniffing
@@ -402,11 +402,12 @@ def download_to(
     on_retry: Callable[[str], None] | None = None,
     final_for_type: Callable[[str | None], Path] | None = None,
     private: Collection[str] = (),
+    temporary: Path | None = None,
 ) -> Saved:
-    """Stream `url` into `part_path(final)`, then rename it to `final`.
+    """Stream `url` into a temporary file, then rename it to `final`.
 
-    The body is never held in memory. Each attempt starts the part file over; on any failure,
-    KeyboardInterrupt included, the part file is removed before the exception propagates, so a
+    The body is never held in memory. Each attempt starts the temporary file over; on any
+    failure, KeyboardInterrupt included, it is removed before the exception propagates, so a
     file under its final name is always complete. Parent folders are created. An existing
     `final` is replaced (whether to overwrite is the caller's decision).
 
@@ -417,12 +418,15 @@ def download_to(
         headers: Headers sent over the session's.
         on_bytes: Called with the size of each chunk written. When an attempt fails on the
             network after writing, it is called once with minus the bytes that attempt
-            reported, so the running sum matches the part file: the file's size on success,
-            0 when a FetchError is raised.
+            reported, so the running sum matches the temporary file: the file's size on
+            success, 0 when a FetchError is raised.
         on_retry: Called with the reason before each retry.
         final_for_type: Given the response's Content-Type (or None), where the completed file
-            goes instead of `final` (which then only names the part file).
+            goes instead of `final`.
         private: Names of headers built from secrets, dropped by a redirect to another origin.
+        temporary: Where the body is written until complete: a new name on the same file
+            system (a crawl passes one in its private `.yamlcrawl/tmp/`). By default a new
+            hidden name in `final`'s folder, unlike any other (`.<random hex>.part`).
 
     Returns:
         The size, SHA-256, attempts and path of the completed file.
@@ -430,11 +434,11 @@ def download_to(
     Raises:
         FetchError: The URL is not http(s), the request failed for good, or the status is not
             2xx.
-        OSError: The part file could not be written or renamed.
+        OSError: The temporary file could not be written or renamed.
     """
     _check_url("GET", url, url)
     client = client_for(settings)
-    part = part_path(final)
+    part = temporary or final.with_name(f".{uuid.uuid4().hex}.part")
 
     def attempt() -> tuple[int, str, str | None]:
         with _send(client, settings, ("GET", url), headers, private=private) as resp:
@@ -447,34 +451,24 @@ def download_to(
         )
         if final_for_type is not None:
             final = final_for_type(content_type)
-        part.replace(final)  # atomic on one file system: the name appears complete or not at all
+        _put_in_place(part, final)
     except BaseException:
         part.unlink(missing_ok=True)
         raise
     return Saved(bytes=size, sha256=digest, attempts=attempts, path=final)
 
 
-def part_path(final: Path) -> Path:
-    """Where `final` is written while incomplete: its name + `.part`, in the same folder.
+def _put_in_place(part: Path, final: Path) -> None:
+    """Rename `part` to `final`, making `final`'s folders only when they are missing.
 
-    If that name would pass 255 bytes of UTF-8, the stem is cut (at a character boundary) and
-    tagged with 8 hex digits of the SHA-1 of the full name, so distinct long names still get
-    distinct part files: `<stem prefix>~<sha1[:8]>.part`.
-
-    Args:
-        final: The path of the finished file.
-
-    Returns:
-        The path of its part file.
+    Atomic on one file system: the name appears complete or not at all; a symbolic link in
+    `final`'s place is replaced, never followed.
     """
-    name = final.name + ".part"
-    if len(name.encode("utf-8")) <= _NAME_MAX:
-        return final.with_name(name)
-    tag = "~" + hashlib.sha1(final.name.encode("utf-8")).hexdigest()[:8] + ".part"
-    budget = _NAME_MAX - len(tag)
-    # Decoding with "ignore" drops only a multi-byte character split by the cut.
-    stem = final.stem.encode("utf-8")[:budget].decode("utf-8", "ignore")
-    return final.with_name(stem + tag)
+    try:
+        part.replace(final)
+    except FileNotFoundError:  # rare: asking first would cost a system call for every file
+        final.parent.mkdir(parents=True, exist_ok=True)
+        part.replace(final)
 
 
 # --- one attempt --------------------------------------------------------------------------
@@ -626,12 +620,13 @@ def _stream_to(
 
 
 def _open_part(part: Path) -> BinaryIO:
-    """Open `part` for writing, creating its folders only when they are missing."""
+    """Create `part` (a new name: never an existing file, never through a link) for writing,
+    making its folder only when it is missing."""
     try:
-        return part.open("wb")
+        return open(open_new(part, exclusive=True), "wb")  # noqa: PTH123 (a descriptor)
     except FileNotFoundError:  # rare: asking first would cost a system call for every file
         part.parent.mkdir(parents=True, exist_ok=True)
-        return part.open("wb")
+        return open(open_new(part, exclusive=True), "wb")  # noqa: PTH123 (a descriptor)
 
 
 def _check_length(resp: urllib3.BaseHTTPResponse) -> None:

@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from yamlcrawl.outdir import NOFOLLOW
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover  (Windows)
@@ -53,7 +55,7 @@ def _host_slot(base: Path, host: str, per_host: int | None) -> Iterator[None]:
     tag = hashlib.sha1(host.encode("utf-8")).hexdigest()[:12]
     while True:
         for slot in range(per_host):
-            fd = os.open(base / f"host-{tag}-{slot}", os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(base / f"host-{tag}-{slot}", os.O_RDWR | os.O_CREAT | NOFOLLOW, 0o644)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
@@ -71,7 +73,7 @@ def _host_slot(base: Path, host: str, per_host: int | None) -> Iterator[None]:
 def _wait_for_rate(path: Path, rate: float) -> None:
     """Take the next start time from the shared file, move it on, and sleep until it comes."""
     with _local:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | NOFOLLOW, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             raw = os.pread(fd, 64, 0).decode("ascii", "replace").strip()

@@ -422,6 +422,8 @@ def verdict(stats: RunStats, dry_run: bool) -> str:
     """One word or three for how the run ended."""
     if stats.interrupted:
         return "interrupted"
+    if stats.stopped is not None:
+        return "stopped"
     if stats.failures:
         return "finished with failures"
     return "dry run finished" if dry_run else "finished"
@@ -494,6 +496,7 @@ def report(plan: Plan, stats: RunStats, dry_run: bool) -> dict[str, Any]:
         "seconds": round(stats.elapsed, 3),
         "files_per_second": round(stats.saved / max(stats.elapsed, 1e-9), 2),
         "interrupted": stats.interrupted,
+        "stopped": stats.stopped,
         "failures": [
             {"kind": f.kind, "stage": f.stage, "url": f.url, "path": f.path, "reason": f.reason}
             for f in stats.failures

@@ -13,12 +13,18 @@ whole), so a rerun finds them present and records them then.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
+import urllib.parse
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-STATE_DIR = ".yamlcrawl"  # in the output folder; reserved, no download may be saved there
+from yamlcrawl.outdir import STATE_DIR, FolderError, ensure_folder, refuse_links
+
+__all__ = ["STATE_DIR", "Finished", "NoState", "StateStore"]
+
 STATE_FILE = "state.sqlite"
 COMMIT_EVERY = 256
 COMMIT_AFTER = 0.5  # seconds
@@ -55,16 +61,44 @@ class StateStore:
     """The finished downloads of every run into one output folder."""
 
     def __init__(self, folder: Path, fresh: bool = False) -> None:
-        (folder / STATE_DIR).mkdir(parents=True, exist_ok=True)
+        """Open (or make) the state of ``folder``.
+
+        Raises:
+            FolderError: the state is a symbolic link (or its journal is), or it cannot be
+                opened or written.
+        """
+        folder.mkdir(parents=True, exist_ok=True)
+        ensure_folder(folder / STATE_DIR)
         self.path = folder / STATE_DIR / STATE_FILE
-        self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
-        if fresh:
-            self._db.executescript("DELETE FROM files; DELETE FROM typed_files")
+        sidecars = ("-wal", "-shm", "-journal")
+        refuse_links(self.path, *(self.path.with_name(STATE_FILE + s) for s in sidecars))
         self._pending = 0
         self._since = time.monotonic()
+        # nofollow: SQLite itself refuses a link in the database's place.
+        uri = f"file:{urllib.parse.quote(str(self.path))}?nofollow=1"
+        with self._failing("use"):
+            self._db = sqlite3.connect(uri, timeout=30, isolation_level=None, uri=True)
+        try:
+            self._prepare(fresh)
+        except FolderError:
+            self._db.close()
+            raise
+
+    def _prepare(self, fresh: bool) -> None:
+        with self._failing("use"):
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+            if fresh:
+                self._db.executescript("DELETE FROM files; DELETE FROM typed_files")
+
+    @contextlib.contextmanager
+    def _failing(self, doing: str) -> Iterator[None]:
+        """Turn a database error (a full disk, a read-only folder) into one line."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise FolderError(f"cannot {doing} the resume state {self.path}: {exc}") from None
 
     def lookup(self, path: str, ext_to_come: bool = False) -> Finished | None:
         """What an earlier run recorded for ``path`` (a name without its `{ext}` if
@@ -73,7 +107,8 @@ class StateStore:
             query = "SELECT url, bytes, sha256, path FROM typed_files WHERE planned = ?"
         else:
             query = "SELECT url, bytes, sha256, path FROM files WHERE path = ?"
-        row = self._db.execute(query, (path,)).fetchone()
+        with self._failing("read"):
+            row = self._db.execute(query, (path,)).fetchone()
         return None if row is None else Finished(row[0], int(row[1]), row[2], row[3])
 
     def record(
@@ -81,6 +116,12 @@ class StateStore:
     ) -> None:
         """Remember a file as finished (committed with its batch); ``planned`` is the name
         without its `{ext}` that a rerun looks it up by."""
+        with self._failing("write"):
+            self._add(path, url, size, sha256, planned)
+        if self._pending >= COMMIT_EVERY or time.monotonic() - self._since >= COMMIT_AFTER:
+            self.commit()
+
+    def _add(self, path: str, url: str, size: int, sha256: str, planned: str | None) -> None:
         if not self._pending:
             self._db.execute("BEGIN")
             self._since = time.monotonic()
@@ -97,19 +138,20 @@ class StateStore:
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (planned, path, url, size, sha256, time.time()),
             )
-        if self._pending >= COMMIT_EVERY or time.monotonic() - self._since >= COMMIT_AFTER:
-            self.commit()
 
     def commit(self) -> None:
         """Make every record so far durable."""
         if self._pending:
-            self._db.execute("COMMIT")
             self._pending = 0
+            with self._failing("write"):
+                self._db.execute("COMMIT")
 
     def close(self) -> None:
-        """Commit what is pending and close the database."""
-        self.commit()
-        self._db.close()
+        """Commit what is pending and close the database (even when the commit fails)."""
+        try:
+            self.commit()
+        finally:
+            self._db.close()
 
 
 class NoState:

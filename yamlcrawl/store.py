@@ -6,15 +6,17 @@ once, so an interrupted run still leaves an accurate record of what it did.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TextIO
+from typing import IO, Any
 
+from yamlcrawl.outdir import FolderError, describe, open_text, temporary_path
 from yamlcrawl.redact import redact_value
-from yamlcrawl.safepath import resolve_inside
+from yamlcrawl.safepath import UnsafePathError, resolve_inside
 from yamlcrawl.template import format_value
 from yamlcrawl.work import FileRequest, FileResult, PageResult, PageUnit
 
@@ -23,19 +25,35 @@ class Manifest:
     """Append-only JSON Lines: a record per file (saved, present, skipped, failed) or bad page."""
 
     def __init__(self, path: Path | None, secrets: tuple[str, ...] = ()) -> None:
+        """Start the manifest at ``path`` (None: keep none).
+
+        Raises:
+            FolderError: it cannot be written (a folder, a symbolic link, a read-only folder).
+        """
         self.path = path
         self.secrets = secrets  # values from ${ENV}: written as *** (redact.py)
-        self._stream = None
+        self._stream: IO[str] | None = None
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._stream = path.open("w", encoding="utf-8")
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._stream = open_text(path)  # never through a link planted in its place
+            except OSError as exc:
+                raise FolderError(f"cannot write the manifest {path}: {describe(exc)}") from None
 
     def write(self, record: dict[str, Any]) -> None:
-        """Append one record and flush it."""
+        """Append one record and flush it.
+
+        Raises:
+            FolderError: the disk is full, or the folder went read-only.
+        """
         if self._stream is not None:
             record = redact_value(record, self.secrets)
-            self._stream.write(json.dumps(record, ensure_ascii=False) + "\n")
-            self._stream.flush()
+            try:
+                self._stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+                self._stream.flush()
+            except OSError as exc:
+                why = describe(exc)
+                raise FolderError(f"cannot write the manifest {self.path}: {why}") from None
 
     def file_done(self, result: FileResult) -> None:
         """Record a download that finished, one way or another."""
@@ -105,10 +123,11 @@ class Manifest:
         )
 
     def close(self) -> None:
-        """Close the file; further writes are dropped."""
+        """Close the file; further writes are dropped. A failure to flush was already said."""
         if self._stream is not None:
-            self._stream.close()
-            self._stream = None
+            stream, self._stream = self._stream, None
+            with contextlib.suppress(OSError):
+                stream.close()
 
     def __enter__(self) -> Manifest:
         return self
@@ -125,43 +144,85 @@ class Manifest:
 class Records:
     """The run's `emit` files: rows in crawl order, JSON Lines or CSV by the file's extension.
 
-    Rows go to ``<file>.part`` as pages are released; a run that ends (failures or not) puts
-    each file in place at once, so a rerun writes the whole file again and a reader never sees
-    half of one. An interrupted run leaves the last complete file as it was.
+    Rows go to a temporary file in ``.yamlcrawl/tmp/`` as pages are released; a run that ends
+    (failures or not) puts each file in place at once, so a rerun writes the whole file again
+    and a reader never sees half of one. An interrupted run leaves the last complete one.
     """
 
     def __init__(self, root: Path, files: Iterable[tuple[str, Sequence[str]]]) -> None:
-        self._open: dict[str, tuple[TextIO, Path, Any]] = {}
+        """Start a temporary file for each of ``files`` (name, columns).
+
+        Raises:
+            FolderError: a file's place is outside the folder (a link), or cannot be written.
+        """
+        self._open: dict[str, tuple[IO[str], Path, Path, Any]] = {}
         self.written = 0
-        for name, columns in files:
+        try:
+            for name, columns in files:
+                self._start(root, name, columns)
+        except FolderError:
+            self.finish(complete=False)
+            raise
+
+    def _start(self, root: Path, name: str, columns: Sequence[str]) -> None:
+        try:
             final = resolve_inside(root, name)
-            part = final.with_name(final.name + ".part")
-            part.parent.mkdir(parents=True, exist_ok=True)
-            stream = part.open("w", encoding="utf-8", newline="")
-            writer = None
-            if final.suffix == ".csv":
-                writer = csv.writer(stream)
-                writer.writerow(columns)
-            self._open[name] = (stream, final, writer)
+            temporary = temporary_path(root)
+            stream = open_text(temporary, exclusive=True)
+        except UnsafePathError as exc:
+            raise FolderError(f"cannot write the records file {name}: {exc.reason}") from None
+        except OSError as exc:
+            raise FolderError(f"cannot write the records file {name}: {describe(exc)}") from None
+        writer = None
+        if final.suffix == ".csv":
+            writer = csv.writer(stream)
+        self._open[name] = (stream, final, temporary, writer)
+        if writer is not None:
+            self._write(name, lambda: writer.writerow(columns))
 
     def add(self, name: str, rows: Iterable[dict[str, Any]]) -> None:
-        """Append rows to one file (its columns in the order `emit.fields` gives them)."""
-        stream, _, writer = self._open[name]
-        for row in rows:
-            if writer is None:
-                stream.write(json.dumps(row, ensure_ascii=False) + "\n")
-            else:
-                writer.writerow(["" if v is None else format_value(v) for v in row.values()])
-            self.written += 1
-        stream.flush()
+        """Append rows to one file (its columns in the order `emit.fields` gives them).
+
+        Raises:
+            FolderError: the disk is full, or the folder went read-only.
+        """
+        stream, _, _, writer = self._open[name]
+
+        def write_rows() -> None:
+            for row in rows:
+                if writer is None:
+                    stream.write(json.dumps(row, ensure_ascii=False) + "\n")
+                else:
+                    writer.writerow(["" if v is None else format_value(v) for v in row.values()])
+                self.written += 1
+            stream.flush()
+
+        self._write(name, write_rows)
+
+    def _write(self, name: str, write: Callable[[], object]) -> None:
+        try:
+            write()
+        except OSError as exc:
+            raise FolderError(f"cannot write the records file {name}: {describe(exc)}") from None
 
     def finish(self, complete: bool) -> None:
-        """Put every file in place (``complete``), or drop the parts; further rows are refused."""
-        for stream, final, _ in self._open.values():
-            stream.close()
-            part = final.with_name(final.name + ".part")
-            if complete:
-                part.replace(final)
-            else:
-                part.unlink(missing_ok=True)
+        """Put every file in place (``complete``), or drop the temporaries; further rows are
+        refused.
+
+        Raises:
+            FolderError: a file could not be put in place (it is left as it was).
+        """
+        failed: str | None = None
+        for name, (stream, final, temporary, _) in self._open.items():
+            try:
+                stream.close()
+                if complete and failed is None:
+                    final.parent.mkdir(parents=True, exist_ok=True)
+                    temporary.replace(final)  # a link in its place is replaced, not followed
+            except OSError as exc:
+                failed = failed or f"cannot write the records file {name}: {describe(exc)}"
+            with contextlib.suppress(OSError):
+                temporary.unlink(missing_ok=True)
         self._open.clear()
+        if failed is not None:
+            raise FolderError(failed)

@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from yamlcrawl.events import ByteCounter, Event, emit, worker_name
-from yamlcrawl.fetch import FetchError, download_to, fetch_document, part_path, with_query
+from yamlcrawl.fetch import FetchError, download_to, fetch_document, with_query
 from yamlcrawl.jsonpaths import find_all, find_first
+from yamlcrawl.outdir import describe, stops_the_run, temporary_path
 from yamlcrawl.paging import PageState, next_page, request_for
 from yamlcrawl.plan import DownloadRule, Pairs, Plan, StagePlan
 from yamlcrawl.safepath import (
@@ -135,6 +136,7 @@ class FileResult:
     error: str | None = None
     attempts: int = 0
     saved_as: str | None = None  # the name a `{ext}` file got, once the response settled it
+    folder_full: bool = False  # the output folder cannot take more (full, read-only): stop
 
     @property
     def path(self) -> str:
@@ -166,7 +168,7 @@ STOPPED_RUNS: set[str] = set()
 
 
 class StoppedError(Exception):
-    """A download noticed STOP and gave up; its .part file is already removed."""
+    """A download noticed STOP and gave up; its temporary file is already removed."""
 
 
 def unit_id(unit: Unit) -> UnitId:
@@ -540,13 +542,17 @@ def download_file(plan: Plan, unit: DownloadUnit) -> FileResult:
             on_retry=partial(_report_retry, plan, uid),
             final_for_type=partial(_typed_target, plan, unit) if unit.ext_to_come else None,
             private=_download_private(plan, unit),
+            temporary=temporary_path(plan.output.dir),
         )
     except FetchError as exc:
         return FileResult(unit, "failed", error=str(exc), attempts=exc.attempts)
     except StoppedError as exc:
         return FileResult(unit, "failed", error=str(exc))
-    except (UnsafePathError, OSError) as exc:
+    except UnsafePathError as exc:
         return FileResult(unit, "failed", error=f"cannot write {unit.planned}: {exc}")
+    except OSError as exc:
+        why = f"cannot write {unit.planned}: {describe(exc)}"
+        return FileResult(unit, "failed", error=why, folder_full=stops_the_run(exc))
     return FileResult(
         unit,
         "saved",
@@ -580,8 +586,6 @@ def _already_there(plan: Plan, unit: DownloadUnit) -> FileResult | None:
     present = _verified(target, unit.expect)
     if present is None:
         return None
-    stem = resolve_inside(plan.output.dir, unit.path) if unit.ext_to_come else target
-    part_path(stem).unlink(missing_ok=True)  # left by a run killed outright
     return present_result(unit, present, where if unit.ext_to_come else None)
 
 
