@@ -306,6 +306,8 @@ def _to_stdout(args: argparse.Namespace) -> bool:
 def _make_folder(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise UsageError(f"cannot make the output folder {folder}: it is a file") from None
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise UsageError(f"cannot make the output folder {folder}: {reason}") from None

@@ -118,11 +118,18 @@ def refuse_links(*paths: Path) -> None:
 
 
 def sweep_temporaries(root: Path | str) -> None:
-    """Remove every temporary file of the output folder (after a run, or one killed outright)."""
-    with contextlib.suppress(OSError), os.scandir(private_path(root, TMP_DIR)) as entries:
-        for entry in entries:
+    """Remove every temporary file of the output folder (after a run, or one killed outright);
+    a link in the folder's place is not followed."""
+    try:
+        folder = os.open(private_path(root, TMP_DIR), os.O_RDONLY | os.O_DIRECTORY | NOFOLLOW)
+    except OSError:
+        return
+    try:
+        for name in os.listdir(folder):  # noqa: PTH208 (a descriptor, not a path)
             with contextlib.suppress(OSError):
-                os.unlink(entry.path)  # noqa: PTH108 (a DirEntry's path: no Path needed)
+                os.unlink(name, dir_fd=folder)
+    finally:
+        os.close(folder)
 
 
 class OutputFolder:
@@ -131,6 +138,7 @@ class OutputFolder:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._lock: int | None = None
+        self._ready = False  # every private folder checked: temporaries may be swept
 
     def open(self) -> None:
         """Make the folder and its private folders, take the lock, drop stale temporaries.
@@ -157,6 +165,7 @@ class OutputFolder:
         except FolderError as exc:
             self.close()
             raise FolderError(f"cannot use the output folder {self.root}: {exc}") from None
+        self._ready = True
         sweep_temporaries(self.root)  # left by a run killed outright
 
     def _take_lock(self) -> None:
@@ -186,10 +195,12 @@ class OutputFolder:
     def close(self) -> None:
         """Drop the run's temporaries and let go of the folder."""
         if self._lock is not None:
-            sweep_temporaries(self.root)
+            if self._ready:
+                sweep_temporaries(self.root)
             _held.discard(self._lock)
             os.close(self._lock)  # the kernel releases the flock with its last descriptor
             self._lock = None
+            self._ready = False
 
     def __enter__(self) -> OutputFolder:
         self.open()

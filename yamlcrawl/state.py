@@ -1,7 +1,8 @@
 """Resume state: what earlier runs finished, in SQLite (standard library) in the output folder.
 
 A rerun of the same crawl looks each file up: a file recorded with the same URL and found on
-disk with the recorded size and SHA-256 is done; one missing or damaged is fetched again.
+disk with the recorded size and SHA-256 is done; one missing or damaged is fetched again, and so
+is one the state recorded under its name from another URL.
 ``--fresh`` forgets everything. Only the main process writes (results come home to it); the
 database is opened in WAL mode with a busy timeout, so readers in other processes never see a
 half-written state, and a run killed at any moment leaves the last committed state intact.
@@ -68,10 +69,13 @@ class StateStore:
                 opened or written.
         """
         folder.mkdir(parents=True, exist_ok=True)
-        ensure_folder(folder / STATE_DIR)
         self.path = folder / STATE_DIR / STATE_FILE
         sidecars = ("-wal", "-shm", "-journal")
-        refuse_links(self.path, *(self.path.with_name(STATE_FILE + s) for s in sidecars))
+        try:
+            ensure_folder(folder / STATE_DIR)
+            refuse_links(self.path, *(self.path.with_name(STATE_FILE + s) for s in sidecars))
+        except FolderError as exc:
+            raise FolderError(f"cannot use the resume state {self.path}: {exc}") from None
         self._pending = 0
         self._since = time.monotonic()
         # nofollow: SQLite itself refuses a link in the database's place.
