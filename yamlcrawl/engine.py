@@ -153,7 +153,19 @@ class Coordinator:
     ) -> None:
         # A dry run writes nothing in the output folder, so its limits live in a scratch folder.
         self._scratch = tempfile.mkdtemp(prefix="yamlcrawl-") if dry_run else None
-        self.sink = EventSink(Path(self._scratch or plan.output.dir))
+        # The folder is taken before anything is made in it (the events socket, a Dask
+        # cluster's check), the backend made next, and the last run's manifest only replaced
+        # once both are there.
+        self.folder = OutputFolder(Path(plan.output.dir))
+        try:
+            if not dry_run:
+                self.folder.open()
+            self.sink = EventSink(Path(self._scratch or plan.output.dir))
+        except BaseException:
+            self.folder.close()
+            if self._scratch is not None:
+                shutil.rmtree(self._scratch, ignore_errors=True)
+            raise
         throttle = str(Path(self._scratch or plan.output.dir) / STATE_DIR / "throttle")
         http = replace(plan.http, throttle_dir=throttle)
         # Unwatched (no live display, no log of each unit), workers send no events at all.
@@ -166,13 +178,8 @@ class Coordinator:
         self.state: StateStore | NoState = NoState()
         self.records: Records | None = None
         self._emits = [(s.emit[0], [c for c, _ in s.emit[1]]) for s in plan.stages if s.emit]
-        # The folder is taken first (a Dask cluster's check writes in it), the backend made
-        # next, and the previous run's manifest only replaced once both are there.
-        self.folder = OutputFolder(self.root)
         manifest = None if dry_run or plan.output.manifest is None else plan.output.manifest
         try:
-            if not dry_run:
-                self.folder.open()
             self.backend = create_backend(plan)
         except BaseException:
             self._close(completed=False)
