@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import SAMPLES, Recorder, Site
+from yamlcrawl import events
 from yamlcrawl.backends import modes
 from yamlcrawl.engine import Coordinator
 from yamlcrawl.events import MAX_MESSAGE, MAX_TEXT, Event, EventSink, emit, to_wire
@@ -210,3 +211,23 @@ def test_events_flow_in_every_mode(mode: str, lol_site: Site, tmp_path: Path) ->
     assert any(e.detail.startswith("downloading ") for e in starts)
     assert all(e.worker.startswith("pid ") for e in starts)
     assert not list((tmp_path / "out" / ".yamlcrawl").glob("events-*"))  # removed at the end
+
+
+def test_where_no_private_socket_can_be_made_the_run_goes_on_without_events(
+    monkeypatch: pytest.MonkeyPatch, lol_site: Site, tmp_path: Path
+) -> None:
+    # macOS has no AF_UNIX seqpacket sockets: the run must not fail for want of a display feed.
+    def refuse(folder: Path) -> EventSink:
+        raise OSError(93, "Protocol not supported")  # socket(AF_UNIX, SOCK_SEQPACKET) there
+
+    monkeypatch.setattr(events, "EventSink", refuse)
+    loaded = load_spec(
+        SAMPLES.parent / "crawler.yaml", {"img": f"{lol_site.base}/images/lol/act/img"}, modes()
+    )
+    plan = build_plan(loaded.spec, loaded.source).with_overrides(
+        mode="thread", output_dir=str(tmp_path / "out"), workers=2
+    )
+    recorder = Recorder()
+    stats = Coordinator(plan, recorder).run()
+    assert stats.saved == 48
+    assert recorder.events == []

@@ -22,7 +22,7 @@ from typing import Protocol
 
 from yamlcrawl import work
 from yamlcrawl.backends import create_backend
-from yamlcrawl.events import Event, EventSink
+from yamlcrawl.events import Event, open_sink
 from yamlcrawl.outdir import FolderError, OutputFolder, sweep_temporaries
 from yamlcrawl.plan import Plan
 from yamlcrawl.safepath import (
@@ -160,7 +160,7 @@ class Coordinator:
         try:
             if not dry_run:
                 self.folder.open()
-            self.sink = EventSink(Path(self._scratch or plan.output.dir))
+            self.sink = open_sink(Path(self._scratch or plan.output.dir))
         except BaseException:
             self.folder.close()
             if self._scratch is not None:

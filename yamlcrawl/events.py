@@ -156,6 +156,28 @@ class EventSink:
         shutil.rmtree(self._home, ignore_errors=True)
 
 
+class NoSink:
+    """Where no private socket can be made (a system without ``AF_UNIX`` ``SOCK_SEQPACKET``,
+    such as macOS): workers send no events, and the display follows results alone."""
+
+    address: Channel | None = None
+
+    def drain(self) -> list[Event]:
+        """Nothing ever arrives."""
+        return []
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+def open_sink(folder: Path) -> EventSink | NoSink:
+    """The run's private event socket under ``folder``, or no events where none can be made."""
+    try:
+        return EventSink(folder)
+    except OSError:
+        return NoSink()
+
+
 def _private_folder(folder: Path) -> str:
     """A new folder only this user can enter, for the socket: in ``.yamlcrawl/`` if its path
     fits in a socket address, else in the system's temporary folder."""
