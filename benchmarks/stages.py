@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from samples.serve import start_server  # noqa: E402
-from yamlcrawl.loader import load_text  # noqa: E402
-from yamlcrawl.plan import build_plan  # noqa: E402
+from yamlcrawl.language.loader import load_text  # noqa: E402
+from yamlcrawl.language.plan import build_plan  # noqa: E402
 
 
 def chain(stages: int) -> str:

@@ -20,10 +20,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from samples.serve import start_server  # noqa: E402
-from yamlcrawl.engine import Coordinator  # noqa: E402
-from yamlcrawl.loader import load_spec  # noqa: E402
-from yamlcrawl.plan import build_plan  # noqa: E402
-from yamlcrawl.progress import Reporter  # noqa: E402
+from yamlcrawl.engine.coordinator import Coordinator  # noqa: E402
+from yamlcrawl.language.loader import load_spec  # noqa: E402
+from yamlcrawl.language.plan import build_plan  # noqa: E402
+from yamlcrawl.ui.progress import Reporter  # noqa: E402
 
 
 class Capture(Reporter):

@@ -12,7 +12,7 @@ import pytest
 from samples.serve import start_server
 from tests.apiserver import api  # noqa: F401 (a fixture, for every test module)
 from tests.support import REWRITES, SAMPLES, Run, Site
-from yamlcrawl import cli
+from yamlcrawl.ui import cli
 
 RunCli = Callable[..., Run]
 

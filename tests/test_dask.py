@@ -22,9 +22,9 @@ from tests.conftest import RunCli
 from tests.support import SAMPLES, Recorder, Site, lol_args, manifest_records, saved_files
 from yamlcrawl.backends import BackendError, modes
 from yamlcrawl.backends import dask as dask_mode
-from yamlcrawl.engine import Coordinator
-from yamlcrawl.loader import load_spec
-from yamlcrawl.plan import Plan, build_plan
+from yamlcrawl.engine.coordinator import Coordinator
+from yamlcrawl.language.loader import load_spec
+from yamlcrawl.language.plan import Plan, build_plan
 
 
 def local_cluster(workers: int = 2) -> LocalCluster:

@@ -18,9 +18,9 @@ from distributed import Client, LocalCluster
 from tests.support import SAMPLES, Recorder, Site
 from yamlcrawl.backends import BackendError, modes
 from yamlcrawl.backends import dask as dask_mode
-from yamlcrawl.engine import Coordinator
-from yamlcrawl.loader import load_spec
-from yamlcrawl.plan import Plan, build_plan
+from yamlcrawl.engine.coordinator import Coordinator
+from yamlcrawl.language.loader import load_spec
+from yamlcrawl.language.plan import Plan, build_plan
 
 SHORT = {"distributed.comm.timeouts.connect": "2s"}  # a stopped worker fails fast
 

@@ -14,9 +14,9 @@ from rich.console import Console
 
 from tests.apiserver import Api
 from tests.conftest import RunCli
-from yamlcrawl.events import Event
-from yamlcrawl.progress import Reporter
 from yamlcrawl.shown import shown
+from yamlcrawl.ui.progress import Reporter
+from yamlcrawl.work.events import Event
 
 CLEAR = "\x1b[2J"  # ESC CSI: clear the screen
 TITLE = "\x1b]0;pwned\x07"  # OSC: retitle the window, ended by BEL

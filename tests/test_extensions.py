@@ -9,7 +9,7 @@ import pytest
 
 from tests.apiserver import Api, Reply
 from tests.conftest import RunCli
-from yamlcrawl.safepath import MAX_SEGMENT_BYTES, extension_for
+from yamlcrawl.storage.safepath import MAX_SEGMENT_BYTES, extension_for
 
 # (name, URL path, Content-Type the server sends, the file it must become)
 FILES = [

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from tests.support import SAMPLES
-from yamlcrawl.jsonpaths import JsonPathError, compile_jsonpath, find_all, find_first
-from yamlcrawl.loader import load_text
-from yamlcrawl.plan import Plan, StagePlan, build_plan
-from yamlcrawl.spec import CrawlSpec
-from yamlcrawl.work import PageUnit, file_request, item_contexts
+from yamlcrawl.language.jsonpaths import JsonPathError, compile_jsonpath, find_all, find_first
+from yamlcrawl.language.loader import load_text
+from yamlcrawl.language.plan import Plan, StagePlan, build_plan
+from yamlcrawl.language.spec import CrawlSpec
+from yamlcrawl.work.run import PageUnit, file_request, item_contexts
 
 HERO = SAMPLES / "lol/site/images/lol/act/img/js/hero"
 

@@ -1,4 +1,4 @@
-"""Tests for yamlcrawl.fetch, against a deliberately misbehaving HTTP server on 127.0.0.1."""
+"""Tests for yamlcrawl.http.fetch, against a deliberately misbehaving HTTP server on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -25,8 +25,8 @@ from typing import Any
 import pytest
 import urllib3.connectionpool
 
-from yamlcrawl import fetch, transport
-from yamlcrawl.fetch import FetchError, HttpSettings, download_to, fetch_document
+from yamlcrawl.http import fetch, transport
+from yamlcrawl.http.fetch import FetchError, HttpSettings, download_to, fetch_document
 
 FAST = HttpSettings(timeout=5.0, retries=3, backoff=0.5, user_agent="yamlcrawl-tests/1.0")
 

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.support import ROOT
-from yamlcrawl.loader import ConfigError, LoadedSpec, load_text
-from yamlcrawl.plan import build_plan
+from yamlcrawl.language.loader import ConfigError, LoadedSpec, load_text
+from yamlcrawl.language.plan import build_plan
 
 MODES = ("serial", "process", "queue", "pool", "thread")
 BASE: dict[str, Any] = yaml.safe_load((ROOT / "crawler.yaml").read_text("utf-8"))

@@ -10,7 +10,7 @@ from tests.apiserver import Api
 from tests.conftest import RunCli
 from tests.support import Run, manifest_records
 from yamlcrawl.backends import modes
-from yamlcrawl.loader import ConfigError, load_spec, load_text
+from yamlcrawl.language.loader import ConfigError, load_spec, load_text
 
 MODES = modes()
 EXPECTED_YAML = "— expected valid YAML (check quotes, indentation, colons)"

@@ -20,12 +20,12 @@ from pathlib import Path
 import pytest
 
 from tests.support import SAMPLES, Recorder, Site
-from yamlcrawl import events
 from yamlcrawl.backends import modes
-from yamlcrawl.engine import Coordinator
-from yamlcrawl.events import MAX_MESSAGE, MAX_TEXT, Event, EventSink, emit, to_wire
-from yamlcrawl.loader import load_spec
-from yamlcrawl.plan import build_plan
+from yamlcrawl.engine.coordinator import Coordinator
+from yamlcrawl.language.loader import load_spec
+from yamlcrawl.language.plan import build_plan
+from yamlcrawl.work import events
+from yamlcrawl.work.events import MAX_MESSAGE, MAX_TEXT, Event, EventSink, emit, to_wire
 
 GOOD = ["start", "pid 7", "file", [0, 1, 2], "downloading a.jpg", 0]
 

@@ -26,13 +26,13 @@ from tests.test_extraction import lol_plan
 from tests.test_fetch import JSON, Reply, Site, serve_site
 from tests.test_fetch import site as site
 from tests.test_fetch import tls_server as tls_server
-from yamlcrawl import fetch
-from yamlcrawl.fetch import FetchError, HttpSettings, download_to, fetch_document
-from yamlcrawl.loader import load_text
-from yamlcrawl.plan import build_plan
-from yamlcrawl.problems import ConfigError
-from yamlcrawl.transport import _keeps_credentials, _origin
-from yamlcrawl.work import PageUnit, fetch_page, file_request
+from yamlcrawl.http import fetch
+from yamlcrawl.http.fetch import FetchError, HttpSettings, download_to, fetch_document
+from yamlcrawl.http.transport import _keeps_credentials, _origin
+from yamlcrawl.language.loader import load_text
+from yamlcrawl.language.plan import build_plan
+from yamlcrawl.language.problems import ConfigError
+from yamlcrawl.work.run import PageUnit, fetch_page, file_request
 
 MODES = ["serial", "process", "queue", "pool", "thread", "dask"]
 

@@ -25,9 +25,9 @@ import pytest
 
 from tests.apiserver import Api, Reply
 from tests.conftest import RunCli
-from yamlcrawl import work
-from yamlcrawl.fetch import HttpSettings, download_to
-from yamlcrawl.outdir import FolderBusyError, OutputFolder, temporary_path
+from yamlcrawl.http.fetch import HttpSettings, download_to
+from yamlcrawl.storage.outdir import FolderBusyError, OutputFolder, temporary_path
+from yamlcrawl.work import run as work
 
 MODES = ["serial", "process", "queue", "pool", "thread", "dask"]
 # name -> (URL path, bytes): a server-chosen name `X.part` next to `X`, and one in a folder
@@ -215,7 +215,7 @@ def test_a_planted_symbolic_link_is_never_followed(
 HOLDER = """
 import sys, time
 from pathlib import Path
-from yamlcrawl.outdir import OutputFolder
+from yamlcrawl.storage.outdir import OutputFolder
 OutputFolder(Path(sys.argv[1])).open()
 print("held", flush=True)
 time.sleep(120)

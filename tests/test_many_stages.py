@@ -17,8 +17,8 @@ from typing import Any
 from benchmarks.stages import chain
 from tests.apiserver import Api
 from tests.conftest import RunCli
-from yamlcrawl.loader import load_text
-from yamlcrawl.plan import build_plan
+from yamlcrawl.language.loader import load_text
+from yamlcrawl.language.plan import build_plan
 
 LINEAR = 2.5  # calls(2N) / calls(N): about 2 when linear, 4 when quadratic
 

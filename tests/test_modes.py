@@ -16,8 +16,8 @@ import pytest
 
 from tests.conftest import RunCli
 from tests.support import SAMPLES, Site, lol_args, manifest_records, saved_files
-from yamlcrawl import work
-from yamlcrawl.transport import Client
+from yamlcrawl.http.transport import Client
+from yamlcrawl.work import run as work
 
 MODES = ["serial", "process", "queue", "pool", "thread", "dask"]
 PROCESS_MODES = ["process", "queue", "pool"]
@@ -38,7 +38,7 @@ def outcome(output: Path) -> tuple[dict[str, bytes], list[str]]:
 def serial_lol(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, bytes], list[str]]:
     """The reference: crawler.yaml on the LoL mirror in serial mode."""
     from samples.serve import start_server
-    from yamlcrawl import cli
+    from yamlcrawl.ui import cli
 
     server, base = start_server(SAMPLES / "lol" / "site")
     try:
@@ -110,7 +110,7 @@ def test_each_process_uses_a_client_it_made_itself(
 
     monkeypatch.setattr(Client, "__init__", init)
     monkeypatch.setattr(Client, "request", request)
-    from yamlcrawl.fetch import HttpSettings, client_for
+    from yamlcrawl.http.fetch import HttpSettings, client_for
 
     client_for(HttpSettings(user_agent="parent"))  # a client in the parent, before any fork
     output = tmp_path / "out"

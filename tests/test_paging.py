@@ -9,7 +9,7 @@ import pytest
 from tests.apiserver import Api, Reply, Route
 from tests.conftest import RunCli
 from tests.support import manifest_records, saved_files
-from yamlcrawl.paging import link_next
+from yamlcrawl.work.paging import link_next
 
 BOOKS = [f"book{n:02d}" for n in range(1, 24)]  # 23 books: pages of 5 are 5, 5, 5, 5, 3
 

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from tests.support import Site, lol_args, saved_files
-from yamlcrawl import cli, work
+from yamlcrawl.ui import cli
+from yamlcrawl.work import run as work
 
 
 def test_replacing_the_pool_prints_no_traceback(

@@ -16,13 +16,13 @@ from rich.console import Console
 
 from tests.conftest import RunCli
 from tests.support import ROOT, SAMPLES, Site, lol_args
-from yamlcrawl import progress
-from yamlcrawl.engine import RunStats
-from yamlcrawl.events import Event
-from yamlcrawl.loader import load_spec
-from yamlcrawl.plan import Plan, build_plan
-from yamlcrawl.progress import Reporter
-from yamlcrawl.work import DownloadUnit, FileResult, PageResult, PageUnit
+from yamlcrawl.engine.coordinator import RunStats
+from yamlcrawl.language.loader import load_spec
+from yamlcrawl.language.plan import Plan, build_plan
+from yamlcrawl.ui import progress
+from yamlcrawl.ui.progress import Reporter
+from yamlcrawl.work.events import Event
+from yamlcrawl.work.run import DownloadUnit, FileResult, PageResult, PageUnit
 
 MODES = ["serial", "process", "queue", "pool", "thread", "dask"]
 BAR = "[━╸╺─]+"  # rich draws the done part, the rest, and a half-cell between
@@ -224,7 +224,7 @@ def test_the_schema_accepts_the_shipped_crawls_and_refuses_a_typo(run_cli: RunCl
 def test_workers_send_events_only_when_someone_watches(
     live: bool, verbosity: int, log_file: bool, wanted: bool, tmp_path: Path
 ) -> None:
-    from yamlcrawl.engine import Coordinator
+    from yamlcrawl.engine.coordinator import Coordinator
 
     reporter = Reporter(
         log=Console(file=io.StringIO()),

@@ -11,7 +11,7 @@ import pytest
 from tests.apiserver import Api, Reply
 from tests.conftest import RunCli
 from tests.support import manifest_records
-from yamlcrawl.redact import redact
+from yamlcrawl.language.redact import redact
 
 SECRET = "s3cr3t/t0ken+x"  # a slash and a plus: percent-encoded differently in a URL
 
@@ -172,7 +172,7 @@ def test_a_dry_run_lists_urls_without_secrets(
 
 def test_auth_needs_exactly_one_kind() -> None:
     from yamlcrawl.backends import modes
-    from yamlcrawl.loader import ConfigError, load_text
+    from yamlcrawl.language.loader import ConfigError, load_text
 
     text = "http:\n  auth: {}\nstages:\n  a: {url: x}\n"
     with pytest.raises(ConfigError) as caught:

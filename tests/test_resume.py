@@ -96,7 +96,7 @@ def test_sigkill_of_the_main_process_then_a_rerun_gives_every_file_once(
 
 
 def test_the_state_can_be_read_by_several_processes_while_written(tmp_path: Path) -> None:
-    from yamlcrawl.state import StateStore
+    from yamlcrawl.storage.state import StateStore
 
     store = StateStore(tmp_path)
     readers = [
@@ -117,7 +117,7 @@ def test_the_state_can_be_read_by_several_processes_while_written(tmp_path: Path
 READER = """
 import sys, time
 from pathlib import Path
-from yamlcrawl.state import StateStore
+from yamlcrawl.storage.state import StateStore
 store = StateStore(Path(sys.argv[1]))
 for _ in range(200):
     found = store.lookup("f10.jpg")

@@ -6,7 +6,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from yamlcrawl.safepath import (
+from yamlcrawl.storage.safepath import (
     UnsafePathError,
     conflict_key,
     escape_value,

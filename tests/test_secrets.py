@@ -14,8 +14,8 @@ from tests.apiserver import Api
 from tests.conftest import RunCli
 from tests.support import manifest_records
 from yamlcrawl.backends import modes
-from yamlcrawl.loader import ConfigError, load_text
-from yamlcrawl.redact import redact, redact_value
+from yamlcrawl.language.loader import ConfigError, load_text
+from yamlcrawl.language.redact import redact, redact_value
 
 MODES = modes()
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from yamlcrawl.safepath import escape_value
-from yamlcrawl.template import RenderError, TemplateError, compile_template
+from yamlcrawl.language.template import RenderError, TemplateError, compile_template
+from yamlcrawl.storage.safepath import escape_value
 
 CONTEXT: dict[str, Any] = {
     "img": "https://game.gtimg.cn/images/lol/act/img",

@@ -8,7 +8,7 @@ from textwrap import dedent
 import pytest
 
 from yamlcrawl.backends import modes
-from yamlcrawl.loader import ConfigError, load_spec, load_text
+from yamlcrawl.language.loader import ConfigError, load_spec, load_text
 
 ROOT = Path(__file__).resolve().parents[1]
 MODES = modes()
@@ -621,7 +621,7 @@ def test_the_readme_reference_is_a_valid_crawl() -> None:
 
 
 def test_the_readme_names_every_key() -> None:
-    from yamlcrawl import spec
+    from yamlcrawl.language import spec
 
     text = (ROOT / "README.md").read_text("utf-8")
     models = [spec.CrawlSpec, spec.RunSpec, spec.HttpSpec, spec.OutputSpec, spec.StageSpec]

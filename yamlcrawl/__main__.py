@@ -2,6 +2,6 @@
 
 import sys
 
-from yamlcrawl.cli import main
+from yamlcrawl.ui.cli import main
 
 sys.exit(main())

@@ -1,8 +1,8 @@
 """Execution modes: one module per mode, registered here by name.
 
-A backend is topology only. The coordinator (``yamlcrawl.engine``) hands it units and takes back
-results; the backend decides where :func:`yamlcrawl.work.run_unit` runs. This protocol is the
-whole contract.
+A backend is topology only. The coordinator (``yamlcrawl.engine.coordinator``) hands it units
+and takes back results; the backend decides where :func:`yamlcrawl.work.run.run_unit` runs.
+This protocol is the whole contract.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import importlib
 from collections.abc import Callable
 from typing import Protocol
 
-from yamlcrawl.plan import Plan
-from yamlcrawl.work import Result, Unit
+from yamlcrawl.language.plan import Plan
+from yamlcrawl.work.run import Result, Unit
 
 
 class BackendError(Exception):

@@ -1,6 +1,6 @@
 """Plumbing the process-based modes share: start methods, worker set-up, stopping, deaths.
 
-Nothing here decides what a unit does (that is ``yamlcrawl.work``) or how units flow (that is
+Nothing here decides what a unit does (that is ``yamlcrawl.work.run``) or how units flow (that is
 each mode's own module).
 """
 
@@ -21,8 +21,8 @@ from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from yamlcrawl.plan import Plan, per
-from yamlcrawl.work import Result, Unit, run_unit
+from yamlcrawl.language.plan import Plan, per
+from yamlcrawl.work.run import Result, Unit, run_unit
 
 STOP_GRACE = 1.0  # seconds a worker gets to clean up after SIGTERM before SIGKILL
 PARENT_CHECK = 0.2  # seconds between a worker's checks that the main process still lives

@@ -31,14 +31,14 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from yamlcrawl import work
 from yamlcrawl.backends import BackendError, register
 from yamlcrawl.backends.common import STOP_GRACE, unit_lines
-from yamlcrawl.events import Address, emit, event_from_topic
-from yamlcrawl.plan import Plan
+from yamlcrawl.language.plan import Plan
 from yamlcrawl.shown import shown
-from yamlcrawl.state import STATE_DIR
-from yamlcrawl.work import Lost, PageUnit, Result, Unit, run_unit, unit_id
+from yamlcrawl.storage.state import STATE_DIR
+from yamlcrawl.work import run as work
+from yamlcrawl.work.events import Address, emit, event_from_topic
+from yamlcrawl.work.run import Lost, PageUnit, Result, Unit, run_unit, unit_id
 
 if TYPE_CHECKING:
     from distributed import Client, Future, LocalCluster

@@ -25,8 +25,8 @@ from yamlcrawl.backends.common import (
     worker_init,
     worker_lines,
 )
-from yamlcrawl.plan import Plan
-from yamlcrawl.work import DownloadUnit, Lost, Result, Unit, UnitId, unit_id
+from yamlcrawl.language.plan import Plan
+from yamlcrawl.work.run import DownloadUnit, Lost, Result, Unit, UnitId, unit_id
 
 GroupKey = tuple[object, ...]
 

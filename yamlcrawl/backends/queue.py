@@ -33,8 +33,8 @@ from yamlcrawl.backends.common import (
     worker_init,
     worker_lines,
 )
-from yamlcrawl.plan import Plan
-from yamlcrawl.work import Lost, Result, Unit, UnitId, run_unit, unit_id
+from yamlcrawl.language.plan import Plan
+from yamlcrawl.work.run import Lost, Result, Unit, UnitId, run_unit, unit_id
 
 PREFETCH = 2  # units queued per consumer thread beyond the one it is working on
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import deque
 
 from yamlcrawl.backends import register
-from yamlcrawl.plan import Plan
-from yamlcrawl.work import Result, Unit, run_unit
+from yamlcrawl.language.plan import Plan
+from yamlcrawl.work.run import Result, Unit, run_unit
 
 
 @register("serial")

@@ -11,11 +11,11 @@ import queue
 import threading
 import time
 
-from yamlcrawl import work
 from yamlcrawl.backends import register
 from yamlcrawl.backends.common import take_results, unit_lines
-from yamlcrawl.plan import Plan
-from yamlcrawl.work import Result, Unit, run_unit
+from yamlcrawl.language.plan import Plan
+from yamlcrawl.work import run as work
+from yamlcrawl.work.run import Result, Unit, run_unit
 
 PREFETCH = 2
 

@@ -58,7 +58,7 @@ def starter(name: str = "crawler.yaml", schema: str = SCHEMA_ID) -> str:
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of a crawl file, for editors (YAML language server) and linters."""
     from yamlcrawl.backends import modes
-    from yamlcrawl.spec import CrawlSpec
+    from yamlcrawl.language.spec import CrawlSpec
 
     schema = CrawlSpec.model_json_schema(by_alias=True)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"

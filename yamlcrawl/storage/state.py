@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from yamlcrawl.outdir import STATE_DIR, FolderError, ensure_folder, refuse_links
+from yamlcrawl.storage.outdir import STATE_DIR, FolderError, ensure_folder, refuse_links
 
 __all__ = ["STATE_DIR", "Finished", "NoState", "StateStore"]
 

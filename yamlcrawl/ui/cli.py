@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, TextIO
 from yamlcrawl import __version__
 
 if TYPE_CHECKING:
-    from yamlcrawl.engine import RunStats
-    from yamlcrawl.loader import LoadedSpec
-    from yamlcrawl.plan import Plan
+    from yamlcrawl.engine.coordinator import RunStats
+    from yamlcrawl.language.loader import LoadedSpec
+    from yamlcrawl.language.plan import Plan
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 COMMANDS = ("run", "validate", "plan", "init", "schema")
@@ -124,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "init":
             return _init(args)
         if args.command == "schema":
-            from yamlcrawl.starter import schema_text
+            from yamlcrawl.ui.starter import schema_text
 
             sys.stdout.write(schema_text())
             return EXIT_OK
@@ -135,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _init(args: argparse.Namespace) -> int:
-    from yamlcrawl.starter import starter
+    from yamlcrawl.ui.starter import starter
 
     path: Path = args.file
     if path.exists() and not args.force:
@@ -161,7 +161,7 @@ def _overrides(pairs: list[str]) -> dict[str, str]:
 def _load(args: argparse.Namespace) -> LoadedSpec | None:
     """The checked spec, or None after printing every problem."""
     from yamlcrawl.backends import modes
-    from yamlcrawl.loader import ConfigError, load_spec
+    from yamlcrawl.language.loader import ConfigError, load_spec
 
     try:
         return load_spec(args.file, _overrides(args.overrides), modes())
@@ -188,7 +188,7 @@ def _plan(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     from rich.console import Console
 
-    from yamlcrawl.planview import show_plan
+    from yamlcrawl.ui.planview import show_plan
 
     show_plan(_plan_for(args, loaded), Console(highlight=False))
     return EXIT_OK
@@ -196,8 +196,8 @@ def _plan(args: argparse.Namespace) -> int:
 
 def _plan_for(args: argparse.Namespace, loaded: LoadedSpec) -> Plan:
     from yamlcrawl.backends import modes
-    from yamlcrawl.fetch import resolve_user_agent
-    from yamlcrawl.plan import build_plan
+    from yamlcrawl.http.fetch import resolve_user_agent
+    from yamlcrawl.language.plan import build_plan
 
     if args.mode is not None and args.mode not in modes():
         raise UsageError(
@@ -239,7 +239,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _open_log(path: Path | None) -> TextIO | None:
-    from yamlcrawl.userfiles import open_log
+    from yamlcrawl.storage.userfiles import open_log
 
     if path is None:
         return None
@@ -250,7 +250,7 @@ def _open_log(path: Path | None) -> TextIO | None:
 
 
 def _close_log(log_file: TextIO) -> None:
-    from yamlcrawl.userfiles import is_standard
+    from yamlcrawl.storage.userfiles import is_standard
 
     if is_standard(log_file):
         log_file.flush()
@@ -262,9 +262,9 @@ def _crawl(args: argparse.Namespace, plan: Plan, log_file: TextIO | None) -> int
     from rich.console import Console
 
     from yamlcrawl.backends import BackendError
-    from yamlcrawl.engine import Coordinator, RunStats
-    from yamlcrawl.outdir import FolderBusyError, FolderError
-    from yamlcrawl.progress import NORMAL, QUIET, VERBOSE, Reporter
+    from yamlcrawl.engine.coordinator import Coordinator, RunStats
+    from yamlcrawl.storage.outdir import FolderBusyError, FolderError
+    from yamlcrawl.ui.progress import NORMAL, QUIET, VERBOSE, Reporter
 
     verbosity = QUIET if args.quiet else VERBOSE if args.verbose else NORMAL
     # `--report -`: the JSON alone on stdout, the summary on stderr.
@@ -314,12 +314,12 @@ def _make_folder(folder: Path) -> None:
 
 
 def _write_report(args: argparse.Namespace, plan: Plan, stats: RunStats) -> None:
-    """Write the JSON report, if asked for (see :func:`yamlcrawl.userfiles.write_output`)."""
+    """Write the JSON report, if asked for (see ``storage.userfiles.write_output``)."""
     import json
 
-    from yamlcrawl.outdir import FolderError
-    from yamlcrawl.progress import report
-    from yamlcrawl.userfiles import write_output
+    from yamlcrawl.storage.outdir import FolderError
+    from yamlcrawl.storage.userfiles import write_output
+    from yamlcrawl.ui.progress import report
 
     if args.report is None:
         return
@@ -339,7 +339,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     The request is also noted for the coordinator: a KeyboardInterrupt raised while Python runs
     an at-fork hook (``process`` mode forks all the time) is printed and dropped, not raised.
     """
-    from yamlcrawl.engine import INTERRUPTED
+    from yamlcrawl.engine.coordinator import INTERRUPTED
 
     INTERRUPTED.set()
     raise KeyboardInterrupt

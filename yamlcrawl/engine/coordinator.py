@@ -20,21 +20,21 @@ from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
-from yamlcrawl import work
 from yamlcrawl.backends import create_backend
-from yamlcrawl.events import Event, open_sink
-from yamlcrawl.outdir import FolderError, OutputFolder, sweep_temporaries
-from yamlcrawl.plan import Plan
-from yamlcrawl.safepath import (
+from yamlcrawl.language.plan import Plan
+from yamlcrawl.storage.outdir import FolderError, OutputFolder, sweep_temporaries
+from yamlcrawl.storage.safepath import (
     UnsafePathError,
     conflict_key,
     family_key,
     numbered,
     resolve_inside,
 )
-from yamlcrawl.state import STATE_DIR, NoState, StateStore
-from yamlcrawl.store import Manifest, Records
-from yamlcrawl.work import (
+from yamlcrawl.storage.state import STATE_DIR, NoState, StateStore
+from yamlcrawl.storage.store import Manifest, Records
+from yamlcrawl.work import run as work
+from yamlcrawl.work.events import Event, open_sink
+from yamlcrawl.work.run import (
     DownloadUnit,
     FileRequest,
     FileResult,

@@ -14,11 +14,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from yamlcrawl.outdir import FolderError, describe, open_text, temporary_path
-from yamlcrawl.redact import redact_value
-from yamlcrawl.safepath import UnsafePathError, resolve_inside
-from yamlcrawl.template import format_value
-from yamlcrawl.work import FileRequest, FileResult, PageResult, PageUnit
+from yamlcrawl.language.redact import redact_value
+from yamlcrawl.language.template import format_value
+from yamlcrawl.storage.outdir import FolderError, describe, open_text, temporary_path
+from yamlcrawl.storage.safepath import UnsafePathError, resolve_inside
+from yamlcrawl.work.run import FileRequest, FileResult, PageResult, PageUnit
 
 
 class Manifest:

@@ -11,12 +11,19 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
-from yamlcrawl.fetch import HttpSettings
-from yamlcrawl.safepath import Replace
+from yamlcrawl.http.fetch import HttpSettings
+from yamlcrawl.storage.safepath import Replace
 
 if TYPE_CHECKING:  # workers unpickle plans without loading pydantic
-    from yamlcrawl.events import Channel
-    from yamlcrawl.spec import AuthSpec, CrawlSpec, PaginateSpec, RuleSpec, Scalar, StageSpec
+    from yamlcrawl.language.spec import (
+        AuthSpec,
+        CrawlSpec,
+        PaginateSpec,
+        RuleSpec,
+        Scalar,
+        StageSpec,
+    )
+    from yamlcrawl.work.events import Channel
 
 Pairs = tuple[tuple[str, str], ...]
 OnConflict = Literal["suffix", "overwrite", "skip"]
@@ -263,7 +270,7 @@ def _stage_plan(
 
 def _where_rule(template: str, rule: Scalar | RuleSpec) -> tuple[str, str, Any]:
     """One `where` entry as (template, test, operand): test is equals, not, in, not_in, ..."""
-    from yamlcrawl.spec import RuleSpec  # here: workers load plans without pydantic
+    from yamlcrawl.language.spec import RuleSpec  # here: workers load plans without pydantic
 
     if not isinstance(rule, RuleSpec):
         return (template, "equals", _text(rule))

@@ -11,18 +11,18 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from yamlcrawl.jsonpaths import JsonPathError, compile_jsonpath
-from yamlcrawl.problems import Problem, did_you_mean, dotted
-from yamlcrawl.safepath import UnsafePathError, relative_path
-from yamlcrawl.spec import AuthSpec, CrawlSpec, PaginateSpec, RuleSpec, StageSpec
-from yamlcrawl.template import (
+from yamlcrawl.language.jsonpaths import JsonPathError, compile_jsonpath
+from yamlcrawl.language.problems import Problem, did_you_mean, dotted
+from yamlcrawl.language.spec import AuthSpec, CrawlSpec, PaginateSpec, RuleSpec, StageSpec
+from yamlcrawl.language.template import (
     PATH_FILTER,
     RESPONSE_EXT,
     Template,
     TemplateError,
     compile_template,
 )
-from yamlcrawl.yamlsource import Positions, YamlPath
+from yamlcrawl.language.yamlsource import Positions, YamlPath
+from yamlcrawl.storage.safepath import UnsafePathError, relative_path
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _EXT_MEANING = "in save_as, {ext} is the extension the response's Content-Type names"

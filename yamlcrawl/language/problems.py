@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from yamlcrawl.yamlsource import YamlPath
+from yamlcrawl.language.yamlsource import YamlPath
 
 
 @dataclass(frozen=True)

@@ -19,13 +19,14 @@ from functools import cache, partial
 from pathlib import Path
 from typing import Any, Literal
 
-from yamlcrawl.events import ByteCounter, Event, emit, worker_name
-from yamlcrawl.fetch import FetchError, download_to, fetch_document, with_query
-from yamlcrawl.jsonpaths import find_all, find_first
-from yamlcrawl.outdir import describe, stops_the_run, temporary_path
-from yamlcrawl.paging import PageState, next_page, request_for
-from yamlcrawl.plan import DownloadRule, Pairs, Plan, StagePlan
-from yamlcrawl.safepath import (
+from yamlcrawl.http.fetch import FetchError, download_to, fetch_document, with_query
+from yamlcrawl.http.transport import PRIVATE_HEADERS
+from yamlcrawl.language.jsonpaths import find_all, find_first
+from yamlcrawl.language.plan import DownloadRule, Pairs, Plan, StagePlan
+from yamlcrawl.language.template import Field as TemplateField
+from yamlcrawl.language.template import RenderError, compile_template, lookup
+from yamlcrawl.storage.outdir import describe, stops_the_run, temporary_path
+from yamlcrawl.storage.safepath import (
     UnsafePathError,
     escape_value,
     extension_for,
@@ -33,9 +34,8 @@ from yamlcrawl.safepath import (
     relative_path,
     resolve_inside,
 )
-from yamlcrawl.template import Field as TemplateField
-from yamlcrawl.template import RenderError, compile_template, lookup
-from yamlcrawl.transport import PRIVATE_HEADERS
+from yamlcrawl.work.events import ByteCounter, Event, emit, worker_name
+from yamlcrawl.work.paging import PageState, next_page, request_for
 
 Key = tuple[int, ...]
 

@@ -16,13 +16,13 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from yamlcrawl import spec
-from yamlcrawl.checks import check_semantics
-from yamlcrawl.problems import ConfigError, Problem, did_you_mean, dotted
-from yamlcrawl.redact import MIN_SECRET_CHARS, is_secret
+from yamlcrawl.language import spec
+from yamlcrawl.language.checks import check_semantics
+from yamlcrawl.language.problems import ConfigError, Problem, did_you_mean, dotted
+from yamlcrawl.language.redact import MIN_SECRET_CHARS, is_secret
 
 __all__ = ["ConfigError", "LoadedSpec", "Problem", "load_spec", "load_text"]
-from yamlcrawl.yamlsource import Positions, YamlPath, YamlSyntaxError, parse_yaml
+from yamlcrawl.language.yamlsource import Positions, YamlPath, YamlSyntaxError, parse_yaml
 
 MAX_FILE_BYTES = 4 * 1024 * 1024  # a crawl file past this is refused, unread
 

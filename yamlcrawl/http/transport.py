@@ -23,7 +23,7 @@ import urllib3
 import urllib3.connection
 from urllib3.util import Timeout
 
-from yamlcrawl import deadline
+from yamlcrawl.http import deadline
 
 __all__ = ["Client", "RedirectError"]
 

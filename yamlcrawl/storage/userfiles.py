@@ -18,8 +18,8 @@ import uuid
 from pathlib import Path
 from typing import TextIO
 
-from yamlcrawl.outdir import FolderError, open_new
-from yamlcrawl.safepath import UnsafePathError, resolve_inside
+from yamlcrawl.storage.outdir import FolderError, open_new
+from yamlcrawl.storage.safepath import UnsafePathError, resolve_inside
 
 
 def write_output(target: str, text: str, root: Path | None = None) -> None:

@@ -7,7 +7,7 @@ from rich.markup import escape
 from rich.tree import Tree
 
 from yamlcrawl.backends import describe
-from yamlcrawl.plan import Plan, StagePlan, per
+from yamlcrawl.language.plan import Plan, StagePlan, per
 
 
 def stage_tree(plan: Plan) -> Tree:

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from yamlcrawl.outdir import NOFOLLOW
+from yamlcrawl.storage.outdir import NOFOLLOW
 
 try:
     import fcntl

@@ -20,9 +20,9 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
-from yamlcrawl.fetch import Document
-from yamlcrawl.jsonpaths import find_first
-from yamlcrawl.plan import PagePlan
+from yamlcrawl.http.fetch import Document
+from yamlcrawl.language.jsonpaths import find_first
+from yamlcrawl.language.plan import PagePlan
 
 Key = tuple[int, ...]
 _LINK = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,]+)*)")

@@ -37,10 +37,10 @@ from typing import Any, BinaryIO, Literal, TypeVar
 import urllib3
 import urllib3.exceptions
 
-from yamlcrawl import deadline
-from yamlcrawl.outdir import open_new
-from yamlcrawl.politeness import polite
-from yamlcrawl.transport import Client, RedirectError
+from yamlcrawl.http import deadline
+from yamlcrawl.http.politeness import polite
+from yamlcrawl.http.transport import Client, RedirectError
+from yamlcrawl.storage.outdir import open_new
 
 __all__ = [
     "DEADLINE_FACTOR",

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-from yamlcrawl.template import FILTERS
+from yamlcrawl.language.template import FILTERS
 
 MASK = "***"
 MIN_SECRET_CHARS = 6  # an environment value shorter than this is not treated as a secret

@@ -1,0 +1,1 @@
+"""The coordinator every mode shares."""

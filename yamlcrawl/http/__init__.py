@@ -1,0 +1,1 @@
+"""The HTTP layer: clients per process, retries, limits, deadlines and politeness."""

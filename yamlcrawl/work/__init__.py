@@ -1,0 +1,1 @@
+"""The work itself: pages, fan-out, paging and downloads, as plain units every mode runs alike."""
