@@ -10,10 +10,9 @@ from typing import Any
 import yaml
 
 from samples.serve import SampleServer
-from yamlcrawl.engine.coordinator import RunStats
 from yamlcrawl.language.plan import Plan
+from yamlcrawl.types import DownloadUnit, FileRequest, FileResult, PageResult, PageUnit, RunStats
 from yamlcrawl.work.events import Event
-from yamlcrawl.work.run import DownloadUnit, FileRequest, FileResult, PageResult, PageUnit
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"

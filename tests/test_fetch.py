@@ -26,7 +26,8 @@ import pytest
 import urllib3.connectionpool
 
 from yamlcrawl.http import fetch, transport
-from yamlcrawl.http.fetch import FetchError, HttpSettings, download_to, fetch_document
+from yamlcrawl.http.fetch import FetchError, download_to, fetch_document
+from yamlcrawl.types import HttpSettings
 
 FAST = HttpSettings(timeout=5.0, retries=3, backoff=0.5, user_agent="yamlcrawl-tests/1.0")
 

@@ -27,12 +27,13 @@ from tests.test_fetch import JSON, Reply, Site, serve_site
 from tests.test_fetch import site as site
 from tests.test_fetch import tls_server as tls_server
 from yamlcrawl.http import fetch
-from yamlcrawl.http.fetch import FetchError, HttpSettings, download_to, fetch_document
+from yamlcrawl.http.fetch import FetchError, download_to, fetch_document
 from yamlcrawl.http.transport import _keeps_credentials, _origin
 from yamlcrawl.language.loader import load_text
 from yamlcrawl.language.plan import build_plan
 from yamlcrawl.language.problems import ConfigError
-from yamlcrawl.work.run import PageUnit, fetch_page, file_request
+from yamlcrawl.types import DEFAULT_MAX_BYTES, HttpSettings, PageUnit
+from yamlcrawl.work.run import fetch_page, file_request
 
 MODES = ["serial", "process", "queue", "pool", "thread", "dask"]
 
@@ -290,8 +291,8 @@ def _load(http: str) -> HttpSettings:
 
 
 def test_max_bytes_is_four_gib_unless_set_or_lifted_with_null() -> None:
-    assert _load("{}").max_bytes == fetch.DEFAULT_MAX_BYTES == 4 * 1024**3
-    assert HttpSettings().max_bytes == fetch.DEFAULT_MAX_BYTES
+    assert _load("{}").max_bytes == DEFAULT_MAX_BYTES == 4 * 1024**3
+    assert HttpSettings().max_bytes == DEFAULT_MAX_BYTES
     assert _load("{max_bytes: 1000}").max_bytes == 1000
     assert _load("{max_bytes: null}").max_bytes is None
     assert _load("{}").max_page_bytes == 50_000_000

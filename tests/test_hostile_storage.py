@@ -25,8 +25,9 @@ import pytest
 
 from tests.apiserver import Api, Reply
 from tests.conftest import RunCli
-from yamlcrawl.http.fetch import HttpSettings, download_to
+from yamlcrawl.http.fetch import download_to
 from yamlcrawl.storage.outdir import FolderBusyError, OutputFolder, temporary_path
+from yamlcrawl.types import HttpSettings
 from yamlcrawl.work import run as work
 
 MODES = ["serial", "process", "queue", "pool", "thread", "dask"]

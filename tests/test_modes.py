@@ -17,6 +17,7 @@ import pytest
 from tests.conftest import RunCli
 from tests.support import SAMPLES, Site, lol_args, manifest_records, saved_files
 from yamlcrawl.http.transport import Client
+from yamlcrawl.types import DownloadUnit, FileResult
 from yamlcrawl.work import run as work
 
 MODES = ["serial", "process", "queue", "pool", "thread", "dask"]
@@ -110,7 +111,8 @@ def test_each_process_uses_a_client_it_made_itself(
 
     monkeypatch.setattr(Client, "__init__", init)
     monkeypatch.setattr(Client, "request", request)
-    from yamlcrawl.http.fetch import HttpSettings, client_for
+    from yamlcrawl.http.fetch import client_for
+    from yamlcrawl.types import HttpSettings
 
     client_for(HttpSettings(user_agent="parent"))  # a client in the parent, before any fork
     output = tmp_path / "out"
@@ -126,7 +128,7 @@ def die_on_first_try(how: str, marker: Path, victim: str) -> Callable[..., Any]:
     """
     real = work.download_file
 
-    def download_file(plan: Any, unit: work.DownloadUnit) -> work.FileResult:
+    def download_file(plan: Any, unit: DownloadUnit) -> FileResult:
         if unit.path != victim or marker.exists():
             return real(plan, unit)
         marker.touch()
@@ -178,7 +180,7 @@ def test_a_unit_that_always_kills_its_worker_fails_alone(
     victim = "迅捷斥候/迅捷斥候电脑版.jpg"
     real = work.download_file
 
-    def deadly(plan: Any, unit: work.DownloadUnit) -> work.FileResult:
+    def deadly(plan: Any, unit: DownloadUnit) -> FileResult:
         if unit.path == victim:
             os.kill(os.getpid(), signal.SIGKILL)
         return real(plan, unit)
@@ -202,7 +204,7 @@ def kill_siblings_once(marker: Path, victim: str) -> Callable[..., Any]:
     """
     real = work.download_file
 
-    def download_file(plan: Any, unit: work.DownloadUnit) -> work.FileResult:
+    def download_file(plan: Any, unit: DownloadUnit) -> FileResult:
         if unit.path == victim and not marker.exists():
             marker.touch()
             for pid in sibling_workers():

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.support import Site, lol_args, saved_files
+from yamlcrawl.types import DownloadUnit, FileResult
 from yamlcrawl.ui import cli
 from yamlcrawl.work import run as work
 
@@ -24,7 +25,7 @@ def test_replacing_the_pool_prints_no_traceback(
     marker = tmp_path / "died"
     real = work.download_file
 
-    def dies_once(plan: Any, unit: work.DownloadUnit) -> work.FileResult:
+    def dies_once(plan: Any, unit: DownloadUnit) -> FileResult:
         if unit.path.endswith("K／DA 阿狸电脑版.jpg") and not marker.exists():
             marker.touch()
             os.kill(os.getpid(), signal.SIGKILL)

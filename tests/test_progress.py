@@ -16,13 +16,12 @@ from rich.console import Console
 
 from tests.conftest import RunCli
 from tests.support import ROOT, SAMPLES, Site, lol_args
-from yamlcrawl.engine.coordinator import RunStats
 from yamlcrawl.language.loader import load_spec
 from yamlcrawl.language.plan import Plan, build_plan
+from yamlcrawl.types import DownloadUnit, FileResult, PageResult, PageUnit, RunStats
 from yamlcrawl.ui import progress
 from yamlcrawl.ui.progress import Reporter
 from yamlcrawl.work.events import Event
-from yamlcrawl.work.run import DownloadUnit, FileResult, PageResult, PageUnit
 
 MODES = ["serial", "process", "queue", "pool", "thread", "dask"]
 BAR = "[━╸╺─]+"  # rich draws the done part, the rest, and a half-cell between

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from yamlcrawl.language.plan import Plan
-from yamlcrawl.work.run import Result, Unit
+from yamlcrawl.types import Result, Unit
 
 
 class BackendError(Exception):

@@ -22,7 +22,8 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from yamlcrawl.language.plan import Plan, per
-from yamlcrawl.work.run import Result, Unit, run_unit
+from yamlcrawl.types import Result, Unit
+from yamlcrawl.work.run import run_unit
 
 STOP_GRACE = 1.0  # seconds a worker gets to clean up after SIGTERM before SIGKILL
 PARENT_CHECK = 0.2  # seconds between a worker's checks that the main process still lives

@@ -36,9 +36,10 @@ from yamlcrawl.backends.common import STOP_GRACE, unit_lines
 from yamlcrawl.language.plan import Plan
 from yamlcrawl.shown import shown
 from yamlcrawl.storage.state import STATE_DIR
+from yamlcrawl.types import Lost, PageUnit, Result, Unit, unit_id
 from yamlcrawl.work import run as work
 from yamlcrawl.work.events import Address, emit, event_from_topic
-from yamlcrawl.work.run import Lost, PageUnit, Result, Unit, run_unit, unit_id
+from yamlcrawl.work.run import run_unit
 
 if TYPE_CHECKING:
     from distributed import Client, Future, LocalCluster

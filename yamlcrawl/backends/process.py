@@ -26,7 +26,7 @@ from yamlcrawl.backends.common import (
     worker_lines,
 )
 from yamlcrawl.language.plan import Plan
-from yamlcrawl.work.run import DownloadUnit, Lost, Result, Unit, UnitId, unit_id
+from yamlcrawl.types import DownloadUnit, Lost, Result, Unit, UnitId, unit_id
 
 GroupKey = tuple[object, ...]
 

@@ -34,7 +34,8 @@ from yamlcrawl.backends.common import (
     worker_lines,
 )
 from yamlcrawl.language.plan import Plan
-from yamlcrawl.work.run import Lost, Result, Unit, UnitId, run_unit, unit_id
+from yamlcrawl.types import Lost, Result, Unit, UnitId, unit_id
+from yamlcrawl.work.run import run_unit
 
 PREFETCH = 2  # units queued per consumer thread beyond the one it is working on
 

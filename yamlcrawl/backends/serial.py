@@ -6,7 +6,8 @@ from collections import deque
 
 from yamlcrawl.backends import register
 from yamlcrawl.language.plan import Plan
-from yamlcrawl.work.run import Result, Unit, run_unit
+from yamlcrawl.types import Result, Unit
+from yamlcrawl.work.run import run_unit
 
 
 @register("serial")

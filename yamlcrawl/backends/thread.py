@@ -14,8 +14,9 @@ import time
 from yamlcrawl.backends import register
 from yamlcrawl.backends.common import take_results, unit_lines
 from yamlcrawl.language.plan import Plan
+from yamlcrawl.types import Result, Unit
 from yamlcrawl.work import run as work
-from yamlcrawl.work.run import Result, Unit, run_unit
+from yamlcrawl.work.run import run_unit
 
 PREFETCH = 2
 

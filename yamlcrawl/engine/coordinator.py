@@ -15,13 +15,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
 from yamlcrawl.backends import create_backend
 from yamlcrawl.language.plan import Plan
+from yamlcrawl.language.redact import redact_value
 from yamlcrawl.storage.outdir import FolderError, OutputFolder, sweep_temporaries
 from yamlcrawl.storage.safepath import (
     UnsafePathError,
@@ -32,10 +33,9 @@ from yamlcrawl.storage.safepath import (
 )
 from yamlcrawl.storage.state import STATE_DIR, NoState, StateStore
 from yamlcrawl.storage.store import Manifest, Records
-from yamlcrawl.work import run as work
-from yamlcrawl.work.events import Event, open_sink
-from yamlcrawl.work.run import (
+from yamlcrawl.types import (
     DownloadUnit,
+    Failure,
     FileRequest,
     FileResult,
     Key,
@@ -43,58 +43,20 @@ from yamlcrawl.work.run import (
     PageResult,
     PageUnit,
     Result,
+    RunStats,
     Unit,
     UnitId,
-    page_signature,
     unit_id,
 )
+from yamlcrawl.work import run as work
+from yamlcrawl.work.events import Event, open_sink
+from yamlcrawl.work.run import page_signature
 
 # A unit whose worker process died is tried once more before it counts as failed.
 LOST_RETRIES = 1
 # Set by the CLI's signal handler; the run loop checks it in case the KeyboardInterrupt the
 # handler raised was swallowed (Python drops exceptions raised inside at-fork hooks).
 INTERRUPTED = threading.Event()
-
-
-@dataclass(frozen=True)
-class Failure:
-    """One unit that failed, for the final list."""
-
-    kind: str
-    stage: str
-    url: str
-    path: str | None
-    reason: str
-
-
-@dataclass
-class RunStats:
-    """What a run did, counted as it goes."""
-
-    pages: int = 0
-    pages_failed: int = 0
-    saved: int = 0
-    present: int = 0
-    skipped: int = 0
-    duplicates: int = 0
-    planned: int = 0
-    failed: int = 0
-    bytes: int = 0
-    retries: int = 0
-    lost: int = 0
-    interrupted: bool = False
-    started: float = field(default_factory=time.monotonic)
-    elapsed: float = 0.0
-    failures: list[Failure] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)  # e.g. a pagination the loop guard ended
-    records: int = 0  # rows written by `emit`
-    left_out: int = 0  # fan-out items `where` rejected
-    stopped: str | None = None  # why the output folder could not take more (full, read-only)
-
-    @property
-    def ok(self) -> bool:
-        """No unit failed and the run was not interrupted or stopped."""
-        return not self.failures and not self.interrupted and self.stopped is None
 
 
 class Events(Protocol):
@@ -219,7 +181,10 @@ class Coordinator:
         """
         if self.dry_run:
             return
-        self.manifest = Manifest(self.root / manifest if manifest else None, self.plan.secrets)
+        self.manifest = Manifest(
+            self.root / manifest if manifest else None,
+            partial(redact_value, secrets=self.plan.secrets),
+        )
         self.state = StateStore(self.root, fresh)
         if self._emits:
             self.records = Records(self.root, self._emits)

@@ -41,14 +41,12 @@ from yamlcrawl.http import deadline
 from yamlcrawl.http.politeness import polite
 from yamlcrawl.http.transport import Client, RedirectError
 from yamlcrawl.storage.outdir import open_new
+from yamlcrawl.types import HttpSettings
 
 __all__ = [
-    "DEADLINE_FACTOR",
-    "DEFAULT_MAX_BYTES",
     "MAX_DEPTH",
     "Document",
     "FetchError",
-    "HttpSettings",
     "Saved",
     "client_for",
     "download_to",
@@ -63,18 +61,11 @@ _T = TypeVar("_T")
 _sleep: Callable[[float], None] = time.sleep
 _jitter: Callable[[], float] = random.random
 
-RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _RETRY_AFTER_STATUSES = frozenset({429, 503})
 _MAX_RETRY_AFTER = 60.0
 _JITTER = 0.1  # up to 10% on top of each backoff, so forked workers do not retry in lockstep
 _CHUNK = 256 * 1024  # most images arrive in one read; a huge file still never sits in memory
 _PREVIEW = 80
-# A file bigger than any a JSON API should point at (a DVD image; FAT32's largest file), yet a
-# bound: an endless body stops there instead of filling the disk. `max_bytes: null` lifts it.
-DEFAULT_MAX_BYTES = 4 * 1024**3
-# Without `http.deadline`, one attempt may take this many times `timeout` in all (5 minutes at
-# the default 15 s): far more than any page needs, enough for a large file on a slow link.
-DEADLINE_FACTOR = 20
 # Deeper JSON is refused as it is parsed: no API nests this deep, and deeper values break
 # pickling (process, queue, pool) and Dask's serialisation in different ways.
 MAX_DEPTH = 200
@@ -89,49 +80,6 @@ _JSONP = re.compile(
     r"\((?P<json>.*)\)\s*;?\s*\Z",
     re.DOTALL,
 )
-
-
-@dataclass(frozen=True)
-class HttpSettings:
-    """How requests are made; one value per crawl, hashable so it can key the client cache.
-
-    Attributes:
-        timeout: Seconds allowed for connecting and for each read.
-        retries: Extra attempts after a retryable failure.
-        backoff: Seconds before the first retry, doubled for each next one (+ up to 10% jitter).
-        user_agent: `chrome`, `firefox`, `safari`, `edge`, `random`, or a literal UA string.
-        proxies: (scheme, proxy URL) pairs; schemes not given use the environment's.
-        verify: Verify TLS certificates.
-        max_redirects: Redirects followed before giving up.
-        retry_on: HTTP statuses that are retried.
-        max_bytes: Largest file a download may bring (None: no limit).
-        max_page_bytes: Largest page (JSON document) accepted.
-        rate: Requests per second, across every process of the run (politeness.py).
-        per_host: Requests at once to one host, across every process of the run.
-        throttle_dir: Where those two limits are kept (set by the coordinator).
-        deadline: Seconds one attempt may take in all, redirects, headers and body included
-            (None: `DEADLINE_FACTOR` times `timeout`); see `attempt_deadline`.
-    """
-
-    timeout: float = 15.0
-    retries: int = 3
-    backoff: float = 0.5
-    user_agent: str = "chrome"
-    proxies: tuple[tuple[str, str], ...] = ()
-    verify: bool = True
-    max_redirects: int = 10
-    retry_on: tuple[int, ...] = tuple(sorted(RETRY_STATUSES))
-    max_bytes: int | None = DEFAULT_MAX_BYTES
-    max_page_bytes: int | None = 50_000_000
-    rate: float | None = None
-    per_host: int | None = None
-    throttle_dir: str | None = None
-    deadline: float | None = None
-
-    @property
-    def attempt_deadline(self) -> float:
-        """Seconds one attempt may take: `deadline`, or `DEADLINE_FACTOR` times `timeout`."""
-        return self.deadline if self.deadline is not None else DEADLINE_FACTOR * self.timeout
 
 
 class FetchError(Exception):

@@ -11,8 +11,7 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
-from yamlcrawl.http.fetch import HttpSettings
-from yamlcrawl.storage.safepath import Replace
+from yamlcrawl.types import Channel, HttpSettings, Pairs, Replace
 
 if TYPE_CHECKING:  # workers unpickle plans without loading pydantic
     from yamlcrawl.language.spec import (
@@ -23,9 +22,7 @@ if TYPE_CHECKING:  # workers unpickle plans without loading pydantic
         Scalar,
         StageSpec,
     )
-    from yamlcrawl.work.events import Channel
 
-Pairs = tuple[tuple[str, str], ...]
 OnConflict = Literal["suffix", "overwrite", "skip"]
 
 

@@ -100,7 +100,7 @@ class HttpSpec(_Strict):
         10, description="a whole number of redirects to follow, from 0 to 100"
     )
     max_bytes: Annotated[int, Field(ge=1)] | None = Field(
-        4 * 1024**3,  # fetch.DEFAULT_MAX_BYTES
+        4 * 1024**3,  # types.DEFAULT_MAX_BYTES
         description="a whole number of bytes >= 1: the largest file a download may bring"
         " (default 4 GiB), or null for no limit",
     )

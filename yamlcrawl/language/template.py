@@ -8,7 +8,6 @@ picklable; each process compiles what it needs on first use.
 from __future__ import annotations
 
 import hashlib
-import json
 import posixpath
 import re
 from collections.abc import Callable, Mapping
@@ -16,6 +15,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
+
+from yamlcrawl.types import format_value
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _KEY = re.compile(r"[^.|{}\s]+\Z")
@@ -162,13 +163,6 @@ def lookup(context: Mapping[str, Any], field: Field) -> Any:
     if value is None:
         raise RenderError(f"{{{field.source}}}: the value is null or matched nothing")
     return value
-
-
-def format_value(value: Any) -> str:
-    """A JSON value as template text: strings as they are, the rest as compact JSON."""
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 @lru_cache(maxsize=4096)

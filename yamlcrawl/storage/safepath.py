@@ -9,9 +9,8 @@ import re
 import stat
 import unicodedata
 from pathlib import Path, PurePosixPath
-from typing import Literal
 
-Replace = Literal["fullwidth", "underscore"]
+from yamlcrawl.types import Replace
 
 MAX_SEGMENT_BYTES = 255
 # Folders a file may be saved under, and the file: far past any real layout, and within what

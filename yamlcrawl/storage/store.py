@@ -14,24 +14,24 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from yamlcrawl.language.redact import redact_value
-from yamlcrawl.language.template import format_value
 from yamlcrawl.storage.outdir import FolderError, describe, open_text, temporary_path
 from yamlcrawl.storage.safepath import UnsafePathError, resolve_inside
-from yamlcrawl.work.run import FileRequest, FileResult, PageResult, PageUnit
+from yamlcrawl.types import FileRequest, FileResult, PageResult, PageUnit, format_value
 
 
 class Manifest:
     """Append-only JSON Lines: a record per file (saved, present, skipped, failed) or bad page."""
 
-    def __init__(self, path: Path | None, secrets: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, path: Path | None, redact: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    ) -> None:
         """Start the manifest at ``path`` (None: keep none).
 
         Raises:
             FolderError: it cannot be written (a folder, a symbolic link, a read-only folder).
         """
         self.path = path
-        self.secrets = secrets  # values from ${ENV}: written as *** (redact.py)
+        self.redact = redact  # values from ${ENV} written as *** (language/redact.py)
         self._stream: IO[str] | None = None
         if path is not None:
             try:
@@ -47,7 +47,8 @@ class Manifest:
             FolderError: the disk is full, or the folder went read-only.
         """
         if self._stream is not None:
-            record = redact_value(record, self.secrets)
+            if self.redact is not None:
+                record = self.redact(record)
             try:
                 self._stream.write(json.dumps(record, ensure_ascii=False) + "\n")
                 self._stream.flush()

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, TextIO
 from yamlcrawl import __version__
 
 if TYPE_CHECKING:
-    from yamlcrawl.engine.coordinator import RunStats
     from yamlcrawl.language.loader import LoadedSpec
     from yamlcrawl.language.plan import Plan
+    from yamlcrawl.types import RunStats
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 COMMANDS = ("run", "validate", "plan", "init", "schema")
@@ -262,8 +262,9 @@ def _crawl(args: argparse.Namespace, plan: Plan, log_file: TextIO | None) -> int
     from rich.console import Console
 
     from yamlcrawl.backends import BackendError
-    from yamlcrawl.engine.coordinator import Coordinator, RunStats
+    from yamlcrawl.engine.coordinator import Coordinator
     from yamlcrawl.storage.outdir import FolderBusyError, FolderError
+    from yamlcrawl.types import RunStats
     from yamlcrawl.ui.progress import NORMAL, QUIET, VERBOSE, Reporter
 
     verbosity = QUIET if args.quiet else VERBOSE if args.verbose else NORMAL

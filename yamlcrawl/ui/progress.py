@@ -32,12 +32,19 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from yamlcrawl.engine.coordinator import RunStats
 from yamlcrawl.language.plan import Plan
 from yamlcrawl.language.redact import redact, redact_value
 from yamlcrawl.shown import shown
+from yamlcrawl.types import (
+    DownloadUnit,
+    FileRequest,
+    FileResult,
+    PageResult,
+    PageUnit,
+    RunStats,
+    unit_id,
+)
 from yamlcrawl.work.events import Event
-from yamlcrawl.work.run import DownloadUnit, FileRequest, FileResult, PageResult, PageUnit, unit_id
 
 QUIET, NORMAL, VERBOSE = 0, 1, 2
 PLAIN_INTERVAL = 5.0  # seconds between two progress lines when there is no live display

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from yamlcrawl.types import Channel
+
 EventKind = Literal["start", "bytes", "retry"]
 KINDS = ("start", "bytes", "retry")
 UNIT_KINDS = ("page", "file")
@@ -52,13 +54,6 @@ class Event:
     unit: tuple[str, tuple[int, ...]]
     detail: str = ""
     amount: int = 0
-
-
-@dataclass(frozen=True)
-class Channel:
-    """Where a run's workers send events: the path of the main process's socket."""
-
-    path: str
 
 
 Address = Channel | str | None  # the main process's socket, a Dask event topic, or nowhere

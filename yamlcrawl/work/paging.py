@@ -17,45 +17,17 @@ from __future__ import annotations
 import hashlib
 import re
 import urllib.parse
-from dataclasses import dataclass
 from typing import Any
 
 from yamlcrawl.http.fetch import Document
 from yamlcrawl.language.jsonpaths import find_first
 from yamlcrawl.language.plan import PagePlan
+from yamlcrawl.types import Key, PageState
 
-Key = tuple[int, ...]
 _LINK = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,]+)*)")
 _REL_NEXT = re.compile(
     r"""\brel\s*=\s*(?:"[^"]*\bnext\b[^"]*"|'[^']*\bnext\b[^']*'|next\b)""", re.I
 )
-
-
-@dataclass(frozen=True)
-class PageState:
-    """Which page of a paginated request a unit fetches, and what came before it.
-
-    Attributes:
-        number: 2 for the second page, and so on (the first page has no state).
-        value: The page number, offset or cursor to send, or the URL of the page (next, link).
-        items: Items kept (after ``where`` and ``--limit``) from the pages before this one.
-        found: Items the pages before this one had, kept or not (what ``total`` counts).
-        seen: Short digests of the requests made so far in this chain (the loop guard).
-        previous: Digest of the previous page's body.
-        first: The key of the first page: later pages are keyed from it.
-    """
-
-    number: int
-    value: int | str
-    items: int
-    found: int
-    seen: tuple[str, ...]
-    previous: str
-    first: Key
-
-    def key(self) -> Key:
-        """This page's unit key: its first page's key and minus its number (never an item)."""
-        return (*self.first, -self.number)
 
 
 def request_for(

@@ -14,15 +14,14 @@ import re
 import threading
 import urllib.parse
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import cache, partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from yamlcrawl.http.fetch import FetchError, download_to, fetch_document, with_query
 from yamlcrawl.http.transport import PRIVATE_HEADERS
 from yamlcrawl.language.jsonpaths import find_all, find_first
-from yamlcrawl.language.plan import DownloadRule, Pairs, Plan, StagePlan
+from yamlcrawl.language.plan import DownloadRule, Plan, StagePlan
 from yamlcrawl.language.template import Field as TemplateField
 from yamlcrawl.language.template import RenderError, compile_template, lookup
 from yamlcrawl.storage.outdir import describe, stops_the_run, temporary_path
@@ -34,10 +33,21 @@ from yamlcrawl.storage.safepath import (
     relative_path,
     resolve_inside,
 )
+from yamlcrawl.types import (
+    DownloadUnit,
+    FileRequest,
+    FileResult,
+    Key,
+    PageResult,
+    PageUnit,
+    Pairs,
+    Result,
+    Unit,
+    UnitId,
+    unit_id,
+)
 from yamlcrawl.work.events import ByteCounter, Event, emit, worker_name
-from yamlcrawl.work.paging import PageState, next_page, request_for
-
-Key = tuple[int, ...]
+from yamlcrawl.work.paging import next_page, request_for
 
 # RFC 9110's token for a header name; in a value, any control character but a tab (a CR or LF
 # would end the header and start another: header injection).
@@ -52,112 +62,6 @@ class HeaderError(ValueError):
         super().__init__(f"cannot build header {name}: {problem}")
 
 
-@dataclass(frozen=True)
-class PageUnit:
-    """Fetch one page of ``stage`` with the names bound so far."""
-
-    key: Key
-    stage: str
-    context: dict[str, Any]
-    page: PageState | None = None  # a later page of a paginated stage (paging.py)
-
-
-@dataclass(frozen=True)
-class FileRequest:
-    """A file a page asks for; the coordinator settles its final name before it is fetched."""
-
-    key: Key
-    stage: str
-    url: str
-    path: str
-    headers: Pairs
-    skip: str | None = None
-    problem: str | None = None
-    ext_to_come: bool = False  # save_as ends in {ext}: `path` is the name without it
-
-    @property
-    def planned(self) -> str:
-        """The name asked for (``name{ext}`` when the response settles the extension)."""
-        return f"{self.path}{{ext}}" if self.ext_to_come and self.path else self.path
-
-
-@dataclass(frozen=True)
-class DownloadUnit:
-    """Download ``url`` to ``path`` (relative to the output folder, already safe and settled).
-
-    With ``ext_to_come``, ``path`` is the name without the extension the response's
-    Content-Type will give it, and ``found`` is where an earlier run saved it, if one did.
-    """
-
-    key: Key
-    stage: str
-    url: str
-    path: str
-    headers: Pairs
-    overwrite: bool
-    expect: tuple[int, str] | None = None  # (bytes, sha256) an earlier run saved it with
-    ext_to_come: bool = False
-    found: str | None = None
-
-    @property
-    def planned(self) -> str:
-        """The name as settled before the download (``name{ext}`` until the response says)."""
-        return f"{self.path}{{ext}}" if self.ext_to_come else self.path
-
-
-@dataclass(frozen=True)
-class PageResult:
-    """What one page gave: the child pages and files it leads to, or why it failed."""
-
-    unit: PageUnit
-    url: str
-    error: str | None
-    children: tuple[PageUnit, ...] = ()
-    files: tuple[FileRequest, ...] = ()
-    items: int = 0
-    attempts: int = 0
-    bytes: int = 0
-    warning: str | None = None  # the page is fine, but something about it needs saying
-    records: tuple[dict[str, Any], ...] = ()  # `emit`: one row per item, in item order
-    left_out: int = 0  # items `where` rejected
-
-
-FileStatus = Literal["saved", "present", "failed"]
-
-
-@dataclass(frozen=True)
-class FileResult:
-    """What became of one download."""
-
-    unit: DownloadUnit
-    status: FileStatus
-    bytes: int = 0
-    sha256: str | None = None
-    error: str | None = None
-    attempts: int = 0
-    saved_as: str | None = None  # the name a `{ext}` file got, once the response settled it
-    folder_full: bool = False  # the output folder cannot take more (full, read-only): stop
-
-    @property
-    def path(self) -> str:
-        """Where the file is (or, failed, the name it was planned under)."""
-        return self.saved_as or self.unit.planned
-
-
-Unit = PageUnit | DownloadUnit
-UnitId = tuple[str, Key]
-
-
-@dataclass(frozen=True)
-class Lost:
-    """A unit whose worker died before returning its result; the coordinator retries it once."""
-
-    unit: Unit
-    reason: str
-
-
-Result = PageResult | FileResult | Lost
-
 # Threads cannot be killed: a backend that must stop them sets this, and downloads in progress
 # give up at their next chunk (processes are stopped with a signal instead).
 STOP = threading.Event()
@@ -169,11 +73,6 @@ STOPPED_RUNS: set[str] = set()
 
 class StoppedError(Exception):
     """A download noticed STOP and gave up; its temporary file is already removed."""
-
-
-def unit_id(unit: Unit) -> UnitId:
-    """A key unique within a run: pages and files have keys of the same shape."""
-    return ("page" if isinstance(unit, PageUnit) else "file", unit.key)
 
 
 def failed(plan: Plan, unit: Unit, reason: str) -> PageResult | FileResult:

@@ -1,0 +1,269 @@
+"""The shared vocabulary: plain types every layer may import, and which import no layer.
+
+Units of work and their results are frozen dataclasses of plain values, so any backend can
+pickle them to a worker process and back; the HTTP settings are one hashable value per crawl;
+the run's counts are one mutable record the coordinator keeps.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Key = tuple[int, ...]  # a unit's place in crawl order: item indexes, depth first
+Pairs = tuple[tuple[str, str], ...]  # ordered name/value pairs (headers, cookies, form fields)
+Replace = Literal["fullwidth", "underscore"]  # what unsafe characters in names become
+
+
+def format_value(value: Any) -> str:
+    """A JSON value as text (templates, CSV cells): strings as they are, else compact JSON."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class Channel:
+    """Where a run's workers send events: the path of the main process's socket."""
+
+    path: str
+
+
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+# A file bigger than any a JSON API should point at (a DVD image; FAT32's largest file), yet a
+# bound: an endless body stops there instead of filling the disk. `max_bytes: null` lifts it.
+DEFAULT_MAX_BYTES = 4 * 1024**3
+
+
+# Without `http.deadline`, one attempt may take this many times `timeout` in all (5 minutes at
+# the default 15 s): far more than any page needs, enough for a large file on a slow link.
+DEADLINE_FACTOR = 20
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """How requests are made; one value per crawl, hashable so it can key the client cache.
+
+    Attributes:
+        timeout: Seconds allowed for connecting and for each read.
+        retries: Extra attempts after a retryable failure.
+        backoff: Seconds before the first retry, doubled for each next one (+ up to 10% jitter).
+        user_agent: `chrome`, `firefox`, `safari`, `edge`, `random`, or a literal UA string.
+        proxies: (scheme, proxy URL) pairs; schemes not given use the environment's.
+        verify: Verify TLS certificates.
+        max_redirects: Redirects followed before giving up.
+        retry_on: HTTP statuses that are retried.
+        max_bytes: Largest file a download may bring (None: no limit).
+        max_page_bytes: Largest page (JSON document) accepted.
+        rate: Requests per second, across every process of the run (politeness.py).
+        per_host: Requests at once to one host, across every process of the run.
+        throttle_dir: Where those two limits are kept (set by the coordinator).
+        deadline: Seconds one attempt may take in all, redirects, headers and body included
+            (None: `DEADLINE_FACTOR` times `timeout`); see `attempt_deadline`.
+    """
+
+    timeout: float = 15.0
+    retries: int = 3
+    backoff: float = 0.5
+    user_agent: str = "chrome"
+    proxies: tuple[tuple[str, str], ...] = ()
+    verify: bool = True
+    max_redirects: int = 10
+    retry_on: tuple[int, ...] = tuple(sorted(RETRY_STATUSES))
+    max_bytes: int | None = DEFAULT_MAX_BYTES
+    max_page_bytes: int | None = 50_000_000
+    rate: float | None = None
+    per_host: int | None = None
+    throttle_dir: str | None = None
+    deadline: float | None = None
+
+    @property
+    def attempt_deadline(self) -> float:
+        """Seconds one attempt may take: `deadline`, or `DEADLINE_FACTOR` times `timeout`."""
+        return self.deadline if self.deadline is not None else DEADLINE_FACTOR * self.timeout
+
+
+@dataclass(frozen=True)
+class PageState:
+    """Which page of a paginated request a unit fetches, and what came before it.
+
+    Attributes:
+        number: 2 for the second page, and so on (the first page has no state).
+        value: The page number, offset or cursor to send, or the URL of the page (next, link).
+        items: Items kept (after ``where`` and ``--limit``) from the pages before this one.
+        found: Items the pages before this one had, kept or not (what ``total`` counts).
+        seen: Short digests of the requests made so far in this chain (the loop guard).
+        previous: Digest of the previous page's body.
+        first: The key of the first page: later pages are keyed from it.
+    """
+
+    number: int
+    value: int | str
+    items: int
+    found: int
+    seen: tuple[str, ...]
+    previous: str
+    first: Key
+
+    def key(self) -> Key:
+        """This page's unit key: its first page's key and minus its number (never an item)."""
+        return (*self.first, -self.number)
+
+
+@dataclass(frozen=True)
+class PageUnit:
+    """Fetch one page of ``stage`` with the names bound so far."""
+
+    key: Key
+    stage: str
+    context: dict[str, Any]
+    page: PageState | None = None  # a later page of a paginated stage (paging.py)
+
+
+@dataclass(frozen=True)
+class FileRequest:
+    """A file a page asks for; the coordinator settles its final name before it is fetched."""
+
+    key: Key
+    stage: str
+    url: str
+    path: str
+    headers: Pairs
+    skip: str | None = None
+    problem: str | None = None
+    ext_to_come: bool = False  # save_as ends in {ext}: `path` is the name without it
+
+    @property
+    def planned(self) -> str:
+        """The name asked for (``name{ext}`` when the response settles the extension)."""
+        return f"{self.path}{{ext}}" if self.ext_to_come and self.path else self.path
+
+
+@dataclass(frozen=True)
+class DownloadUnit:
+    """Download ``url`` to ``path`` (relative to the output folder, already safe and settled).
+
+    With ``ext_to_come``, ``path`` is the name without the extension the response's
+    Content-Type will give it, and ``found`` is where an earlier run saved it, if one did.
+    """
+
+    key: Key
+    stage: str
+    url: str
+    path: str
+    headers: Pairs
+    overwrite: bool
+    expect: tuple[int, str] | None = None  # (bytes, sha256) an earlier run saved it with
+    ext_to_come: bool = False
+    found: str | None = None
+
+    @property
+    def planned(self) -> str:
+        """The name as settled before the download (``name{ext}`` until the response says)."""
+        return f"{self.path}{{ext}}" if self.ext_to_come else self.path
+
+
+@dataclass(frozen=True)
+class PageResult:
+    """What one page gave: the child pages and files it leads to, or why it failed."""
+
+    unit: PageUnit
+    url: str
+    error: str | None
+    children: tuple[PageUnit, ...] = ()
+    files: tuple[FileRequest, ...] = ()
+    items: int = 0
+    attempts: int = 0
+    bytes: int = 0
+    warning: str | None = None  # the page is fine, but something about it needs saying
+    records: tuple[dict[str, Any], ...] = ()  # `emit`: one row per item, in item order
+    left_out: int = 0  # items `where` rejected
+
+
+FileStatus = Literal["saved", "present", "failed"]
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """What became of one download."""
+
+    unit: DownloadUnit
+    status: FileStatus
+    bytes: int = 0
+    sha256: str | None = None
+    error: str | None = None
+    attempts: int = 0
+    saved_as: str | None = None  # the name a `{ext}` file got, once the response settled it
+    folder_full: bool = False  # the output folder cannot take more (full, read-only): stop
+
+    @property
+    def path(self) -> str:
+        """Where the file is (or, failed, the name it was planned under)."""
+        return self.saved_as or self.unit.planned
+
+
+Unit = PageUnit | DownloadUnit
+
+
+UnitId = tuple[str, Key]
+
+
+@dataclass(frozen=True)
+class Lost:
+    """A unit whose worker died before returning its result; the coordinator retries it once."""
+
+    unit: Unit
+    reason: str
+
+
+Result = PageResult | FileResult | Lost
+
+
+def unit_id(unit: Unit) -> UnitId:
+    """A key unique within a run: pages and files have keys of the same shape."""
+    return ("page" if isinstance(unit, PageUnit) else "file", unit.key)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One unit that failed, for the final list."""
+
+    kind: str
+    stage: str
+    url: str
+    path: str | None
+    reason: str
+
+
+@dataclass
+class RunStats:
+    """What a run did, counted as it goes."""
+
+    pages: int = 0
+    pages_failed: int = 0
+    saved: int = 0
+    present: int = 0
+    skipped: int = 0
+    duplicates: int = 0
+    planned: int = 0
+    failed: int = 0
+    bytes: int = 0
+    retries: int = 0
+    lost: int = 0
+    interrupted: bool = False
+    started: float = field(default_factory=time.monotonic)
+    elapsed: float = 0.0
+    failures: list[Failure] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # e.g. a pagination the loop guard ended
+    records: int = 0  # rows written by `emit`
+    left_out: int = 0  # fan-out items `where` rejected
+    stopped: str | None = None  # why the output folder could not take more (full, read-only)
+
+    @property
+    def ok(self) -> bool:
+        """No unit failed and the run was not interrupted or stopped."""
+        return not self.failures and not self.interrupted and self.stopped is None
