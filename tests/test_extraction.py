@@ -15,7 +15,7 @@ from yamlcrawl.language.loader import load_text
 from yamlcrawl.language.plan import Plan, StagePlan, build_plan
 from yamlcrawl.language.spec import CrawlSpec
 from yamlcrawl.types import PageUnit
-from yamlcrawl.work.run import file_request, item_contexts
+from yamlcrawl.work.pages import file_request, item_contexts
 
 HERO = SAMPLES / "lol/site/images/lol/act/img/js/hero"
 

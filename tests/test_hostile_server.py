@@ -33,7 +33,7 @@ from yamlcrawl.language.loader import load_text
 from yamlcrawl.language.plan import build_plan
 from yamlcrawl.language.problems import ConfigError
 from yamlcrawl.types import DEFAULT_MAX_BYTES, HttpSettings, PageUnit
-from yamlcrawl.work.run import fetch_page, file_request
+from yamlcrawl.work.pages import fetch_page, file_request
 
 MODES = ["serial", "process", "queue", "pool", "thread", "dask"]
 

@@ -28,7 +28,7 @@ from tests.conftest import RunCli
 from yamlcrawl.http.fetch import download_to
 from yamlcrawl.storage.outdir import FolderBusyError, OutputFolder, temporary_path
 from yamlcrawl.types import HttpSettings
-from yamlcrawl.work import run as work
+from yamlcrawl.work import downloads
 
 MODES = ["serial", "process", "queue", "pool", "thread", "dask"]
 # name -> (URL path, bytes): a server-chosen name `X.part` next to `X`, and one in a folder
@@ -118,7 +118,7 @@ def test_a_download_in_progress_writes_only_inside_yamlcrawl(
     serve(api)
     output = tmp_path / "out"
     looks: list[tuple[int, list[str]]] = []
-    original = work._stop_if_asked
+    original = downloads.stop_if_asked
 
     def look(amount: int) -> None:  # called for every chunk written
         writing = len(list((output / ".yamlcrawl" / "tmp").glob("*.part")))
@@ -126,7 +126,7 @@ def test_a_download_in_progress_writes_only_inside_yamlcrawl(
         looks.append((writing, [name for name, body in files.items() if body != FILES[name][1]]))
         original(amount)
 
-    monkeypatch.setattr(work, "_stop_if_asked", look)
+    monkeypatch.setattr(downloads, "stop_if_asked", look)
     run = run_cli(crawl_file(tmp_path, api), "-o", output, "-q")
     assert run.code == 0, run.err
     # two temporaries (the download and the `emit` file), and only whole files outside them

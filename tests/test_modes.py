@@ -18,6 +18,7 @@ from tests.conftest import RunCli
 from tests.support import SAMPLES, Site, lol_args, manifest_records, saved_files
 from yamlcrawl.http.transport import Client
 from yamlcrawl.types import DownloadUnit, FileResult
+from yamlcrawl.work import downloads
 from yamlcrawl.work import run as work
 
 MODES = ["serial", "process", "queue", "pool", "thread", "dask"]
@@ -132,7 +133,7 @@ def die_on_first_try(how: str, marker: Path, victim: str) -> Callable[..., Any]:
         if unit.path != victim or marker.exists():
             return real(plan, unit)
         marker.touch()
-        original = work._stop_if_asked
+        original = downloads.stop_if_asked
 
         def die(_: int) -> None:
             faulthandler.disable()  # pytest's would print a "fatal error" report for SIGSEGV
@@ -140,11 +141,11 @@ def die_on_first_try(how: str, marker: Path, victim: str) -> Callable[..., Any]:
                 os._exit(3)
             os.kill(os.getpid(), getattr(signal, how))
 
-        work._stop_if_asked = die  # type: ignore[assignment]
+        downloads.stop_if_asked = die  # type: ignore[assignment]
         try:
             return real(plan, unit)
         finally:
-            work._stop_if_asked = original  # type: ignore[assignment]
+            downloads.stop_if_asked = original  # type: ignore[assignment]
 
     return download_file
 

@@ -37,7 +37,7 @@ from yamlcrawl.language.plan import Plan
 from yamlcrawl.shown import shown
 from yamlcrawl.storage.state import STATE_DIR
 from yamlcrawl.types import Lost, PageUnit, Result, Unit, unit_id
-from yamlcrawl.work import run as work
+from yamlcrawl.work import cancel
 from yamlcrawl.work.events import Address, emit, event_from_topic
 from yamlcrawl.work.run import run_unit
 
@@ -59,16 +59,16 @@ INSTALL = "pip install 'yamlcrawl[dask]'"
 def run_task(run: str, plan: Plan, units: list[Unit]) -> list[Result]:
     """One Dask task: its units one after another, marked as this run's (so stopping the run
     stops them)."""
-    work.RUN.name = run
+    cancel.RUN.name = run
     try:
         return [run_unit(plan, unit) for unit in units]
     finally:
-        work.RUN.name = None
+        cancel.RUN.name = None
 
 
 def stop_run(run: str) -> None:
     """On every worker: downloads of ``run`` give up at their next chunk."""
-    work.STOPPED_RUNS.add(run)
+    cancel.STOPPED_RUNS.add(run)
 
 
 def probe_output(folder: str, token: str) -> tuple[bool, str]:

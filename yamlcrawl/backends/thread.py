@@ -2,7 +2,7 @@
 
 For comparison with the process modes: I/O-bound work often wants threads. The threads are
 daemons fed from a ``queue.Queue``, so an interrupted run exits at once; downloads in progress
-notice ``work.STOP`` at their next chunk and remove their ``.part`` file.
+notice ``cancel.STOP`` at their next chunk and remove their temporary file.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from yamlcrawl.backends import register
 from yamlcrawl.backends.common import take_results, unit_lines
 from yamlcrawl.language.plan import Plan
 from yamlcrawl.types import Result, Unit
-from yamlcrawl.work import run as work
+from yamlcrawl.work import cancel
 from yamlcrawl.work.run import run_unit
 
 PREFETCH = 2
@@ -74,7 +74,7 @@ class ThreadBackend:
 
     def abort(self) -> None:
         """Ask downloads in progress to stop; the daemon threads end with the process."""
-        work.STOP.set()
+        cancel.STOP.set()
         for _ in self._threads:
             self._tasks.put(None)
         deadline = time.monotonic() + 0.5

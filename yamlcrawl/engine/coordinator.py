@@ -48,9 +48,10 @@ from yamlcrawl.types import (
     UnitId,
     unit_id,
 )
-from yamlcrawl.work import run as work
+from yamlcrawl.work import cancel
 from yamlcrawl.work.events import Event, open_sink
-from yamlcrawl.work.run import page_signature
+from yamlcrawl.work.requests import page_signature
+from yamlcrawl.work.run import failed
 
 # A unit whose worker process died is tried once more before it counts as failed.
 LOST_RETRIES = 1
@@ -166,7 +167,7 @@ class Coordinator:
         self._families: set[str] = set()
         self._ext_to_come: set[str] = set()
         self._seen: set[tuple[str, str, bool]] = set()
-        self._asked: set[str] = set()  # page requests made or queued (work.page_signature)
+        self._asked: set[str] = set()  # page requests made or queued (page_signature)
         self._writing: dict[str, deque[DownloadUnit]] = {}
         if manifest:  # a download named like the manifest gets a suffix, never overwrites it
             self._take(PurePosixPath(manifest), ext_to_come=False)
@@ -213,7 +214,7 @@ class Coordinator:
 
     def run(self) -> RunStats:
         """Crawl until every unit has a result, or until interrupted (Ctrl-C / SIGTERM)."""
-        work.STOP.clear()
+        cancel.STOP.clear()
         INTERRUPTED.clear()
         self.events.run_started(self.plan, self.stats)
         completed = False  # only a run that got to its end puts `emit` files in place
@@ -284,7 +285,7 @@ class Coordinator:
             else:
                 self._pages.appendleft(lost.unit)
             return
-        self._settle(work.failed(self.plan, lost.unit, f"{lost.reason} ({tries} times)"))
+        self._settle(failed(self.plan, lost.unit, f"{lost.reason} ({tries} times)"))
 
     def _remove_partial_files(self) -> None:
         """After an interrupt, no temporary file of an unfinished download stays behind (its

@@ -29,9 +29,12 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from yamlcrawl.types import Channel
+from yamlcrawl.types import Channel, UnitId
+
+if TYPE_CHECKING:
+    from yamlcrawl.language.plan import Plan
 
 EventKind = Literal["start", "bytes", "retry"]
 KINDS = ("start", "bytes", "retry")
@@ -322,3 +325,8 @@ class ByteCounter:
             emit(self.address, Event("bytes", worker_name(), self.unit, amount=self.pending))
             self.pending = 0
         self.last = time.monotonic() if now is None else now
+
+
+def report_retry(plan: Plan, uid: UnitId, reason: str) -> None:
+    """Tell the display that ``uid`` is being tried again, and why."""
+    emit(plan.events, Event("retry", worker_name(), uid, reason))

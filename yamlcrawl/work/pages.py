@@ -1,0 +1,223 @@
+"""A page: fetch it, pick its fields, fan out into items (``where``, ``run.max_items``), and the
+child pages and files they ask for.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from functools import partial
+from typing import Any
+
+from yamlcrawl.http.fetch import FetchError, fetch_document
+from yamlcrawl.language.jsonpaths import find_all, find_first
+from yamlcrawl.language.plan import DownloadRule, Plan, StagePlan
+from yamlcrawl.language.template import RenderError, compile_template
+from yamlcrawl.storage.safepath import (
+    UnsafePathError,
+    escape_value,
+    leave_room_for_ext,
+    relative_path,
+)
+from yamlcrawl.types import (
+    FileRequest,
+    Key,
+    PageResult,
+    PageUnit,
+    unit_id,
+)
+from yamlcrawl.work.events import Event, emit, report_retry, worker_name
+from yamlcrawl.work.paging import next_page
+from yamlcrawl.work.requests import (
+    HeaderError,
+    page_headers,
+    page_request,
+    private_headers,
+    refuse_injection,
+    render,
+    render_headers,
+    render_json,
+)
+
+
+def fetch_page(plan: Plan, unit: PageUnit) -> PageResult:
+    """Fetch a page, bind its fields, fan out over ``each``, and list the files it asks for."""
+    stage = plan.stage(unit.stage)
+    context = unit.context
+    try:
+        url, params, body = page_request(stage, unit)
+        headers = page_headers(plan, stage, context)
+    except HeaderError as exc:
+        return PageResult(unit, stage.url, str(exc))
+    except RenderError as exc:
+        return PageResult(unit, stage.url, f"cannot build the request: {exc}")
+    uid = unit_id(unit)
+    emit(plan.events, Event("start", worker_name(), uid, f"{stage.method} {url}"))
+    try:
+        document = fetch_document(
+            plan.http,
+            url,
+            method=stage.method,
+            params=params,
+            headers=headers,
+            fmt=stage.format,
+            on_retry=partial(report_retry, plan, uid),
+            body=body,
+            private=private_headers(plan, plan.http_headers + stage.headers, headers),
+        )
+    except FetchError as exc:
+        return PageResult(unit, url, str(exc), attempts=exc.attempts)
+    before = unit.page.items if unit.page is not None else 0
+    try:
+        contexts, found, passed = fan_out(plan, stage, context, document.data, before)
+    except TooManyItemsError as exc:
+        return PageResult(unit, url, str(exc), attempts=document.attempts, bytes=document.bytes)
+    children = _children(unit, stage, contexts)
+    warning = None
+    if stage.paginate is not None:
+        counts = (found, len(contexts))  # an empty page ends it; one `where` emptied does not
+        following, warning = next_page(
+            stage.paginate, unit.page, unit.key, document, counts, plan.limit, (url, params)
+        )
+        if following is not None:
+            children += (PageUnit(following.key(), unit.stage, context, following),)
+    return PageResult(
+        unit,
+        url,
+        None,
+        children=children,
+        files=_file_requests(plan, unit, stage, contexts),
+        items=len(contexts) if stage.each else 0,
+        attempts=document.attempts,
+        bytes=document.bytes,
+        warning=warning,
+        records=tuple(_record(stage, c) for c in contexts) if stage.emit else (),
+        left_out=found - passed if stage.where else 0,
+    )
+
+
+def _record(stage: StagePlan, context: Mapping[str, Any]) -> dict[str, Any]:
+    """One `emit` row: each column's template rendered; a missing value is null."""
+    assert stage.emit is not None
+    row: dict[str, Any] = {}
+    for column, source in stage.emit[1]:
+        try:
+            row[column] = render_json(source, context)
+        except RenderError:
+            row[column] = None
+    return row
+
+
+def item_contexts(
+    plan: Plan, stage: StagePlan, context: Mapping[str, Any], data: Any, before: int = 0
+) -> list[dict[str, Any]]:
+    """One context per fan-out item (or one for the whole response when there is no ``each``).
+
+    ``before``: items the earlier pages of a paginated request kept, which ``--limit`` counts.
+    """
+    return fan_out(plan, stage, context, data, before)[0]
+
+
+def fan_out(
+    plan: Plan, stage: StagePlan, context: Mapping[str, Any], data: Any, before: int = 0
+) -> tuple[list[dict[str, Any]], int, int]:
+    """The kept items' contexts (``where``, then ``--limit``), how many items the page had, and
+    how many of them ``where`` kept."""
+    base = dict(context)
+    base.update((name, find_first(path, data)) for name, path in stage.fields)
+    if stage.each is None or stage.as_ is None:
+        kept = [base] if passes(stage, base) else []
+        return kept, 1, len(kept)
+    name = stage.as_
+    items = find_all(stage.each, data)
+    if len(items) > plan.max_items:
+        raise TooManyItemsError(
+            f"the page has {len(items):,} items at {stage.each}, more than run.max_items"
+            f" ({plan.max_items:,}) — page the list (paginate), or raise run.max_items"
+        )
+    found = [{**base, name: item} for item in items]
+    contexts = [c for c in found if passes(stage, c)]
+    passed = len(contexts)
+    if plan.limit is not None:
+        contexts = contexts[: max(plan.limit - before, 0)]
+    return contexts, len(found), passed
+
+
+class TooManyItemsError(Exception):
+    """A page whose fan-out finds more than ``run.max_items`` items: it fails, whole."""
+
+
+def passes(stage: StagePlan, context: Mapping[str, Any]) -> bool:
+    """Whether an item meets every ``where`` rule of its stage (a missing value is empty)."""
+    for source, test, operand in stage.where:
+        try:
+            text = compile_template(source).render(context)
+        except RenderError:
+            text = ""
+        if not _holds(test, operand, text):
+            return False
+    return True
+
+
+def _holds(test: str, operand: Any, text: str) -> bool:
+    if test == "equals":
+        return bool(text == operand)
+    if test == "not":
+        return bool(text != operand)
+    if test == "in":
+        return text in operand
+    if test == "not_in":
+        return text not in operand
+    if test == "matches":
+        return re.fullmatch(operand, text) is not None
+    return (text == "") is operand  # empty: true or false
+
+
+def _children(
+    unit: PageUnit, stage: StagePlan, contexts: list[dict[str, Any]]
+) -> tuple[PageUnit, ...]:
+    return tuple(
+        PageUnit((*unit.key, item, child), name, context)
+        for item, context in enumerate(contexts)
+        for child, name in enumerate(stage.children)
+    )
+
+
+def _file_requests(
+    plan: Plan, unit: PageUnit, stage: StagePlan, contexts: list[dict[str, Any]]
+) -> tuple[FileRequest, ...]:
+    return tuple(
+        file_request(plan, stage, rule, context, (*unit.key, item, rule.index))
+        for item, context in enumerate(contexts)
+        for rule in stage.downloads
+    )
+
+
+def file_request(
+    plan: Plan, stage: StagePlan, rule: DownloadRule, context: Mapping[str, Any], key: Key
+) -> FileRequest:
+    """Render one download rule for one item: its URL, its safe relative path, its headers."""
+    try:
+        url = render(rule.url, context).strip()
+    except RenderError as exc:
+        return FileRequest(key, stage.name, "", "", (), skip=f"no URL ({exc})")
+    if not url:
+        return FileRequest(key, stage.name, "", "", (), skip="no URL (empty)")
+    escape = partial(escape_value, replace=plan.output.replace)
+    template = compile_template(rule.save_as)
+    stem = template.response_ext()
+    try:
+        rendered = (stem or template).render(context, escape=escape)
+        path = relative_path(rendered, plan.output.replace)
+    except (RenderError, UnsafePathError) as exc:
+        return FileRequest(key, stage.name, url, "", (), problem=f"cannot name the file: {exc}")
+    try:
+        headers = render_headers(plan.http_headers + rule.headers, context)
+        refuse_injection(headers)
+    except HeaderError as exc:
+        return FileRequest(key, stage.name, url, "", (), problem=str(exc))
+    if stem is not None:
+        path = leave_room_for_ext(path)
+    return FileRequest(
+        key, stage.name, url, str(path), tuple(headers.items()), ext_to_come=stem is not None
+    )
