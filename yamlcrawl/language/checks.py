@@ -21,6 +21,7 @@ from yamlcrawl.language.template import (
     TemplateError,
     compile_template,
 )
+from yamlcrawl.language.where import RULES
 from yamlcrawl.language.yamlsource import Positions, YamlPath
 from yamlcrawl.storage.safepath import UnsafePathError, relative_path
 
@@ -272,33 +273,18 @@ def _check_where(checker: _Checker, base: YamlPath, stage: StageSpec, scope: _Sc
         _check_templates_of(checker, path, {"": source}, scope)
         if not isinstance(rule, RuleSpec):
             continue
-        tests = [key for key in ("not", "in", "not_in", "matches", "empty") if _rule(rule, key)]
+        tests = rule.tests()
         if len(tests) != 1:
             checker.add(
                 path,
                 f"{len(tests)} tests in the rule at {dotted(path)} — expected exactly one of:"
-                " not, in, not_in, matches, empty (or a plain value to equal)",
+                f" {', '.join(RULES)} (or a plain value to equal)",
             )
-        if rule.matches is not None:
-            try:
-                re.compile(rule.matches)
-            except re.error as exc:
-                checker.add(
-                    (*path, "matches"),
-                    f"regular expression {rule.matches!r} does not compile ({exc})"
-                    f" at {dotted((*path, 'matches'))} — expected a Python regular expression",
-                )
-
-
-def _rule(rule: RuleSpec, key: str) -> bool:
-    values: dict[str, object] = {
-        "not": rule.not_,
-        "in": rule.in_,
-        "not_in": rule.not_in,
-        "matches": rule.matches,
-        "empty": rule.empty,
-    }
-    return values[key] is not None
+        for operator, operand in tests:
+            problem = operator.problem(operand)
+            if problem is not None:
+                at = (*path, operator.key)
+                checker.add(at, f"{problem[0]} at {dotted(at)} — expected {problem[1]}")
 
 
 def _check_body(checker: _Checker, base: YamlPath, stage: StageSpec, scope: _Scope) -> None:

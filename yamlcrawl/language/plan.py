@@ -7,10 +7,10 @@ and compiles the templates and jsonpaths it needs itself, once, on first use.
 from __future__ import annotations
 
 import graphlib
-import json
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
+from yamlcrawl.language.where import EQUALS, Scalar
 from yamlcrawl.types import Channel, HttpSettings, Pairs, Replace
 
 if TYPE_CHECKING:  # workers unpickle plans without loading pydantic
@@ -19,7 +19,6 @@ if TYPE_CHECKING:  # workers unpickle plans without loading pydantic
         CrawlSpec,
         PaginateSpec,
         RuleSpec,
-        Scalar,
         StageSpec,
     )
 
@@ -266,25 +265,13 @@ def _stage_plan(
 
 
 def _where_rule(template: str, rule: Scalar | RuleSpec) -> tuple[str, str, Any]:
-    """One `where` entry as (template, test, operand): test is equals, not, in, not_in, ..."""
+    """One `where` entry as (template, operator's key, operand as the operator compiles it)."""
     from yamlcrawl.language.spec import RuleSpec  # here: workers load plans without pydantic
 
     if not isinstance(rule, RuleSpec):
-        return (template, "equals", _text(rule))
-    tests = {
-        "not": rule.not_,
-        "in": None if rule.in_ is None else tuple(_text(v) for v in rule.in_),
-        "not_in": None if rule.not_in is None else tuple(_text(v) for v in rule.not_in),
-        "matches": rule.matches,
-        "empty": rule.empty,
-    }
-    test, operand = next((k, v) for k, v in tests.items() if v is not None)
-    return (template, test, operand)
-
-
-def _text(value: Scalar) -> str:
-    """A YAML scalar as the text a template gives: true, 3, 2.5, as JSON writes them."""
-    return value if isinstance(value, str) else json.dumps(value)
+        return (template, EQUALS.key, EQUALS.compile(rule))
+    operator, operand = rule.tests()[0]  # exactly one: checked when the file was loaded
+    return (template, operator.key, operator.compile(operand))
 
 
 def _auth_plan(spec: AuthSpec | None) -> AuthPlan | None:

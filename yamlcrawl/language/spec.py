@@ -6,11 +6,14 @@ messages, so the schema and the messages never disagree.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+import keyword
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
-Scalar = str | int | float | bool
+from yamlcrawl.language import where
+from yamlcrawl.language.where import Scalar
+
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
 TemplateMap = dict[str, str]
 
@@ -199,18 +202,42 @@ class PaginateSpec(_Strict):
     )
 
 
-class RuleSpec(_Strict):
-    """A test of a value in `where` (exactly one key)."""
+class _Rule(_Strict):
+    """A test of a value in `where` (exactly one key): a field per operator of where.RULES."""
 
-    not_: str | None = Field(None, alias="not", description="a text the value must not be")
-    in_: list[Scalar] | None = Field(
-        None, alias="in", description="a list of texts the value must be one of"
-    )
-    not_in: list[Scalar] | None = Field(
-        None, description="a list of texts the value must not be any of"
-    )
-    matches: str | None = Field(None, description="a regular expression the whole value must match")
-    empty: bool | None = Field(None, description="true: must be empty; false: must not be")
+    def tests(self) -> list[tuple[where.Operator, Any]]:
+        """The operators the rule names, each with its operand (one, when the rule is valid)."""
+        return [
+            (op, value)
+            for op in where.RULES.values()
+            if (value := getattr(self, _attribute(op.key))) is not None
+        ]
+
+
+def _attribute(key: str) -> str:
+    """The model attribute of a YAML key: ``not`` and ``in`` are Python keywords."""
+    return f"{key}_" if keyword.iskeyword(key) else key
+
+
+def _rule_fields() -> dict[str, Any]:
+    return {
+        _attribute(op.key): (
+            op.operand | None,
+            Field(
+                None,
+                alias=op.key if keyword.iskeyword(op.key) else None,
+                description=op.description,
+            ),
+        )
+        for op in where.RULES.values()
+    }
+
+
+if TYPE_CHECKING:
+    RuleSpec = _Rule
+else:
+    RuleSpec = create_model("RuleSpec", __base__=_Rule, __module__=__name__, **_rule_fields())
+    RuleSpec.__doc__ = "A test of a value in `where` (exactly one key)."
 
 
 Rule = Annotated[Scalar | RuleSpec, Field(union_mode="left_to_right")]

@@ -4,7 +4,6 @@ child pages and files they ask for.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from functools import partial
 from typing import Any
@@ -13,6 +12,7 @@ from yamlcrawl.http.fetch import FetchError, fetch_document
 from yamlcrawl.language.jsonpaths import find_all, find_first
 from yamlcrawl.language.plan import DownloadRule, Plan, StagePlan
 from yamlcrawl.language.template import RenderError, compile_template
+from yamlcrawl.language.where import OPERATORS
 from yamlcrawl.storage.safepath import (
     UnsafePathError,
     escape_value,
@@ -154,23 +154,9 @@ def passes(stage: StagePlan, context: Mapping[str, Any]) -> bool:
             text = compile_template(source).render(context)
         except RenderError:
             text = ""
-        if not _holds(test, operand, text):
+        if not OPERATORS[test].holds(operand, text):
             return False
     return True
-
-
-def _holds(test: str, operand: Any, text: str) -> bool:
-    if test == "equals":
-        return bool(text == operand)
-    if test == "not":
-        return bool(text != operand)
-    if test == "in":
-        return text in operand
-    if test == "not_in":
-        return text not in operand
-    if test == "matches":
-        return re.fullmatch(operand, text) is not None
-    return (text == "") is operand  # empty: true or false
 
 
 def _children(
