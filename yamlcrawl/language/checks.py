@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from yamlcrawl.language.jsonpaths import JsonPathError, compile_jsonpath
+from yamlcrawl.language.pagination import STYLES
 from yamlcrawl.language.problems import Problem, did_you_mean, dotted
 from yamlcrawl.language.spec import AuthSpec, CrawlSpec, PaginateSpec, RuleSpec, StageSpec
 from yamlcrawl.language.template import (
@@ -327,16 +328,7 @@ def _check_auth(checker: _Checker, base: YamlPath, auth: AuthSpec | None, scope:
         _check_templates_of(checker, (*base, "basic"), pairs, scope)
 
 
-# What each style of pagination needs, and what else it may take (a page size, sent with
-# `size_param`, fits every style; a start only counts pages or offsets).
-_PAGE_NEEDS: dict[str, tuple[str, ...]] = {
-    "page": ("param",),
-    "offset": ("param", "size"),
-    "cursor": ("param", "from"),
-    "next": ("from",),
-    "link": (),
-}
-_PAGE_MAY = {"page": ("start", "size"), "offset": ("start",)}
+# What a key each style of pagination needs must say (pagination.py: who needs which).
 _PAGE_KEYS_EXPECTED = {
     "param": "'param: NAME', the query parameter that carries it",
     "size": "'size: N', the number of items per page",
@@ -351,8 +343,8 @@ def _check_paginate(checker: _Checker, base: YamlPath, paginate: PaginateSpec) -
         "from": paginate.from_,
         "start": paginate.start,
     }
-    needs = _PAGE_NEEDS[paginate.by]
-    allowed = {*needs, *_PAGE_MAY.get(paginate.by, ("size",))}
+    needs = STYLES[paginate.by].needs
+    allowed = {*needs, *STYLES[paginate.by].may}
     for key in needs:
         if given[key] is None:
             checker.add(

@@ -10,6 +10,7 @@ import graphlib
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
+from yamlcrawl.language.pagination import STYLES
 from yamlcrawl.language.where import EQUALS, Scalar
 from yamlcrawl.types import Channel, HttpSettings, Pairs, Replace
 
@@ -285,7 +286,7 @@ def _auth_plan(spec: AuthSpec | None) -> AuthPlan | None:
 def _page_plan(spec: PaginateSpec | None) -> PagePlan | None:
     if spec is None:
         return None
-    start = spec.start if spec.start is not None else (1 if spec.by == "page" else 0)
+    start = spec.start if spec.start is not None else STYLES[spec.by].start
     return PagePlan(
         by=spec.by,
         param=spec.param,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from yamlcrawl.language import where
+from yamlcrawl.language.pagination import STYLES
 from yamlcrawl.language.where import Scalar
 
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
@@ -165,15 +166,17 @@ class EmitSpec(_Strict):
     )
 
 
-PageStyle = Literal["page", "offset", "cursor", "next", "link"]
+if TYPE_CHECKING:
+    PageStyle = str
+else:
+    PageStyle = Literal[tuple(STYLES)]  # the names of pagination.STYLES
+_STYLE_NAMES = f"{', '.join([*STYLES][:-1])} or {[*STYLES][-1]}"  # page, offset, ... or link
 
 
 class PaginateSpec(_Strict):
     """How one response of a stage leads to its next page, and when that ends."""
 
-    by: PageStyle = Field(
-        description="page, offset, cursor, next or link: how the next page is asked for"
-    )
+    by: PageStyle = Field(description=f"{_STYLE_NAMES}: how the next page is asked for")
     param: str | None = Field(
         None, description="the query parameter carrying the page number, offset or cursor"
     )

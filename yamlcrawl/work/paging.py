@@ -10,24 +10,24 @@ Pagination ends when a style has no next page (no cursor, no next URL, no `Link:
 on an empty page, when `has_more` is false, when `total` items are reached, at `--limit` items,
 or at `max_pages`. A loop guard ends it with a warning when the next request was already made
 in this chain or a page's body is the same as the page before: never an endless crawl.
+
+What differs between styles (how a page is asked for, where the next one comes from) is each
+style's own class in language/pagination.py; this module keeps what they all share.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 import urllib.parse
 from typing import Any
 
 from yamlcrawl.http.fetch import Document
 from yamlcrawl.language.jsonpaths import find_first
+from yamlcrawl.language.pagination import STYLES, Value, link_next
 from yamlcrawl.language.plan import PagePlan
 from yamlcrawl.types import Key, PageState
 
-_LINK = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,]+)*)")
-_REL_NEXT = re.compile(
-    r"""\brel\s*=\s*(?:"[^"]*\bnext\b[^"]*"|'[^']*\bnext\b[^']*'|next\b)""", re.I
-)
+__all__ = ["link_next", "next_page", "request_for", "signature"]
 
 
 def request_for(
@@ -39,15 +39,7 @@ def request_for(
     params = dict(params)
     if page.size_param is not None and page.size is not None:
         params[page.size_param] = str(page.size)
-    if page.by in ("page", "offset"):
-        assert page.param is not None  # checked when the file was loaded
-        params[page.param] = str(page.start if state is None else state.value)
-    elif page.by == "cursor" and state is not None:
-        assert page.param is not None
-        params[page.param] = str(state.value)
-    elif state is not None:  # next, link: the URL given carries its own query
-        return str(state.value), {}
-    return url, params
+    return STYLES[page.by].request(page, None if state is None else state.value, url, params)
 
 
 def signature(url: str, params: dict[str, str]) -> str:
@@ -109,27 +101,10 @@ def _ended(page: PagePlan, data: Any, items: int, found: int, kept: int, limit: 
     return limit is not None and kept >= limit
 
 
-def _next_value(page: PagePlan, state: PageState | None, document: Document) -> int | str | None:
-    if page.by in ("page", "offset"):
-        current = page.start if state is None else int(state.value)
-        return current + (1 if page.by == "page" else (page.size or 1))
-    if page.by == "link":
-        target = link_next(document.link)
-    else:
-        assert page.source is not None
-        found = find_first(page.source, document.data)
-        target = None if found is None or found == "" else str(found)
-    if target is None or page.by == "cursor":
-        return target
-    return urllib.parse.urljoin(document.url, target)  # a next URL may be relative
-
-
-def link_next(header: str) -> str | None:
-    """The target of ``rel="next"`` in a Link header (RFC 8288), or None."""
-    for match in _LINK.finditer(header):
-        if _REL_NEXT.search(match.group(2)):
-            return match.group(1).strip()
-    return None
+def _next_value(page: PagePlan, state: PageState | None, document: Document) -> Value | None:
+    value = None if state is None else state.value
+    style = STYLES[page.by]
+    return style.next_value(page, value, document.data, document.url, document.link)
 
 
 def _true(value: Any) -> bool:
