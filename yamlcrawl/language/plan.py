@@ -2,13 +2,17 @@
 
 The plan is plain data (strings, numbers, tuples): every process of every mode gets the same plan
 and compiles the templates and jsonpaths it needs itself, once, on first use.
+
+Each plan class takes the fields of its spec model by name (:func:`from_spec`): a new spec field
+reaches the plan by a field of the same name, and only what the plan adds is written out here
+(names, children, the order of stages, defaults that depend on others, `where` compiled).
 """
 
 from __future__ import annotations
 
 import graphlib
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass, field, fields, replace
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from yamlcrawl.language.pagination import STYLES
 from yamlcrawl.language.where import EQUALS, Scalar
@@ -16,7 +20,6 @@ from yamlcrawl.types import Channel, HttpSettings, Pairs, Replace
 
 if TYPE_CHECKING:  # workers unpickle plans without loading pydantic
     from yamlcrawl.language.spec import (
-        AuthSpec,
         CrawlSpec,
         PaginateSpec,
         RuleSpec,
@@ -24,6 +27,13 @@ if TYPE_CHECKING:  # workers unpickle plans without loading pydantic
     )
 
 OnConflict = Literal["suffix", "overwrite", "skip"]
+T = TypeVar("T")
+
+
+def taken_from(path: str, *, as_is: bool = False) -> dict[str, Any]:
+    """A plan field's metadata: take the spec field at ``path`` (dotted: ``basic.user``) rather
+    than the one of its own name; ``as_is``: keep the value as the spec has it (JSON data)."""
+    return {"spec": path, "as_is": as_is}
 
 
 @dataclass(frozen=True)
@@ -41,8 +51,8 @@ class AuthPlan:
     """Credentials for page requests: a bearer token, or a basic user and password (templates)."""
 
     bearer: str | None = None
-    user: str | None = None
-    password: str | None = None
+    user: str | None = field(default=None, metadata=taken_from("basic.user"))
+    password: str | None = field(default=None, metadata=taken_from("basic.password"))
 
 
 @dataclass(frozen=True)
@@ -54,7 +64,9 @@ class PagePlan:
     start: int
     size: int | None
     size_param: str | None
-    source: str | None  # `from`: a jsonpath to the cursor or the next URL
+    source: str | None = field(
+        metadata=taken_from("from_")
+    )  # `from`: a jsonpath to the cursor or the next URL
     has_more: str | None
     total: str | None
     max_pages: int
@@ -79,7 +91,8 @@ class StagePlan:
     paginate: PagePlan | None = None
     cookies: Pairs = ()
     auth: AuthPlan | None = None  # the stage's own, or http.auth
-    json_body: Any = field(default=None, compare=False)  # plain JSON data; strings are templates
+    # Plain JSON data; strings are templates.
+    json_body: Any = field(default=None, compare=False, metadata=taken_from("json_", as_is=True))
     form: Pairs = ()
     where: tuple[tuple[str, str, Any], ...] = ()  # (template, test, operand): all must hold
     emit: tuple[str, Pairs] | None = None  # (file in the output folder, (column, template)...)
@@ -104,7 +117,7 @@ class Plan:
     vars: tuple[tuple[str, Any], ...]
     stages: tuple[StagePlan, ...]
     http: HttpSettings
-    http_headers: Pairs
+    http_headers: Pairs = field(metadata=taken_from("http.headers"))
     output: OutputPlan
     mode: str
     workers: int
@@ -115,7 +128,7 @@ class Plan:
     events: Channel | str | None = None
     scheduler: str | None = None  # dask mode: the scheduler's address (else a local cluster)
     max_items: int = 100_000  # a page whose `each` finds more fails (memory stays bounded)
-    http_cookies: Pairs = ()
+    http_cookies: Pairs = field(default=(), metadata=taken_from("http.cookies"))
     secrets: tuple[str, ...] = ()  # values from ${ENV}: replaced by *** in everything shown
     _by_name: dict[str, StagePlan] = field(default_factory=dict, compare=False, repr=False)
 
@@ -181,44 +194,58 @@ def build_plan(
         _stage_plan(name, crawl.stages[name], crawl, tuple(children.get(name, ())))
         for name in order
     )
-    http = crawl.http
-    return Plan(
-        name=crawl.name,
+    output = from_spec(OutputPlan, crawl.output, manifest=crawl.output.manifest or None)
+    return from_spec(
+        Plan,
+        crawl,
+        crawl.run,
         source=source,
-        vars=tuple(crawl.vars.items()),
         stages=stages,
-        http=HttpSettings(
-            timeout=http.timeout,
-            retries=http.retries,
-            backoff=http.backoff,
-            user_agent=http.user_agent,
-            proxies=tuple(http.proxies.items()),
-            verify=http.verify,
-            max_redirects=http.max_redirects,
-            retry_on=tuple(http.retry_on),
-            max_bytes=http.max_bytes,
-            max_page_bytes=http.max_page_bytes,
-            rate=http.rate,
-            per_host=http.per_host,
-            deadline=http.deadline,
-        ),
-        http_headers=tuple(http.headers.items()),
-        http_cookies=tuple(http.cookies.items()),
+        http=from_spec(HttpSettings, crawl.http),
+        output=output,
         secrets=secrets,
-        output=OutputPlan(
-            dir=crawl.output.dir,
-            on_conflict=crawl.output.on_conflict,
-            manifest=crawl.output.manifest or None,
-            replace=crawl.output.replace,
-        ),
-        mode=crawl.run.mode,
-        workers=crawl.run.workers,
-        limit=crawl.run.limit,
-        threads=crawl.run.threads,
-        start_method=crawl.run.start_method,
-        scheduler=crawl.run.scheduler,
-        max_items=crawl.run.max_items,
     )
+
+
+def from_spec(plan: type[T], *specs: Any, **given: Any) -> T:
+    """A plan dataclass from spec models: ``given`` fields, and every other one from the first
+    spec model that has it (its own name, or the path :func:`taken_from` gives).
+
+    Mappings become tuples of pairs and lists tuples (unless the field is ``as_is``); a field no
+    spec has keeps its default. A spec model inside is never copied as it is: the plan says what
+    it becomes (one more call of this, given).
+    """
+    values = dict(given)
+    for item in fields(plan):  # type: ignore[arg-type]  # T is a dataclass
+        if item.name in values or not item.init:
+            continue
+        path = item.metadata.get("spec", item.name).split(".")
+        for spec in specs:
+            if path[0] in type(spec).model_fields:
+                value = _at(spec, path)
+                values[item.name] = value if item.metadata.get("as_is") else _plain(value)
+                break
+    return plan(**values)
+
+
+def _at(spec: Any, path: list[str]) -> Any:
+    """The value at a dotted path of a spec model; None if a model on the way is missing."""
+    value = spec
+    for part in path:
+        if value is None:
+            return None
+        value = getattr(value, part)
+    return value
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return tuple(value.items())
+    if isinstance(value, list):
+        return tuple(value)
+    if hasattr(type(value), "model_fields"):
+        raise TypeError(f"a spec model ({type(value).__name__}) needs its own plan class")
+    return value
 
 
 def _topological(crawl: CrawlSpec) -> list[str]:
@@ -239,27 +266,15 @@ def _topological(crawl: CrawlSpec) -> list[str]:
 def _stage_plan(
     name: str, stage: StageSpec, crawl: CrawlSpec, children: tuple[str, ...]
 ) -> StagePlan:
-    return StagePlan(
+    auth = stage.auth or crawl.http.auth
+    return from_spec(
+        StagePlan,
+        stage,
         name=name,
-        parent=stage.parent,
-        url=stage.url,
-        method=stage.method,
-        params=tuple(stage.params.items()),
-        headers=tuple(stage.headers.items()),
-        format=stage.format,
-        fields=tuple(stage.fields.items()),
-        each=stage.each,
-        as_=stage.as_,
-        downloads=tuple(
-            DownloadRule(i, d.url, d.save_as, tuple(d.headers.items()))
-            for i, d in enumerate(stage.downloads)
-        ),
+        downloads=tuple(from_spec(DownloadRule, d, index=i) for i, d in enumerate(stage.downloads)),
         children=children,
         paginate=_page_plan(stage.paginate),
-        cookies=tuple(stage.cookies.items()),
-        auth=_auth_plan(stage.auth or crawl.http.auth),
-        json_body=stage.json_,
-        form=tuple(stage.form.items()),
+        auth=None if auth is None else from_spec(AuthPlan, auth),
         where=tuple(_where_rule(template, rule) for template, rule in stage.where.items()),
         emit=None if stage.emit is None else (stage.emit.to, tuple(stage.emit.fields.items())),
     )
@@ -275,26 +290,8 @@ def _where_rule(template: str, rule: Scalar | RuleSpec) -> tuple[str, str, Any]:
     return (template, operator.key, operator.compile(operand))
 
 
-def _auth_plan(spec: AuthSpec | None) -> AuthPlan | None:
-    if spec is None:
-        return None
-    if spec.basic is not None:
-        return AuthPlan(user=spec.basic.user, password=spec.basic.password)
-    return AuthPlan(bearer=spec.bearer)
-
-
 def _page_plan(spec: PaginateSpec | None) -> PagePlan | None:
     if spec is None:
         return None
     start = spec.start if spec.start is not None else STYLES[spec.by].start
-    return PagePlan(
-        by=spec.by,
-        param=spec.param,
-        start=start,
-        size=spec.size,
-        size_param=spec.size_param,
-        source=spec.from_,
-        has_more=spec.has_more,
-        total=spec.total,
-        max_pages=spec.max_pages,
-    )
+    return from_spec(PagePlan, spec, start=start)
