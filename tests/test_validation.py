@@ -519,10 +519,43 @@ INVALID: dict[str, tuple[str, list[str]]] = {
         "      '{s.kind}': {not: a, in: [b]}\n      '{s.name}': {matches: '(unclosed'}\n",
         [
             'crawler.yaml:7:19: 2 tests in the rule at stages.a.where."{s.kind}" — expected'
-            " exactly one of: not, in, not_in, matches, empty (or a plain value to equal)",
+            " exactly one of: not, in, not_in, matches, empty, gt, ge, lt, le (or a plain value"
+            " to equal)",
             "crawler.yaml:8:29: regular expression '(unclosed' does not compile (missing ),"
             ' unterminated subpattern at position 0) at stages.a.where."{s.name}".matches —'
             " expected a Python regular expression",
+        ],
+    ),
+    "comparisons with what is neither a number nor a date": (
+        "stages:\n  a:\n    url: x\n    each: $.s[*]\n    as: s\n    where:\n"
+        "      '{s.a}': {gt: soon}\n      '{s.d}': {ge: .inf}\n      '{s.e}': {gt: '2024-13-01'}\n",
+        [
+            "crawler.yaml:7:21: 'soon' is neither a number nor a date at"
+            ' stages.a.where."{s.a}".gt — expected a number or an ISO 8601 date (2024-05-01,'
+            " 2024-05-01T12:00:00Z)",
+            "crawler.yaml:8:21: 'Infinity' is neither a number nor a date at"
+            ' stages.a.where."{s.d}".ge — expected a number or an ISO 8601 date (2024-05-01,'
+            " 2024-05-01T12:00:00Z)",
+            "crawler.yaml:9:21: '2024-13-01' is neither a number nor a date at"
+            ' stages.a.where."{s.e}".gt — expected a number or an ISO 8601 date (2024-05-01,'
+            " 2024-05-01T12:00:00Z)",
+        ],
+    ),
+    "operands of the wrong type, and a where value that is neither text nor a rule": (
+        "stages:\n  a:\n    url: x\n    each: $.s[*]\n    as: s\n    where:\n"
+        "      '{s.b}': {le: true}\n      '{s.c}': {lt: [1]}\n      '{s.n}': {not: 3}\n"
+        "      '{s.x}': [a]\n",
+        [
+            'crawler.yaml:7:21: got the boolean true at stages.a.where."{s.b}".le — expected a'
+            " number or an ISO 8601 date (2024-05-01, 2024-05-01T12:00:00Z) the value must be"
+            " less than or equal to",
+            'crawler.yaml:8:21: got a list at stages.a.where."{s.c}".lt — expected a number or'
+            " an ISO 8601 date (2024-05-01, 2024-05-01T12:00:00Z) the value must be less than",
+            'crawler.yaml:9:22: got the number 3 at stages.a.where."{s.n}".not — expected a text'
+            " the value must not be",
+            'crawler.yaml:10:16: got a list at stages.a.where."{s.x}" — expected a text to'
+            " equal, or a rule: a mapping with one of not, in, not_in, matches, empty, gt, ge,"
+            " lt, le",
         ],
     ),
     "a where template naming an unknown name": (

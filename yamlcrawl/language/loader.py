@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from yamlcrawl.language import spec
+from yamlcrawl.language import spec, where
 from yamlcrawl.language.checks import check_semantics
 from yamlcrawl.language.problems import ConfigError, Problem, did_you_mean, dotted
 from yamlcrawl.language.redact import MIN_SECRET_CHARS, is_secret
@@ -236,10 +236,18 @@ def _data_path(loc: tuple[str | int, ...], data: Any, missing: bool) -> YamlPath
         )
         if present:
             node = node[part]
+        elif _tag_before(loc, i, node):
+            continue
         elif not (missing and last):
             break
         path.append(part)
     return tuple(path)
+
+
+def _tag_before(loc: tuple[str | int, ...], i: int, node: Any) -> bool:
+    """Whether ``loc[i]`` names the member of a union (a `where` rule) and the key after it is
+    in the YAML: the error is about that key."""
+    return i + 1 < len(loc) and isinstance(node, dict) and loc[i + 1] in node
 
 
 def _schema_problem(kind: str, path: YamlPath, value: Any, positions: Positions) -> Problem:
@@ -318,6 +326,8 @@ def _expected(path: YamlPath) -> str:
                     return info.description or "a valid value"
     if len(path) == 2 and path[0] == "stages":
         return "a stage: a mapping with at least 'url'"
+    if len(path) == 4 and path[2] == "where":
+        return f"a text to equal, or a rule: a mapping with one of {', '.join(where.RULES)}"
     if len(path) == 4 and path[2] == "downloads":
         return "a download: a mapping with 'url' and 'save_as'"
     if len(path) == 2 and path[0] == "vars":

@@ -9,7 +9,7 @@ from __future__ import annotations
 import keyword
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, create_model
 
 from yamlcrawl.language import where
 from yamlcrawl.language.pagination import STYLES
@@ -243,7 +243,16 @@ else:
     RuleSpec.__doc__ = "A test of a value in `where` (exactly one key)."
 
 
-Rule = Annotated[Scalar | RuleSpec, Field(union_mode="left_to_right")]
+def _rule_or_value(value: Any) -> str:
+    """A mapping is a rule, anything else a value to equal: a rule's errors then name its key."""
+    return "rule" if isinstance(value, dict) else "value"
+
+
+Rule = Annotated[
+    Annotated[Scalar, Field(union_mode="left_to_right"), Tag("value")]
+    | Annotated[RuleSpec, Tag("rule")],
+    Discriminator(_rule_or_value),
+]
 
 
 class StageSpec(_Strict):

@@ -12,7 +12,7 @@ from yamlcrawl.http.fetch import FetchError, fetch_document
 from yamlcrawl.language.jsonpaths import find_all, find_first
 from yamlcrawl.language.plan import DownloadRule, Plan, StagePlan
 from yamlcrawl.language.template import RenderError, compile_template
-from yamlcrawl.language.where import OPERATORS
+from yamlcrawl.language.where import OPERATORS, NotComparableError
 from yamlcrawl.storage.safepath import (
     UnsafePathError,
     escape_value,
@@ -69,16 +69,17 @@ def fetch_page(plan: Plan, unit: PageUnit) -> PageResult:
         return PageResult(unit, url, str(exc), attempts=exc.attempts)
     before = unit.page.items if unit.page is not None else 0
     try:
-        contexts, found, passed = fan_out(plan, stage, context, document.data, before)
+        contexts, found, passed, uncompared = fan_out(plan, stage, context, document.data, before)
     except TooManyItemsError as exc:
         return PageResult(unit, url, str(exc), attempts=document.attempts, bytes=document.bytes)
     children = _children(unit, stage, contexts)
-    warning = None
+    warning = _not_compared(uncompared)
     if stage.paginate is not None:
         counts = (found, len(contexts))  # an empty page ends it; one `where` emptied does not
-        following, warning = next_page(
+        following, paged = next_page(
             stage.paginate, unit.page, unit.key, document, counts, plan.limit, (url, params)
         )
+        warning = "; ".join(w for w in (warning, paged) if w) or None
         if following is not None:
             children += (PageUnit(following.key(), unit.stage, context, following),)
     return PageResult(
@@ -120,14 +121,15 @@ def item_contexts(
 
 def fan_out(
     plan: Plan, stage: StagePlan, context: Mapping[str, Any], data: Any, before: int = 0
-) -> tuple[list[dict[str, Any]], int, int]:
-    """The kept items' contexts (``where``, then ``--limit``), how many items the page had, and
-    how many of them ``where`` kept."""
+) -> tuple[list[dict[str, Any]], int, int, list[str]]:
+    """The kept items' contexts (``where``, then ``--limit``), how many items the page had, how
+    many of them ``where`` kept, and why each it could not compare was left out."""
     base = dict(context)
     base.update((name, find_first(path, data)) for name, path in stage.fields)
+    uncompared: list[str] = []
     if stage.each is None or stage.as_ is None:
-        kept = [base] if passes(stage, base) else []
-        return kept, 1, len(kept)
+        kept = [base] if passes(stage, base, uncompared) else []
+        return kept, 1, len(kept), uncompared
     name = stage.as_
     items = find_all(stage.each, data)
     if len(items) > plan.max_items:
@@ -136,27 +138,46 @@ def fan_out(
             f" ({plan.max_items:,}) — page the list (paginate), or raise run.max_items"
         )
     found = [{**base, name: item} for item in items]
-    contexts = [c for c in found if passes(stage, c)]
+    contexts = [c for c in found if passes(stage, c, uncompared)]
     passed = len(contexts)
     if plan.limit is not None:
         contexts = contexts[: max(plan.limit - before, 0)]
-    return contexts, len(found), passed
+    return contexts, len(found), passed, uncompared
 
 
 class TooManyItemsError(Exception):
     """A page whose fan-out finds more than ``run.max_items`` items: it fails, whole."""
 
 
-def passes(stage: StagePlan, context: Mapping[str, Any]) -> bool:
-    """Whether an item meets every ``where`` rule of its stage (a missing value is empty)."""
+def passes(
+    stage: StagePlan, context: Mapping[str, Any], uncompared: list[str] | None = None
+) -> bool:
+    """Whether an item meets every ``where`` rule of its stage (a missing value is empty).
+
+    An item a comparison cannot order (``gt: 5`` and ``n/a``) does not: why goes to
+    ``uncompared``.
+    """
     for source, test, operand in stage.where:
         try:
             text = compile_template(source).render(context)
         except RenderError:
             text = ""
-        if not OPERATORS[test].holds(operand, text):
+        try:
+            if not OPERATORS[test].holds(operand, text):
+                return False
+        except NotComparableError as exc:
+            if uncompared is not None:
+                uncompared.append(f"{source} gave {exc}")
             return False
     return True
+
+
+def _not_compared(uncompared: list[str]) -> str | None:
+    """The page's warning for the items ``where`` left out as it could not compare them."""
+    if not uncompared:
+        return None
+    items = f"{len(uncompared)} item{'s' if len(uncompared) > 1 else ''}"
+    return f"where left out {items} it could not compare; the first: {uncompared[0]}"
 
 
 def _children(
