@@ -18,10 +18,10 @@ from yamlcrawl.language.loader import load_text
 from yamlcrawl.language.plan import build_plan
 from yamlcrawl.language.spec import RuleSpec
 from yamlcrawl.language.where import RULES
-from yamlcrawl.work.pages import passes
+from yamlcrawl.work.pages import Uncompared, fan_out, passes
 
 
-def kept(rule: str, value: object, uncompared: list[str] | None = None) -> bool:
+def kept(rule: str, value: object, uncompared: Uncompared | None = None) -> bool:
     """Whether an item whose ``v`` is ``value`` passes ``where: {'{item.v}': RULE}``."""
     text = f"""
 stages:
@@ -121,9 +121,21 @@ def test_each_operator_against_values(rule: str, value: object, expected: bool) 
 
 @pytest.mark.parametrize(("rule", "value", "why"), NOT_COMPARABLE)
 def test_a_value_a_comparison_cannot_order_is_left_out(rule: str, value: object, why: str) -> None:
-    uncompared: list[str] = []
+    uncompared = Uncompared()
     assert kept(rule, value, uncompared) is False
-    assert uncompared == [why]
+    assert (uncompared.count, uncompared.first) == (1, why)
+
+
+def test_a_page_says_how_many_items_it_could_not_compare() -> None:
+    text = "stages:\n  s:\n    url: x\n    each: $.i[*]\n    as: i\n    where: {'{i}': {lt: 3}}\n"
+    plan = build_plan(load_text(text, "crawler.yaml", environ={}).spec)
+    data = {"i": [1, "one", 2, None, 5]}
+    contexts, found, passed, uncompared = fan_out(plan, plan.stage("s"), {}, data)
+    assert ([c["i"] for c in contexts], found, passed) == ([1, 2], 5, 2)
+    assert uncompared.warning() == (
+        "where left out 2 items it could not compare; the first: {i} gave 'one', not a number"
+        " to compare with lt 3"
+    )
 
 
 def test_the_schema_has_a_key_for_each_operator() -> None:

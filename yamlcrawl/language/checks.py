@@ -328,7 +328,7 @@ def _check_auth(checker: _Checker, base: YamlPath, auth: AuthSpec | None, scope:
         _check_templates_of(checker, (*base, "basic"), pairs, scope)
 
 
-# What a key each style of pagination needs must say (pagination.py: who needs which).
+# What to write for a key a style of pagination needs (which style needs which: pagination.py).
 _PAGE_KEYS_EXPECTED = {
     "param": "'param: NAME', the query parameter that carries it",
     "size": "'size: N', the number of items per page",

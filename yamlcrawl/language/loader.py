@@ -16,10 +16,11 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from yamlcrawl.language import spec, where
+from yamlcrawl.language import spec
 from yamlcrawl.language.checks import check_semantics
 from yamlcrawl.language.problems import ConfigError, Problem, did_you_mean, dotted
 from yamlcrawl.language.redact import MIN_SECRET_CHARS, is_secret
+from yamlcrawl.language.where import RULES
 
 __all__ = ["ConfigError", "LoadedSpec", "Problem", "load_spec", "load_text"]
 from yamlcrawl.language.yamlsource import Positions, YamlPath, YamlSyntaxError, parse_yaml
@@ -327,7 +328,7 @@ def _expected(path: YamlPath) -> str:
     if len(path) == 2 and path[0] == "stages":
         return "a stage: a mapping with at least 'url'"
     if len(path) == 4 and path[2] == "where":
-        return f"a text to equal, or a rule: a mapping with one of {', '.join(where.RULES)}"
+        return f"a text to equal, or a rule: a mapping with one of {', '.join(RULES)}"
     if len(path) == 4 and path[2] == "downloads":
         return "a download: a mapping with 'url' and 'save_as'"
     if len(path) == 2 and path[0] == "vars":

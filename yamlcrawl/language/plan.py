@@ -64,9 +64,8 @@ class PagePlan:
     start: int
     size: int | None
     size_param: str | None
-    source: str | None = field(
-        metadata=taken_from("from_")
-    )  # `from`: a jsonpath to the cursor or the next URL
+    # `from`: a jsonpath to the cursor or the next URL
+    source: str | None = field(metadata=taken_from("from_"))
     has_more: str | None
     total: str | None
     max_pages: int

@@ -223,14 +223,11 @@ def _attribute(key: str) -> str:
 
 
 def _rule_fields() -> dict[str, Any]:
+    """RuleSpec's fields: one per operator, its key the YAML key, its type the operand's."""
     return {
         _attribute(op.key): (
             op.operand | None,
-            Field(
-                None,
-                alias=op.key if keyword.iskeyword(op.key) else None,
-                description=op.description,
-            ),
+            Field(None, alias=op.key, description=op.description),
         )
         for op in where.RULES.values()
     }

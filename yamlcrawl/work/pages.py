@@ -5,6 +5,7 @@ child pages and files they ask for.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -73,7 +74,7 @@ def fetch_page(plan: Plan, unit: PageUnit) -> PageResult:
     except TooManyItemsError as exc:
         return PageResult(unit, url, str(exc), attempts=document.attempts, bytes=document.bytes)
     children = _children(unit, stage, contexts)
-    warning = _not_compared(uncompared)
+    warning = uncompared.warning()
     if stage.paginate is not None:
         counts = (found, len(contexts))  # an empty page ends it; one `where` emptied does not
         following, paged = next_page(
@@ -121,12 +122,12 @@ def item_contexts(
 
 def fan_out(
     plan: Plan, stage: StagePlan, context: Mapping[str, Any], data: Any, before: int = 0
-) -> tuple[list[dict[str, Any]], int, int, list[str]]:
+) -> tuple[list[dict[str, Any]], int, int, Uncompared]:
     """The kept items' contexts (``where``, then ``--limit``), how many items the page had, how
-    many of them ``where`` kept, and why each it could not compare was left out."""
+    many of them ``where`` kept, and those it left out as it could not compare them."""
     base = dict(context)
     base.update((name, find_first(path, data)) for name, path in stage.fields)
-    uncompared: list[str] = []
+    uncompared = Uncompared()
     if stage.each is None or stage.as_ is None:
         kept = [base] if passes(stage, base, uncompared) else []
         return kept, 1, len(kept), uncompared
@@ -150,7 +151,7 @@ class TooManyItemsError(Exception):
 
 
 def passes(
-    stage: StagePlan, context: Mapping[str, Any], uncompared: list[str] | None = None
+    stage: StagePlan, context: Mapping[str, Any], uncompared: Uncompared | None = None
 ) -> bool:
     """Whether an item meets every ``where`` rule of its stage (a missing value is empty).
 
@@ -167,17 +168,30 @@ def passes(
                 return False
         except NotComparableError as exc:
             if uncompared is not None:
-                uncompared.append(f"{source} gave {exc}")
+                uncompared.add(f"{source} gave {exc}")
             return False
     return True
 
 
-def _not_compared(uncompared: list[str]) -> str | None:
-    """The page's warning for the items ``where`` left out as it could not compare them."""
-    if not uncompared:
-        return None
-    items = f"{len(uncompared)} item{'s' if len(uncompared) > 1 else ''}"
-    return f"where left out {items} it could not compare; the first: {uncompared[0]}"
+@dataclass
+class Uncompared:
+    """Items a page's ``where`` left out as it could not compare them: how many, the first's why."""
+
+    count: int = 0
+    first: str = ""
+
+    def add(self, why: str) -> None:
+        """One more such item."""
+        if not self.count:
+            self.first = why
+        self.count += 1
+
+    def warning(self) -> str | None:
+        """What the page says about them, if there were any."""
+        if not self.count:
+            return None
+        items = f"{self.count} item{'s' if self.count > 1 else ''}"
+        return f"where left out {items} it could not compare; the first: {self.first}"
 
 
 def _children(
