@@ -138,6 +138,18 @@ def test_a_page_says_how_many_items_it_could_not_compare() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("year", "expected"), [(1999, False), (2000, True), (2009, True), (2010, False)]
+)
+def test_a_range_is_two_rules_on_templates_that_give_the_same_text(
+    year: int, expected: bool
+) -> None:
+    text = "stages:\n  s:\n    url: x\n    each: $.i[*]\n    as: i\n"
+    text += "    where: {'{i.year}': {ge: 2000}, '{i.year|strip}': {lt: 2010}}\n"
+    plan = build_plan(load_text(text, "crawler.yaml", environ={}).spec)
+    assert passes(plan.stage("s"), {"i": {"year": year}}) is expected
+
+
 def test_the_schema_has_a_key_for_each_operator() -> None:
     keys = [field.alias or name for name, field in RuleSpec.model_fields.items()]
     assert keys == list(RULES)
