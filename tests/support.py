@@ -10,8 +10,7 @@ from typing import Any
 import yaml
 
 from samples.serve import SampleServer
-from yamlcrawl.language.plan import Plan
-from yamlcrawl.types import DownloadUnit, FileRequest, FileResult, PageResult, PageUnit, RunStats
+from yamlcrawl.types import Subscriber
 from yamlcrawl.work.events import Event
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,23 +82,14 @@ def saved_files(output: Path) -> dict[str, bytes]:
     }
 
 
-class Recorder:
+class Recorder(Subscriber):
     """A display that keeps what workers said."""
 
     def __init__(self) -> None:
         self.events: list[Event] = []
 
-    def run_started(self, plan: Plan, stats: RunStats) -> None: ...
-    def page_queued(self, unit: PageUnit) -> None: ...
     def wants_worker_events(self) -> bool:
         return True
 
     def worker_events(self, events: list[Event]) -> None:
         self.events += events
-
-    def tick(self) -> None: ...
-    def page_done(self, result: PageResult) -> None: ...
-    def file_done(self, result: FileResult) -> None: ...
-    def file_skipped(self, request: FileRequest, reason: str) -> None: ...
-    def file_unnamed(self, request: FileRequest, reason: str) -> None: ...
-    def file_planned(self, unit: DownloadUnit) -> None: ...

@@ -116,7 +116,7 @@ def lol_plan(site: Site, output: Path, **overrides: Any) -> Plan:
 def test_progress_comes_from_the_workers(scheduler: str, lol_site: Site, tmp_path: Path) -> None:
     recorder = Recorder()
     plan = lol_plan(lol_site, tmp_path / "out", scheduler=scheduler)
-    stats = Coordinator(plan, recorder).run()
+    stats = Coordinator(plan, [recorder]).run()
     time.sleep(0.3)  # events are advice and may trail the results: collect the last ones
     assert stats.saved == 48
     starts = [e for e in recorder.events if e.kind == "start"]

@@ -69,7 +69,7 @@ def test_an_unreachable_worker_is_left_out_with_a_warning(
 ) -> None:
     plan = lol_plan(lol_site, tmp_path / "out", cluster.scheduler_address)
     with stopped(cluster, 1) as (victim,):
-        stats = Coordinator(plan, Recorder()).run()
+        stats = Coordinator(plan, [Recorder()]).run()
     assert stats.saved == 48 and not stats.failures
     warned = capsys.readouterr().err.splitlines()
     assert warned == [
@@ -83,7 +83,7 @@ def test_no_worker_reachable_stops_with_one_line(
 ) -> None:
     plan = lol_plan(lol_site, tmp_path / "out", cluster.scheduler_address)
     with stopped(cluster, 2) as (first, second), pytest.raises(BackendError) as raised:
-        Coordinator(plan, Recorder())
+        Coordinator(plan, [Recorder()])
     assert str(raised.value) == (
         f"dask mode: no worker of the scheduler at {cluster.scheduler_address} answered within"
         f" 2 s ({first}: no answer; {second}: no answer) — expected its workers running"

@@ -14,8 +14,11 @@ from rich.console import Console
 
 from tests.apiserver import Api
 from tests.conftest import RunCli
+from yamlcrawl.engine.publish import Publisher
 from yamlcrawl.shown import shown
-from yamlcrawl.ui.progress import Reporter
+from yamlcrawl.types import RunStats
+from yamlcrawl.ui.display import Display
+from yamlcrawl.ui.log import Log
 from yamlcrawl.work.events import Event
 
 CLEAR = "\x1b[2J"  # ESC CSI: clear the screen
@@ -110,14 +113,15 @@ def test_the_live_display_on_a_terminal_shows_escapes(tmp_path: Path) -> None:
 
     screen = io.StringIO()
     console = Console(file=screen, force_terminal=True, width=300, color_system="standard")
-    reporter = Reporter(out=console, log=console, live=True)
-    plan = lol_plan("queue")
-    reporter.run_started(plan, reporter.stats)
+    plan, stats = lol_plan("queue"), RunStats()
+    live = Display(plan, console, live=True)
+    reporter = Publisher([stats, live, Log(plan, console)])
+    reporter.run_started(stats)
     detail = f"GET http://x/{HOSTILE}"
     reporter.worker_events([Event("start", f"dask worker {CLEAR}", ("page", (0,)), detail)])
     reporter.worker_events([Event("retry", "pid 7", ("page", (0,)), f"HTTP 503 {HOSTILE}")])
-    console.print(reporter)
-    reporter.finish()
+    console.print(live)
+    live.finish()
     drawn = screen.getvalue()
     for hostile in [CLEAR, TITLE, C1_CSI, "\u202e", OVERWRITE]:
         assert hostile not in drawn

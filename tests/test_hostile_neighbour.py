@@ -204,7 +204,7 @@ def test_events_flow_in_every_mode(mode: str, lol_site: Site, tmp_path: Path) ->
         mode=mode, output_dir=str(tmp_path / "out"), workers=2
     )
     recorder = Recorder()
-    stats = Coordinator(plan, recorder).run()
+    stats = Coordinator(plan, [recorder]).run()
     assert stats.saved == 48
     starts = [e for e in recorder.events if e.kind == "start"]
     assert {e.unit[0] for e in starts} == {"page", "file"}
@@ -228,6 +228,6 @@ def test_where_no_private_socket_can_be_made_the_run_goes_on_without_events(
         mode="thread", output_dir=str(tmp_path / "out"), workers=2
     )
     recorder = Recorder()
-    stats = Coordinator(plan, recorder).run()
+    stats = Coordinator(plan, [recorder]).run()
     assert stats.saved == 48
     assert recorder.events == []

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import shutil
 from pathlib import Path
 
 import jsonschema
@@ -16,11 +15,13 @@ from rich.console import Console
 
 from tests.conftest import RunCli
 from tests.support import ROOT, SAMPLES, Site, lol_args
+from yamlcrawl.engine.publish import Publisher
 from yamlcrawl.language.loader import load_spec
 from yamlcrawl.language.plan import Plan, build_plan
 from yamlcrawl.types import DownloadUnit, FileResult, PageResult, PageUnit, RunStats
-from yamlcrawl.ui import progress
-from yamlcrawl.ui.progress import Reporter
+from yamlcrawl.ui import display, log
+from yamlcrawl.ui.display import Display, PlainProgress
+from yamlcrawl.ui.log import Log
 from yamlcrawl.work.events import Event
 
 MODES = ["serial", "process", "queue", "pool", "thread", "dask"]
@@ -42,10 +43,10 @@ def lol_plan(mode: str = "queue") -> Plan:
     return build_plan(loaded.spec).with_overrides(mode=mode, workers=2)
 
 
-def shown(reporter: Reporter) -> str:
+def shown(drawn: Display) -> str:
     """What the live display shows now, as plain text."""
     console = Console(file=io.StringIO(), force_terminal=True, width=110, record=True)
-    console.print(reporter)
+    console.print(drawn)
     return console.export_text()
 
 
@@ -58,10 +59,11 @@ def file_unit(n: int, rule: int) -> DownloadUnit:
 def test_the_display_shows_growing_totals_bytes_workers_and_counters() -> None:
     clock = Clock()
     terminal = Console(file=io.StringIO(), force_terminal=True, width=110)
-    reporter = Reporter(log=terminal, out=terminal, live=False, clock=clock)
     stats = RunStats()
     plan = lol_plan()
-    reporter.run_started(plan, stats)
+    screen = Display(plan, terminal, live=False, clock=clock)
+    reporter = Publisher([stats, screen])  # the counts and the display, as a run publishes
+    reporter.run_started(stats)
     heroes = PageUnit((0,), "heroes", {})
     reporter.page_queued(heroes)
     reporter.page_done(PageResult(heroes, "http://h/list", None, items=3))
@@ -80,7 +82,7 @@ def test_the_display_shows_growing_totals_bytes_workers_and_counters() -> None:
     )
     clock.now += 2.0
     stats.skipped = 2
-    text = shown(reporter)
+    text = shown(screen)
     assert re.search(rf"heroes pages\s+{BAR}\s+1/1 ", text)
     assert re.search(rf"skins pages\s+{BAR}\s+1/3 ", text)  # final: the hero list is in
     assert re.search(rf"skins\[0\] files\s+{BAR}\s+0/4\+", text)  # more files may come
@@ -101,29 +103,31 @@ def test_the_display_shows_growing_totals_bytes_workers_and_counters() -> None:
     reporter.worker_events([Event("bytes", "pid 43", ("file", (0, 0, 0, 9, 0)), amount=700)])
     reporter.file_done(FileResult(file_unit(9, 0), "failed", error="reset"))  # taken back
     clock.now += 1.0
-    text = shown(reporter)
+    text = shown(screen)
     assert " · 2.0 kB at 666 bytes/s" in text  # 2,000 saved; the failed 700 taken back
     assert re.search(rf"skins pages\s+{BAR}\s+3/3 ", text)
     assert re.search(rf"skins\[0\] files\s+{BAR}\s+2/5 2.0 kB 666 bytes/s", text)  # final
     assert re.search(r"pid 41\s+idle", text)
     clock.now += 5.0  # long gone, as the processes of `process` mode are
-    assert "pid 41" not in shown(reporter)
+    assert "pid 41" not in shown(screen)
 
 
 def test_serial_shows_no_worker_lines() -> None:
-    reporter = Reporter(log=Console(file=io.StringIO()), live=False, clock=Clock())
-    reporter.run_started(lol_plan("serial"), RunStats())
-    reporter.worker_events([Event("start", "pid 1", ("page", (0,)), "GET http://h/list")])
-    assert "GET http://h/list" not in shown(reporter)
+    screen = Display(lol_plan("serial"), Console(file=io.StringIO()), live=False, clock=Clock())
+    screen.run_started(RunStats())
+    screen.worker_events([Event("start", "pid 1", ("page", (0,)), "GET http://h/list")])
+    assert "GET http://h/list" not in shown(screen)
 
 
 def test_the_progress_line_is_key_value_pairs() -> None:
     clock = Clock()
-    reporter = Reporter(log=Console(file=io.StringIO()), live=False, clock=clock)
-    reporter.run_started(lol_plan(), RunStats())
+    plan, stats = lol_plan(), RunStats()
+    plain = PlainProgress(Log(plan, Console(file=io.StringIO())), clock=clock)
+    reporter = Publisher([stats, plain])
+    reporter.run_started(stats)
     reporter.page_queued(PageUnit((0,), "heroes", {}))
     clock.now += 1.25
-    assert reporter.progress_line() == (
+    assert plain.line() == (
         "progress elapsed=1.2s pages=0/1+ files=0/0+ saved=0 present=0 skipped=0 retried=0"
         " failed=0 bytes=0"
     )
@@ -141,7 +145,7 @@ def test_off_a_terminal_plain_lines_a_report_and_a_log(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(progress, "PLAIN_INTERVAL", 0.0)  # a line at every tick
+    monkeypatch.setattr(display, "PLAIN_INTERVAL", 0.0)  # a line at every tick
     output, report, log = tmp_path / "out", tmp_path / "run.json", tmp_path / "run.log"
     options = ["--mode", mode, "--workers", "2", "--report", report, "--log-file", log]
     run = run_cli(*lol_args(lol_site, output, *options))
@@ -213,29 +217,32 @@ def test_the_schema_accepts_the_shipped_crawls_and_refuses_a_typo(run_cli: RunCl
 @pytest.mark.parametrize(
     ("live", "verbosity", "log_file", "wanted"),
     [
-        (True, progress.NORMAL, False, True),  # the live display shows each worker
-        (False, progress.VERBOSE, False, True),  # -v logs each unit and retry
-        (False, progress.NORMAL, True, True),  # --log-file does too
-        (False, progress.NORMAL, False, False),  # a pipe or CI: plain lines only
-        (True, progress.QUIET, False, False),  # -q on a terminal: nothing live
+        (True, log.NORMAL, False, True),  # the live display shows each worker
+        (False, log.VERBOSE, False, True),  # -v logs each unit and retry
+        (False, log.NORMAL, True, True),  # --log-file does too
+        (False, log.NORMAL, False, False),  # a pipe or CI: plain lines only
+        (True, log.QUIET, False, False),  # -q on a terminal: nothing live
     ],
 )
 def test_workers_send_events_only_when_someone_watches(
     live: bool, verbosity: int, log_file: bool, wanted: bool, tmp_path: Path
 ) -> None:
     from yamlcrawl.engine.coordinator import Coordinator
+    from yamlcrawl.engine.output import DryRun
+    from yamlcrawl.ui.cli import watchers
 
-    reporter = Reporter(
-        log=Console(file=io.StringIO()),
+    plan = lol_plan("serial")
+    subscribers, _ = watchers(
+        plan,
+        verbosity,
         live=live,
-        verbosity=verbosity,
+        log=Console(file=io.StringIO()),
         log_file=io.StringIO() if log_file else None,
     )
-    assert reporter.wants_worker_events() is wanted
-    coordinator = Coordinator(lol_plan("serial"), reporter, dry_run=True)  # makes, sends nothing
+    assert Publisher(subscribers).wants_worker_events() is wanted
+    coordinator = Coordinator(plan, subscribers, DryRun())  # makes, sends nothing
     try:
         assert (coordinator.plan.events is not None) is wanted
     finally:
         coordinator.backend.abort()
-        coordinator.sink.close()
-        shutil.rmtree(coordinator._scratch or tmp_path / "none", ignore_errors=True)
+        coordinator._close(completed=False)

@@ -2,7 +2,8 @@
 
 Units of work and their results are frozen dataclasses of plain values, so any backend can
 pickle them to a worker process and back; the HTTP settings are one hashable value per crawl;
-the run's counts are one mutable record the coordinator keeps.
+what a run does reaches its followers as calls on a `Subscriber`, and the run's counts are one
+of them, `RunStats`, which the display, the summary and the report read.
 """
 
 from __future__ import annotations
@@ -228,6 +229,20 @@ def unit_id(unit: Unit) -> UnitId:
     return ("page" if isinstance(unit, PageUnit) else "file", unit.key)
 
 
+EventKind = Literal["start", "bytes", "retry"]
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing a worker did: ``start`` (detail: what), ``bytes`` (amount), ``retry`` (why)."""
+
+    kind: EventKind
+    worker: str
+    unit: tuple[str, tuple[int, ...]]
+    detail: str = ""
+    amount: int = 0
+
+
 @dataclass(frozen=True)
 class Failure:
     """One unit that failed, for the final list."""
@@ -239,9 +254,66 @@ class Failure:
     reason: str
 
 
+class Subscriber:
+    """What follows a run: the coordinator publishes each thing that happens as a call here.
+
+    Every method does nothing; a subscriber overrides those it takes, and is called for those
+    alone (``engine/publish.py``), so an event nobody takes costs nothing. Only the main
+    process publishes, one call at a time, in crawl order where crawl order is settled.
+    """
+
+    def wants_worker_events(self) -> bool:
+        """Whether it shows what workers are doing (else workers need not say it)."""
+        return False
+
+    def run_started(self, stats: RunStats) -> None:
+        """The run begins; ``stats`` are its counts, kept up to date as it goes."""
+
+    def page_queued(self, unit: PageUnit) -> None:
+        """A page became known (a start page, or one a fan-out found)."""
+
+    def page_done(self, result: PageResult) -> None:
+        """A page was fetched, or failed; it may carry a warning."""
+
+    def page_duplicate(self, unit: PageUnit, url: str) -> None:
+        """A page not fetched: the run already made or queued the same request."""
+
+    def page_released(self, result: PageResult) -> None:
+        """A page's turn in crawl order came: its files are named, its `emit` rows are due."""
+
+    def file_planned(self, unit: DownloadUnit) -> None:
+        """A file was named (and, unless the run only lists, queued)."""
+
+    def file_done(self, result: FileResult) -> None:
+        """A download finished: saved, present, or failed."""
+
+    def file_skipped(self, request: FileRequest, status: str, reason: str) -> None:
+        """A file not fetched: ``skipped`` (no URL, a conflict) or ``duplicate``."""
+
+    def file_unnamed(self, request: FileRequest, path: str | None, reason: str) -> None:
+        """A file that could not be named (its save_as failed, or left the folder): failed."""
+
+    def unit_lost(self, lost: Lost) -> None:
+        """A worker died holding a unit (tried once more, then failed)."""
+
+    def worker_events(self, events: list[Event]) -> None:
+        """What workers said they are doing (started, bytes, retries)."""
+
+    def tick(self) -> None:
+        """Called between polls: a chance to refresh or log progress."""
+
+    def run_ended(self, stats: RunStats) -> None:
+        """The run got to its end, or was stopped or interrupted: ``stats`` are final."""
+
+
 @dataclass
-class RunStats:
-    """What a run did, counted as it goes."""
+class RunStats(Subscriber):
+    """What a run did, counted as it goes: the one set of counts, itself a subscriber.
+
+    Results count exactly; what workers report while a unit runs (bytes, retries) is held by
+    unit until its result settles it, so ``bytes_so_far`` and ``retries_so_far`` move as the
+    run does and end equal to the exact counts.
+    """
 
     pages: int = 0
     pages_failed: int = 0
@@ -262,8 +334,96 @@ class RunStats:
     records: int = 0  # rows written by `emit`
     left_out: int = 0  # fan-out items `where` rejected
     stopped: str | None = None  # why the output folder could not take more (full, read-only)
+    pages_queued: int = 0  # pages known (done or still to come)
+    dry_run: bool = False  # files were listed, none fetched
+    _streamed: dict[UnitId, int] = field(default_factory=dict, repr=False, compare=False)
+    _retried: dict[UnitId, int] = field(default_factory=dict, repr=False, compare=False)
+    _streaming: int = field(default=0, repr=False, compare=False)  # sum of _streamed
+    _retrying: int = field(default=0, repr=False, compare=False)  # sum of _retried
 
     @property
     def ok(self) -> bool:
         """No unit failed and the run was not interrupted or stopped."""
         return not self.failures and not self.interrupted and self.stopped is None
+
+    @property
+    def bytes_so_far(self) -> int:
+        """Bytes saved, and those downloads still running have reported."""
+        return self.bytes + self._streaming
+
+    @property
+    def retries_so_far(self) -> int:
+        """Retries of settled units, and those units still running have reported."""
+        return self.retries + self._retrying
+
+    def page_queued(self, unit: PageUnit) -> None:
+        """One more page known."""
+        self.pages_queued += 1
+
+    def page_done(self, result: PageResult) -> None:
+        """A page, its retries and what `where` left out; a failure or warning listed."""
+        self.pages += 1
+        self._settled(unit_id(result.unit), result.attempts)
+        self.left_out += result.left_out
+        if result.error is not None:
+            self.pages_failed += 1
+            stage = result.unit.stage
+            self.failures.append(Failure("page", stage, result.url, None, result.error))
+        if result.warning is not None:
+            self.warnings.append(f"{result.unit.stage} {result.url}: {result.warning}")
+
+    def page_duplicate(self, unit: PageUnit, url: str) -> None:
+        """A page request asked again."""
+        self.duplicates += 1
+
+    def file_planned(self, unit: DownloadUnit) -> None:
+        """One more file named."""
+        self.planned += 1
+
+    def file_done(self, result: FileResult) -> None:
+        """Saved (with its bytes), present, or failed (listed with its reason)."""
+        unit = result.unit
+        self._settled(("file", unit.key), result.attempts)
+        if result.status == "saved":
+            self.saved += 1
+            self.bytes += result.bytes
+        elif result.status == "present":
+            self.present += 1
+        else:
+            self.failed += 1
+            reason = result.error or "failed"
+            self.failures.append(Failure("file", unit.stage, unit.url, result.path, reason))
+
+    def file_skipped(self, request: FileRequest, status: str, reason: str) -> None:
+        """A duplicate, or a skip."""
+        if status == "duplicate":
+            self.duplicates += 1
+        else:
+            self.skipped += 1
+
+    def file_unnamed(self, request: FileRequest, path: str | None, reason: str) -> None:
+        """A file that could not be named failed."""
+        self.failed += 1
+        self.failures.append(Failure("file", request.stage, request.url, path, reason))
+
+    def unit_lost(self, lost: Lost) -> None:
+        """A worker died holding a unit."""
+        self.lost += 1
+
+    def worker_events(self, events: list[Event]) -> None:
+        """Bytes and retries of units still running, until their results settle them."""
+        for event in events:
+            if event.kind == "bytes":
+                self._streamed[event.unit] = self._streamed.get(event.unit, 0) + event.amount
+                self._streaming += event.amount
+            elif event.kind == "retry":
+                self._retried[event.unit] = self._retried.get(event.unit, 0) + 1
+                self._retrying += 1
+
+    def _settled(self, uid: UnitId, attempts: int) -> None:
+        """A unit's result counts exactly: what it reported while running is taken back."""
+        self.retries += max(attempts - 1, 0)
+        if self._streamed:
+            self._streaming -= self._streamed.pop(uid, 0)
+        if self._retried:
+            self._retrying -= self._retried.pop(uid, 0)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from yamlcrawl.storage.outdir import STATE_DIR, FolderError, ensure_folder, refuse_links
+from yamlcrawl.types import FileResult, Subscriber
 
 __all__ = ["STATE_DIR", "Finished", "NoState", "StateStore"]
 
@@ -58,8 +59,9 @@ class Finished:
     path: str  # where it was saved
 
 
-class StateStore:
-    """The finished downloads of every run into one output folder."""
+class StateStore(Subscriber):
+    """The finished downloads of every run into one output folder (a subscriber of the run:
+    it records each file saved or found present as the coordinator publishes it)."""
 
     def __init__(self, folder: Path, fresh: bool = False) -> None:
         """Open (or make) the state of ``folder``.
@@ -114,6 +116,13 @@ class StateStore:
         with self._failing("read"):
             row = self._db.execute(query, (path,)).fetchone()
         return None if row is None else Finished(row[0], int(row[1]), row[2], row[3])
+
+    def file_done(self, result: FileResult) -> None:
+        """Remember a file saved or present; a `{ext}` one also by its name without it."""
+        if result.status in ("saved", "present") and result.sha256 is not None:
+            unit = result.unit
+            planned = unit.path if unit.ext_to_come else None
+            self.record(result.path, unit.url, result.bytes, result.sha256, planned)
 
     def record(
         self, path: str, url: str, size: int, sha256: str, planned: str | None = None

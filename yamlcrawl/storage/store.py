@@ -9,18 +9,28 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
 from yamlcrawl.storage.outdir import FolderError, describe, open_text, temporary_path
 from yamlcrawl.storage.safepath import UnsafePathError, resolve_inside
-from yamlcrawl.types import FileRequest, FileResult, PageResult, PageUnit, format_value
+from yamlcrawl.types import (
+    FileRequest,
+    FileResult,
+    PageResult,
+    PageUnit,
+    Subscriber,
+    format_value,
+)
 
 
-class Manifest:
-    """Append-only JSON Lines: a record per file (saved, present, skipped, failed) or bad page."""
+class Manifest(Subscriber):
+    """Append-only JSON Lines: a record per file (saved, present, skipped, failed) or bad page.
+
+    A subscriber of the run: it writes what the coordinator publishes, as it is published.
+    """
 
     def __init__(
         self, path: Path | None, redact: Callable[[dict[str, Any]], dict[str, Any]] | None = None
@@ -71,6 +81,21 @@ class Manifest:
         if result.error:
             record["error"] = result.error
         self.write(record)
+
+    def file_skipped(self, request: FileRequest, status: str, reason: str) -> None:
+        """Record a file skipped (no URL, a conflict) or a duplicate."""
+        self.file_not_fetched(request, status, reason)
+
+    def file_unnamed(self, request: FileRequest, path: str | None, reason: str) -> None:
+        """Record a file that could not be named: it failed."""
+        self.file_not_fetched(request, "failed", reason)
+
+    def page_done(self, result: PageResult) -> None:
+        """Record a page that failed, or that ended something early."""
+        if result.error is not None:
+            self.page_failed(result)
+        if result.warning is not None:
+            self.page_warning(result)
 
     def file_not_fetched(self, request: FileRequest, status: str, reason: str) -> None:
         """Record a file that was never fetched: skipped, duplicate, or unnameable."""
@@ -142,21 +167,29 @@ class Manifest:
         self.close()
 
 
-class Records:
+class Records(Subscriber):
     """The run's `emit` files: rows in crawl order, JSON Lines or CSV by the file's extension.
 
-    Rows go to a temporary file in ``.yamlcrawl/tmp/`` as pages are released; a run that ends
-    (failures or not) puts each file in place at once, so a rerun writes the whole file again
+    Rows go to a temporary file in ``.yamlcrawl/tmp/`` as pages are released (in crawl order,
+    as the coordinator publishes `page_released`, for the stages ``by_stage`` names); a run that
+    ends (failures or not) puts each file in place at once, so a rerun writes the whole file again
     and a reader never sees half of one. An interrupted run leaves the last complete one.
     """
 
-    def __init__(self, root: Path, files: Iterable[tuple[str, Sequence[str]]]) -> None:
-        """Start a temporary file for each of ``files`` (name, columns).
+    def __init__(
+        self,
+        root: Path,
+        files: Iterable[tuple[str, Sequence[str]]],
+        by_stage: Mapping[str, str] | None = None,
+    ) -> None:
+        """Start a temporary file for each of ``files`` (name, columns); ``by_stage`` says
+        which file each stage's released pages write to.
 
         Raises:
             FolderError: a file's place is outside the folder (a link), or cannot be written.
         """
         self._open: dict[str, tuple[IO[str], Path, Path, Any]] = {}
+        self.by_stage = dict(by_stage or {})
         self.written = 0
         try:
             for name, columns in files:
@@ -180,6 +213,12 @@ class Records:
         self._open[name] = (stream, final, temporary, writer)
         if writer is not None:
             self._write(name, lambda: writer.writerow(columns))
+
+    def page_released(self, result: PageResult) -> None:
+        """Append the rows of a page whose turn came, if it was read and its stage emits."""
+        name = self.by_stage.get(result.unit.stage)
+        if name is not None and result.error is None:
+            self.add(name, result.records)
 
     def add(self, name: str, rows: Iterable[dict[str, Any]]) -> None:
         """Append rows to one file (its columns in the order `emit.fields` gives them).

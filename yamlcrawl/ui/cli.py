@@ -18,9 +18,12 @@ from typing import TYPE_CHECKING, TextIO
 from yamlcrawl import __version__
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from yamlcrawl.language.loader import LoadedSpec
     from yamlcrawl.language.plan import Plan
-    from yamlcrawl.types import RunStats
+    from yamlcrawl.types import Subscriber
+    from yamlcrawl.ui.display import Display
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 COMMANDS = ("run", "validate", "plan", "init", "schema")
@@ -263,18 +266,22 @@ def _crawl(args: argparse.Namespace, plan: Plan, log_file: TextIO | None) -> int
 
     from yamlcrawl.backends import BackendError
     from yamlcrawl.engine.coordinator import Coordinator
+    from yamlcrawl.engine.output import DryRun, SaveFiles
     from yamlcrawl.storage.outdir import FolderBusyError, FolderError
     from yamlcrawl.types import RunStats
-    from yamlcrawl.ui.progress import NORMAL, QUIET, VERBOSE, Reporter
+    from yamlcrawl.ui.log import NORMAL, QUIET, VERBOSE
+    from yamlcrawl.ui.report import Report
 
     verbosity = QUIET if args.quiet else VERBOSE if args.verbose else NORMAL
     # `--report -`: the JSON alone on stdout, the summary on stderr.
     out = Console(stderr=True, highlight=False, soft_wrap=True) if _to_stdout(args) else None
-    reporter = Reporter(out=out, verbosity=verbosity, dry_run=args.dry_run, log_file=log_file)
+    subscribers, display = watchers(
+        plan, verbosity, dry_run=args.dry_run, out=out, log_file=log_file, report=args.report
+    )
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        coordinator = Coordinator(plan, reporter, dry_run=args.dry_run, fresh=args.fresh)
-        stats = coordinator.run()
+        output = DryRun() if args.dry_run else SaveFiles()
+        stats = Coordinator(plan, subscribers, output, fresh=args.fresh).run()
     except BackendError as exc:  # raised before anything is drawn or written
         from yamlcrawl.shown import shown
 
@@ -282,22 +289,59 @@ def _crawl(args: argparse.Namespace, plan: Plan, log_file: TextIO | None) -> int
         return EXIT_USAGE
     except FolderError as exc:  # the folder cannot be used: nothing was fetched
         print(f"yamlcrawl: {exc}", file=sys.stderr)
-        if not isinstance(exc, FolderBusyError):  # another run's folder: touch nothing
-            _write_report(args, plan, RunStats(stopped=str(exc)))
+        if args.report is not None and not isinstance(exc, FolderBusyError):
+            Report(plan, args.report).write(RunStats(stopped=str(exc)))  # (another run's: no)
         return EXIT_USAGE
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        reporter.finish()
-    if stats.stopped is not None:
-        print(f"yamlcrawl: {stats.stopped}", file=sys.stderr)
-    reporter.summary(plan, stats)
-    _write_report(args, plan, stats)
+        if display is not None:
+            display.finish()
     if stats.interrupted:
         return EXIT_INTERRUPTED
     if stats.stopped is not None:
         return EXIT_USAGE
     return EXIT_OK if stats.ok else EXIT_FAILED
+
+
+def watchers(
+    plan: Plan,
+    verbosity: int,
+    *,
+    dry_run: bool = False,
+    live: bool | None = None,
+    out: Console | None = None,
+    log: Console | None = None,
+    log_file: TextIO | None = None,
+    report: Path | None = None,
+) -> tuple[list[Subscriber], Display | None]:
+    """What follows a run for the person running it, in the order it closes: the live display
+    (on a terminal, unless quiet, ``NO_COLOR`` or a dry run), the lines, a dry run's list, the
+    summary, the plain progress lines, the report. Also the display, to stop on any exit."""
+    import os
+
+    from rich.console import Console
+
+    from yamlcrawl.ui.display import Display, PlainProgress
+    from yamlcrawl.ui.listing import Listing
+    from yamlcrawl.ui.log import QUIET, Log
+    from yamlcrawl.ui.report import Report
+    from yamlcrawl.ui.summary import Summary
+
+    out = out or Console(highlight=False, soft_wrap=True)
+    log = log or Console(stderr=True, highlight=False, soft_wrap=True)
+    if live is None:
+        live = log.is_terminal and not os.environ.get("NO_COLOR")
+    live = live and verbosity != QUIET and not dry_run
+    lines = Log(plan, log, verbosity, log_file)
+    display = Display(plan, log) if live else None
+    subscribers: list[Subscriber] = [*([display] if display else []), lines]
+    if dry_run:
+        subscribers.append(Listing(plan, out))
+    subscribers += [Summary(plan, out), PlainProgress(lines, periodic=not live)]
+    if report is not None:
+        subscribers.append(Report(plan, report))
+    return subscribers, display
 
 
 def _to_stdout(args: argparse.Namespace) -> bool:
@@ -312,26 +356,6 @@ def _make_folder(folder: Path) -> None:
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise UsageError(f"cannot make the output folder {folder}: {reason}") from None
-
-
-def _write_report(args: argparse.Namespace, plan: Plan, stats: RunStats) -> None:
-    """Write the JSON report, if asked for (see ``storage.userfiles.write_output``)."""
-    import json
-
-    from yamlcrawl.storage.outdir import FolderError
-    from yamlcrawl.storage.userfiles import write_output
-    from yamlcrawl.ui.progress import report
-
-    if args.report is None:
-        return
-    text = json.dumps(report(plan, stats, args.dry_run), ensure_ascii=False, indent=2) + "\n"
-    try:
-        write_output(str(args.report), text, Path(plan.output.dir))
-    except OSError as exc:
-        why = exc.strerror or str(exc)
-        print(f"yamlcrawl: cannot write the report {args.report}: {why}", file=sys.stderr)
-    except FolderError as exc:
-        print(f"yamlcrawl: cannot write the report {args.report}: {exc}", file=sys.stderr)
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

@@ -27,16 +27,16 @@ import struct
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from yamlcrawl.types import Channel, UnitId
+from yamlcrawl.types import Event as Event  # the shared vocabulary's; sent from here
+from yamlcrawl.types import EventKind as EventKind
 
 if TYPE_CHECKING:
     from yamlcrawl.language.plan import Plan
 
-EventKind = Literal["start", "bytes", "retry"]
 KINDS = ("start", "bytes", "retry")
 UNIT_KINDS = ("page", "file")
 BYTES_EVERY = 0.1  # seconds between two byte reports of one download
@@ -46,17 +46,6 @@ MAX_KEY = 4096  # indices in a unit's key (one per stage of depth)
 MAX_NUMBER = 2**53  # an index or an amount of bytes past this is not one
 SUN_PATH = 107  # bytes a socket's path may take (108 with its final NUL, on Linux)
 STATE_DIR = ".yamlcrawl"  # as in state.py (not imported: workers load this module early)
-
-
-@dataclass(frozen=True)
-class Event:
-    """One thing a worker did: ``start`` (detail: what), ``bytes`` (amount), ``retry`` (why)."""
-
-    kind: EventKind
-    worker: str
-    unit: tuple[str, tuple[int, ...]]
-    detail: str = ""
-    amount: int = 0
 
 
 Address = Channel | str | None  # the main process's socket, a Dask event topic, or nowhere

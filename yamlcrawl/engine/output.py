@@ -1,0 +1,183 @@
+"""Where a run's files go: the output folder (a run), or nowhere (``--dry-run``, which lists).
+
+The coordinator runs the same loop either way; the output says what differs, in one place:
+which folder the run's own files (events socket, throttle) live in, which subscribers keep the
+run's record (manifest, resume state, `emit` files), what an earlier run finished, and whether
+a named file is fetched at all. A dry run fetches pages, names files and lists them (a
+subscriber of the user interface prints the list); it takes no folder and writes nothing in it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from functools import partial
+from pathlib import Path
+from typing import Protocol
+
+from yamlcrawl.language.plan import Plan
+from yamlcrawl.language.redact import redact_value
+from yamlcrawl.storage.outdir import FolderError, OutputFolder, sweep_temporaries
+from yamlcrawl.storage.state import NoState, StateStore
+from yamlcrawl.storage.store import Manifest, Records
+from yamlcrawl.types import FileResult, RunStats, Subscriber
+
+
+class Output(Protocol):
+    """What a run does with the files it names."""
+
+    saves: bool  # named files are fetched and saved (False: a dry run lists them)
+    state: StateStore | NoState  # what earlier runs finished
+
+    def take(self, plan: Plan) -> Path:
+        """Take the place the run writes to; returns the folder for the run's own files.
+
+        Raises:
+            FolderError: the output folder cannot be used (busy, unusable).
+        """
+
+    def reserved(self, plan: Plan) -> list[str]:
+        """Names no download may take (the manifest, `emit` files)."""
+
+    def open(self, plan: Plan, fresh: bool) -> list[Subscriber]:
+        """Open the run's record (manifest, state, `emit` files): the subscribers that keep it.
+
+        Raises:
+            FolderError: one of them cannot be used; the message says which and why.
+        """
+
+    def remove_partial_files(self) -> None:
+        """After an interrupt: no temporary file of an unfinished download stays behind."""
+
+    def close(self, completed: bool, stats: RunStats) -> None:
+        """Put the record in place (``completed``) or drop what is unfinished, and let go.
+
+        A failure to write here is noted in ``stats.stopped``.
+        """
+
+
+class SaveFiles:
+    """A run: files saved in the output folder, taken (locked) for the run."""
+
+    saves = True
+
+    def __init__(self) -> None:
+        self.state: StateStore | NoState = NoState()
+        self._folder: OutputFolder | None = None
+        self._root = Path()
+        self._manifest: Manifest | None = None
+        self._records: Records | None = None
+
+    def take(self, plan: Plan) -> Path:
+        """Lock the output folder (before anything is made in it)."""
+        self._root = Path(plan.output.dir)
+        self._folder = OutputFolder(self._root)
+        try:
+            self._folder.open()
+        except BaseException:
+            self._folder.close()
+            raise
+        return self._root
+
+    def reserved(self, plan: Plan) -> list[str]:
+        """The manifest and every `emit` file."""
+        manifest = [plan.output.manifest] if plan.output.manifest else []
+        return manifest + _emit_names(plan)
+
+    def open(self, plan: Plan, fresh: bool) -> list[Subscriber]:
+        """The state, the manifest (if kept), the `emit` files, then the full-folder stop."""
+        name = plan.output.manifest
+        manifest = Manifest(
+            self._root / name if name else None, partial(redact_value, secrets=plan.secrets)
+        )
+        self._manifest = manifest
+        self.state = StateStore(self._root, fresh)
+        emits = [(s.emit[0], [c for c, _ in s.emit[1]]) for s in plan.stages if s.emit]
+        by_stage = {s.name: s.emit[0] for s in plan.stages if s.emit}
+        if emits:
+            self._records = Records(self._root, emits, by_stage)
+        kept: list[Subscriber] = [self.state]
+        if name:
+            kept.append(manifest)
+        if self._records is not None:
+            kept.append(self._records)
+        return [*kept, _StopWhenFull(self._root)]
+
+    def remove_partial_files(self) -> None:
+        """Every temporary file left is one of an unfinished download (its workers stopped)."""
+        sweep_temporaries(self._root)
+
+    def close(self, completed: bool, stats: RunStats) -> None:
+        """Put `emit` files in place (a run that got to its end) or drop them, close the
+        manifest and the state, and let go of the folder."""
+        steps = (partial(self._finish_records, completed, stats), self._close_manifest)
+        try:
+            for step in (*steps, self.state.close):
+                try:
+                    step()
+                except FolderError as exc:
+                    stats.stopped = stats.stopped or str(exc)
+        finally:
+            if self._folder is not None:
+                self._folder.close()
+
+    def _finish_records(self, completed: bool, stats: RunStats) -> None:
+        if self._records is not None:
+            self._records.finish(complete=completed)
+            stats.records = self._records.written
+
+    def _close_manifest(self) -> None:
+        if self._manifest is not None:
+            self._manifest.close()
+
+
+class DryRun:
+    """``--dry-run``: files are named and listed, none fetched; nothing is written in the
+    output folder (the run's own files go to a scratch folder, removed at the end)."""
+
+    saves = False
+
+    def __init__(self) -> None:
+        self.state: StateStore | NoState = NoState()
+        self._scratch: str | None = None
+
+    def take(self, plan: Plan) -> Path:
+        """A scratch folder of its own."""
+        self._scratch = tempfile.mkdtemp(prefix="yamlcrawl-")
+        return Path(self._scratch)
+
+    def reserved(self, plan: Plan) -> list[str]:
+        """The `emit` files (as a run would; there is no manifest)."""
+        return _emit_names(plan)
+
+    def open(self, plan: Plan, fresh: bool) -> list[Subscriber]:
+        """No record is kept."""
+        return []
+
+    def remove_partial_files(self) -> None:
+        """Nothing was downloaded."""
+
+    def close(self, completed: bool, stats: RunStats) -> None:
+        """Remove the scratch folder."""
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+
+
+def _emit_names(plan: Plan) -> list[str]:
+    return [stage.emit[0] for stage in plan.stages if stage.emit]
+
+
+class _StopWhenFull(Subscriber):
+    """A download the folder could not take (full, read-only) stops the run, once it is
+    counted and recorded and before it is shown: every next file would fail the same way."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def file_done(self, result: FileResult) -> None:
+        """Stop the run at a file the folder could not take."""
+        if result.folder_full:
+            raise FolderError(
+                f"the output folder {self.root} cannot take more files ({result.error}):"
+                " the run stopped; what it saved is whole, and a rerun fetches the rest"
+            )
