@@ -20,19 +20,25 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from samples.serve import start_server  # noqa: E402
+from yamlcrawl.backends import modes  # noqa: E402
 from yamlcrawl.engine.coordinator import Coordinator  # noqa: E402
 from yamlcrawl.language.loader import load_spec  # noqa: E402
-from yamlcrawl.language.plan import build_plan  # noqa: E402
-from yamlcrawl.ui.progress import Reporter  # noqa: E402
+from yamlcrawl.language.plan import Plan, build_plan  # noqa: E402
+from yamlcrawl.ui.display import Display  # noqa: E402
+from yamlcrawl.ui.summary import Summary  # noqa: E402
 
 
-class Capture(Reporter):
-    """A reporter that draws one mid-run frame into a recording console."""
+class Capture(Display):
+    """The live display, drawing one mid-run frame into a recording console."""
 
-    def __init__(self, screen: Console) -> None:
-        super().__init__(out=screen, log=Console(file=io.StringIO()), live=False)
+    def __init__(self, plan: Plan, screen: Console) -> None:
+        super().__init__(plan, Console(file=io.StringIO()), live=False)
         self.screen = screen
         self.taken = False
+
+    def wants_worker_events(self) -> bool:
+        """The worker lines are part of the frame."""
+        return True
 
     def tick(self) -> None:
         """Take the frame once 20 files are saved."""
@@ -45,16 +51,15 @@ class Capture(Reporter):
 def main() -> int:
     """Run the crawl and write docs/run.svg."""
     server, base = start_server(ROOT / "samples/lol/site", delay=0.15)
-    loaded = load_spec(ROOT / "crawler.yaml", {"img": f"{base}/images/lol/act/img"})
+    loaded = load_spec(ROOT / "crawler.yaml", {"img": f"{base}/images/lol/act/img"}, modes())
     screen = Console(record=True, width=104, file=io.StringIO(), force_terminal=True)
     screen.print("$ yamlcrawl crawler.yaml --mode queue --set img=http://127.0.0.1:8000/...\n")
     with tempfile.TemporaryDirectory() as output:
         plan = build_plan(loaded.spec, "crawler.yaml").with_overrides(
             mode="queue", workers=4, output_dir=output
         )
-        reporter = Capture(screen)
-        stats = Coordinator(plan, reporter).run()
-        reporter.summary(plan.with_overrides(output_dir="downloads"), stats)
+        summary = Summary(plan.with_overrides(output_dir="downloads"), screen)
+        Coordinator(plan, [Capture(plan, screen), summary]).run()
     server.shutdown()
     server.server_close()
     screen.save_svg(str(ROOT / "docs/run.svg"), title="yamlcrawl crawler.yaml")
