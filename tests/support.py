@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,12 +11,34 @@ from typing import Any
 import yaml
 
 from samples.serve import SampleServer
-from yamlcrawl.types import Subscriber
+from yamlcrawl.http.fetch import download_to
+from yamlcrawl.storage.files import FileSlot
+from yamlcrawl.types import HttpSettings, Subscriber
 from yamlcrawl.work.events import Event
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
 REWRITES = {"lol": ("https://game.gtimg.cn",), "gallery": ("https://cdn.example.test",)}
+
+
+@dataclass(frozen=True)
+class Saved:
+    """A file :func:`download` saved."""
+
+    bytes: int
+    sha256: str
+    attempts: int
+    path: Path
+
+
+def download(settings: HttpSettings, url: str, final: Path, **options: Any) -> Saved:
+    """``download_to`` into a storage slot for ``final``, outside any crawl's folder: its
+    temporary is a new hidden name beside it, so a test sees every file it leaves."""
+    temporary = final.with_name(f".{uuid.uuid4().hex}.part")
+    with FileSlot(final.parent, final.name, temporary=temporary) as slot:
+        attempts = download_to(settings, url, slot, **options)
+        written = slot.commit()
+    return Saved(written.bytes, written.sha256, attempts, final.parent / written.path)
 
 
 @dataclass

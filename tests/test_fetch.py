@@ -25,8 +25,9 @@ from typing import Any
 import pytest
 import urllib3.connectionpool
 
+from tests.support import download
 from yamlcrawl.http import fetch, transport
-from yamlcrawl.http.fetch import FetchError, download_to, fetch_document
+from yamlcrawl.http.fetch import FetchError, fetch_document
 from yamlcrawl.types import HttpSettings
 
 FAST = HttpSettings(timeout=5.0, retries=3, backoff=0.5, user_agent="yamlcrawl-tests/1.0")
@@ -373,7 +374,7 @@ def test_short_body_caught_even_if_urllib3_does_not_enforce_length(
         fetch_document(settings, url)
     progress: list[int] = []
     with pytest.raises(FetchError, match=f"{cause}$"):
-        download_to(settings, url, tmp_path / "a.jpg", on_bytes=progress.append)
+        download(settings, url, tmp_path / "a.jpg", on_bytes=progress.append)
     assert progress == [1200, -1200, 1200, -1200]
     assert list(tmp_path.iterdir()) == []
 
@@ -389,7 +390,7 @@ def test_broken_chunked_stream_is_retried(site: Site, tmp_path: Path, sleeps: li
     url = site.custom("/chunks.jpg", _broken_chunks)
     final = tmp_path / "a.jpg"
     with pytest.raises(FetchError, match=r"failed after 2 attempts: the chunked body broke off$"):
-        download_to(HttpSettings(retries=1, user_agent="t"), url, final)
+        download(HttpSettings(retries=1, user_agent="t"), url, final)
     assert site.hits["/chunks.jpg"] == 2
     assert list(tmp_path.iterdir()) == []
 
@@ -406,7 +407,7 @@ def _stalls_mid_body(handler: BaseHTTPRequestHandler) -> None:
 def test_stall_mid_body_times_out(site: Site, tmp_path: Path) -> None:
     url = site.custom("/stall.jpg", _stalls_mid_body)
     with pytest.raises(FetchError, match=r"failed: timed out after 0.5 s$"):
-        download_to(HttpSettings(timeout=0.5, retries=0, user_agent="t"), url, tmp_path / "a")
+        download(HttpSettings(timeout=0.5, retries=0, user_agent="t"), url, tmp_path / "a")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -549,14 +550,14 @@ def test_only_http_urls(tmp_path: Path, url: str, problem: str) -> None:
     assert str(caught.value) == f"GET {url} refused: the URL {problem}"
     assert caught.value.attempts == 0
     with pytest.raises(FetchError, match="refused"):
-        download_to(FAST, url, tmp_path / "x")
+        download(FAST, url, tmp_path / "x")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_redirect_to_another_scheme_is_refused(site: Site, tmp_path: Path) -> None:
     url = site.serve("/img.jpg", Reply(302, headers={"Location": "file:///etc/passwd"}))
     with pytest.raises(FetchError, match=r"failed: redirected to a URL that is not http or https"):
-        download_to(FAST, url, tmp_path / "img.jpg")
+        download(FAST, url, tmp_path / "img.jpg")
     assert site.hits["/img.jpg"] == 1
     assert list(tmp_path.iterdir()) == []
 
@@ -569,7 +570,7 @@ def test_download_writes_bytes_and_sha256(site: Site, tmp_path: Path) -> None:
     url = site.serve("/big.jpg", Reply(200, body, {"Content-Type": "image/jpeg"}))
     final = tmp_path / "安妮" / "K／DA 阿狸电脑版.jpg"
     progress: list[int] = []
-    saved = download_to(FAST, url, final, on_bytes=progress.append)
+    saved = download(FAST, url, final, on_bytes=progress.append)
     assert final.read_bytes() == body
     assert (saved.bytes, saved.sha256, saved.attempts) == (
         len(body),
@@ -589,7 +590,7 @@ def test_download_retries_a_short_body_from_scratch(
     cut = Reply(200, body[: fetch._CHUNK * 2 + 1000], length=size)
     url = site.serve("/cut.jpg", cut, Reply(200, body))
     progress: list[int] = []
-    saved = download_to(FAST, url, tmp_path / "a.jpg", on_bytes=progress.append)
+    saved = download(FAST, url, tmp_path / "a.jpg", on_bytes=progress.append)
     assert (saved.attempts, saved.bytes) == (2, size)
     assert (tmp_path / "a.jpg").read_bytes() == body
     # the chunks of the failed attempt were reported, then taken back in one call
@@ -603,7 +604,7 @@ def test_download_always_short_leaves_nothing(
     url = site.serve("/cut.jpg", Reply(200, b"x" * 1200, length=5000))
     progress: list[int] = []
     with pytest.raises(FetchError) as caught:
-        download_to(FAST, url, tmp_path / "d" / "a.jpg", on_bytes=progress.append)
+        download(FAST, url, tmp_path / "d" / "a.jpg", on_bytes=progress.append)
     assert (
         str(caught.value)
         == f"GET {url} failed after 4 attempts: body ended after 1200 of 5000 bytes"
@@ -616,7 +617,7 @@ def test_download_always_short_leaves_nothing(
 def test_download_non_2xx(site: Site, tmp_path: Path) -> None:
     url = site.serve("/gone.jpg", Reply(410, b"gone"))
     with pytest.raises(FetchError, match=r"failed: HTTP 410 Gone$"):
-        download_to(FAST, url, tmp_path / "a.jpg")
+        download(FAST, url, tmp_path / "a.jpg")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -628,14 +629,14 @@ def test_interrupted_download_removes_the_part_file(site: Site, tmp_path: Path) 
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        download_to(FAST, url, tmp_path / "a.jpg", on_bytes=interrupt)
+        download(FAST, url, tmp_path / "a.jpg", on_bytes=interrupt)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_download_with_a_long_name(site: Site, tmp_path: Path) -> None:
     final = tmp_path / ("阿狸" * 40 + "电脑版.jpg")  # 253 bytes
     url = site.serve("/a.jpg", Reply(200, b"jpeg"))
-    assert download_to(FAST, url, final).bytes == 4
+    assert download(FAST, url, final).bytes == 4
     assert list(tmp_path.iterdir()) == [final]
 
 

@@ -21,13 +21,13 @@ import pytest
 
 from tests.apiserver import Api
 from tests.conftest import RunCli
-from tests.support import saved_files
+from tests.support import download, saved_files
 from tests.test_extraction import lol_plan
 from tests.test_fetch import JSON, Reply, Site, serve_site
 from tests.test_fetch import site as site
 from tests.test_fetch import tls_server as tls_server
 from yamlcrawl.http import fetch
-from yamlcrawl.http.fetch import FetchError, download_to, fetch_document
+from yamlcrawl.http.fetch import FetchError, fetch_document
 from yamlcrawl.http.transport import _keeps_credentials, _origin
 from yamlcrawl.language.loader import load_text
 from yamlcrawl.language.plan import build_plan
@@ -254,7 +254,7 @@ def test_a_dripping_server_fails_at_the_deadline_and_is_not_retried(
         assert time.monotonic() - start < 10  # 2 s of deadline; a drip alone would take 60+
         start = time.monotonic()
         with pytest.raises(FetchError) as file:
-            download_to(DEADLINE, f"{server.base}/x", tmp_path / "x.bin")
+            download(DEADLINE, f"{server.base}/x", tmp_path / "x.bin")
         assert time.monotonic() - start < 10
     assert str(page.value) == f"GET {server.base}/x {PAST}"
     assert str(file.value) == f"GET {server.base}/x {PAST}"
@@ -334,7 +334,7 @@ def test_an_endless_chunked_file_stops_at_max_bytes(site: Site, tmp_path: Path) 
     url = site.custom("/endless.bin", _endless_chunks)
     settings = HttpSettings(timeout=5, retries=0, user_agent="t", max_bytes=1_000_000)
     with pytest.raises(FetchError, match=r"failed: the body passes the limit of 1,000,000 bytes$"):
-        download_to(settings, url, tmp_path / "endless.bin")
+        download(settings, url, tmp_path / "endless.bin")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -353,7 +353,7 @@ def test_a_gzip_bomb_counts_its_decoded_size_for_pages_and_files(
     with pytest.raises(FetchError, match=too_big):
         fetch_document(limits, url)
     with pytest.raises(FetchError, match=too_big):
-        download_to(limits, url, tmp_path / "bomb.json")
+        download(limits, url, tmp_path / "bomb.json")
     assert list(tmp_path.iterdir()) == []
 
 

@@ -26,6 +26,7 @@ import pytest
 from tests.apiserver import Api, Reply
 from tests.conftest import RunCli
 from yamlcrawl.http.fetch import download_to
+from yamlcrawl.storage.files import FileSlot
 from yamlcrawl.storage.outdir import FolderBusyError, OutputFolder, temporary_path
 from yamlcrawl.types import HttpSettings
 from yamlcrawl.work import downloads
@@ -139,15 +140,19 @@ def test_temporary_names_are_new_every_time_and_inside_the_private_folder(tmp_pa
     assert {p.parent for p in names} == {tmp_path / ".yamlcrawl" / "tmp"}
 
 
-def test_a_plain_download_to_uses_a_new_hidden_name_and_never_an_existing_file(
+def test_a_file_slot_writes_to_a_new_name_in_the_private_folder_and_never_an_existing_file(
     api: Api, tmp_path: Path
 ) -> None:
     api.routes["/a"] = lambda q: (b"new bytes", {})
     (tmp_path / "a.jpg.part").write_bytes(b"someone else's file")
-    saved = download_to(HttpSettings(user_agent="t"), f"{api.base}/a", tmp_path / "a.jpg")
-    assert saved.path.read_bytes() == b"new bytes"
+    with FileSlot(tmp_path, "a.jpg") as slot:
+        assert download_to(HttpSettings(user_agent="t"), f"{api.base}/a", slot) == 1
+        written = slot.commit()
+    assert (written.bytes, written.path) == (9, "a.jpg")
+    assert (tmp_path / "a.jpg").read_bytes() == b"new bytes"
     assert (tmp_path / "a.jpg.part").read_bytes() == b"someone else's file"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jpg", "a.jpg.part"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".yamlcrawl", "a.jpg", "a.jpg.part"]
+    assert list((tmp_path / ".yamlcrawl" / "tmp").iterdir()) == []
 
 
 # --- 2. planted symbolic links are never followed ---------------------------------------------

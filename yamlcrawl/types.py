@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 Key = tuple[int, ...]  # a unit's place in crawl order: item indexes, depth first
 Pairs = tuple[tuple[str, str], ...]  # ordered name/value pairs (headers, cookies, form fields)
@@ -86,6 +86,20 @@ class HttpSettings:
     def attempt_deadline(self) -> float:
         """Seconds one attempt may take: `deadline`, or `DEADLINE_FACTOR` times `timeout`."""
         return self.deadline if self.deadline is not None else DEADLINE_FACTOR * self.timeout
+
+
+class ByteSink(Protocol):
+    """Where a download's body goes: the HTTP layer writes to it and knows no paths; storage
+    (``storage/files.py``) decides where the bytes live and what the whole file is called."""
+
+    def begin(self, content_type: str | None) -> None:
+        """An attempt's body starts (over again, after a failed attempt); its Content-Type."""
+
+    def write(self, chunk: bytes) -> None:
+        """The next bytes of the body."""
+
+    def discard(self) -> None:
+        """The attempt, or the download, failed: drop what was written."""
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from yamlcrawl.backends import BackendError, register
 from yamlcrawl.backends.common import STOP_GRACE, unit_lines
 from yamlcrawl.language.plan import Plan
 from yamlcrawl.shown import shown
-from yamlcrawl.storage.state import STATE_DIR
+from yamlcrawl.storage.outdir import private_path
 from yamlcrawl.types import Lost, PageUnit, Result, Unit, unit_id
 from yamlcrawl.work import cancel
 from yamlcrawl.work.events import Address, emit, event_from_topic
@@ -76,7 +76,7 @@ def probe_output(folder: str, token: str) -> tuple[bool, str]:
 
     Returns (True, the name of its file) or (False, what went wrong).
     """
-    state = Path(folder) / STATE_DIR
+    state = private_path(folder)
     theirs = state / f"probe-{token}"
     try:
         if theirs.read_text("utf-8") != token:
@@ -293,7 +293,7 @@ def check_shared_output(client: Client, folder: str) -> list[str] | None:
             worker answered at all.
     """
     token = uuid.uuid4().hex
-    state = Path(folder) / STATE_DIR
+    state = private_path(folder)
     state.mkdir(parents=True, exist_ok=True)
     probe = state / f"probe-{token}"
     probe.write_text(token, "utf-8")

@@ -19,21 +19,16 @@ import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from yamlcrawl.backends import create_backend
 from yamlcrawl.engine.output import Output, SaveFiles
 from yamlcrawl.engine.publish import Publisher
 from yamlcrawl.language.plan import Plan
-from yamlcrawl.storage.outdir import FolderError
-from yamlcrawl.storage.safepath import (
-    UnsafePathError,
-    conflict_key,
-    family_key,
-    numbered,
-    resolve_inside,
-)
-from yamlcrawl.storage.state import STATE_DIR
+from yamlcrawl.storage.names import NameRegistry, Refused
+from yamlcrawl.storage.outdir import FolderError, throttle_path
+from yamlcrawl.storage.safepath import family_key
+from yamlcrawl.storage.state import download_unit
 from yamlcrawl.types import (
     DownloadUnit,
     FileRequest,
@@ -98,8 +93,7 @@ class Coordinator:
         except BaseException:
             output.close(False, self.stats)
             raise
-        throttle = str(workdir / STATE_DIR / "throttle")
-        http = replace(plan.http, throttle_dir=throttle)
+        http = replace(plan.http, throttle_dir=throttle_path(workdir))
         # Unwatched (no live display, no log of each unit), workers send no events at all.
         watched = Publisher(subscribers).wants_worker_events()
         address = self.sink.address if watched else None
@@ -125,17 +119,10 @@ class Coordinator:
         self._lost: dict[UnitId, int] = {}
         self._order: deque[Key] = deque()
         self._arrived: dict[Key, PageResult] = {}
-        # Names taken: exact ones (conflict keys), the same without extension (family keys),
-        # and names whose {ext} the response settles, which take every extension of theirs.
-        self._claims: set[str] = set()
-        self._families: set[str] = set()
-        self._ext_to_come: set[str] = set()
-        self._seen: set[tuple[str, str, bool]] = set()
+        # A download named like the manifest or an `emit` file gets a suffix, never overwrites it
+        self.names = NameRegistry(self.root, plan.output.on_conflict, output.reserved(plan))
         self._asked: set[str] = set()  # page requests made or queued (page_signature)
         self._writing: dict[str, deque[DownloadUnit]] = {}
-        # A download named like the manifest or an `emit` file gets a suffix, never overwrites it
-        for name in output.reserved(plan):
-            self._take(PurePosixPath(name), ext_to_come=False)
 
     def _close(self, completed: bool) -> None:
         """Close the event socket, and the output: its record put in place or dropped, the
@@ -270,56 +257,21 @@ class Coordinator:
 
     def _claim(self, request: FileRequest) -> None:
         """Give a requested file its final name, by the conflict policy, and queue it."""
-        if request.skip is not None:
-            self._not_fetched(request, "skipped", request.skip)
-            return
-        if request.problem is not None:
-            self._publish.file_unnamed(request, None, request.problem)
-            return
-        path = PurePosixPath(request.path)
-        asked = (request.url, conflict_key(path), request.ext_to_come)
-        if asked in self._seen:
-            self._not_fetched(request, "duplicate", "the same URL to the same path again")
-            return
-        self._seen.add(asked)
-        taken = self._taken(path, request.ext_to_come)
-        if taken and self.plan.output.on_conflict == "skip":
-            self._not_fetched(request, "skipped", f"{request.planned} is taken by another URL")
-            return
-        if taken and self.plan.output.on_conflict == "suffix":
-            path = self._free_number(path, request.ext_to_come)
-        self._queue(request, path)
-
-    def _taken(self, path: PurePosixPath, ext_to_come: bool) -> bool:
-        """Whether a file already claimed could end up at ``path`` (with any `{ext}`)."""
-        if ext_to_come:
-            key = conflict_key(path)
-            return key in self._ext_to_come or key in self._families
-        return conflict_key(path) in self._claims or family_key(path) in self._ext_to_come
-
-    def _take(self, path: PurePosixPath, ext_to_come: bool) -> None:
-        if ext_to_come:
-            self._ext_to_come.add(conflict_key(path))
+        named = self.names.settle(request)
+        if isinstance(named, Refused):
+            self._refused(request, named)
         else:
-            self._claims.add(conflict_key(path))
-            self._families.add(family_key(path))
+            self._queue(request, named.path)
 
-    def _free_number(self, path: PurePosixPath, ext_to_come: bool) -> PurePosixPath:
-        number = 2
-        while self._taken(numbered(path, number, ext_to_come), ext_to_come):
-            number += 1
-        return numbered(path, number, ext_to_come)
+    def _refused(self, request: FileRequest, refused: Refused) -> None:
+        if refused.status == "failed":
+            self._publish.file_unnamed(request, refused.path, refused.reason)
+        else:
+            self._not_fetched(request, refused.status, refused.reason)
 
-    def _queue(self, request: FileRequest, path: PurePosixPath) -> None:
-        try:
-            resolve_inside(self.root, path)
-            if path.parts[0].casefold() == STATE_DIR:
-                raise UnsafePathError(path, f"is in {STATE_DIR}/, kept for yamlcrawl's own state")
-        except UnsafePathError as exc:
-            self._publish.file_unnamed(request, str(path), str(exc))
-            return
-        self._take(path, request.ext_to_come)
-        unit = self._download_unit(request, path)
+    def _queue(self, request: FileRequest, path: str) -> None:
+        overwrite = self.plan.output.on_conflict == "overwrite" or self.fresh
+        unit = download_unit(self.state, request, path, overwrite)
         self._publish.file_planned(unit)
         if not self.output.saves:  # a dry run: listed, not fetched
             return
@@ -329,25 +281,6 @@ class Coordinator:
             return
         self._writing[key] = deque()
         self._files.append(unit)
-
-    def _download_unit(self, request: FileRequest, path: PurePosixPath) -> DownloadUnit:
-        """The unit for a named file, with what an earlier run saved under that name."""
-        finished = self.state.lookup(str(path), request.ext_to_come)
-        known = finished is not None and finished.url == request.url
-        # A name an earlier run saved from another URL is not this file: fetch it again.
-        moved = finished is not None and not known
-        overwrite = self.plan.output.on_conflict == "overwrite" or self.fresh or moved
-        return DownloadUnit(
-            request.key,
-            request.stage,
-            request.url,
-            str(path),
-            request.headers,
-            overwrite,
-            (finished.bytes, finished.sha256) if finished is not None and known else None,
-            ext_to_come=request.ext_to_come,
-            found=finished.path if finished is not None and known else None,
-        )
 
     def _file_finished(self, result: FileResult) -> None:
         """Publish it; a later file to the same name may go now."""

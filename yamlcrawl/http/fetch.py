@@ -1,7 +1,7 @@
 """The HTTP layer: one client per process, our own retries, JSON documents and file downloads.
 
 Everything that talks to the network goes through `fetch_document` (a JSON or JSONP value)
-or `download_to` (a file written under a temporary name and renamed when complete). Both retry
+or `download_to` (a file's body, streamed to a sink it is handed: it knows no paths). Both retry
 transient failures with exponential backoff and raise `FetchError`, whose message is one
 sentence naming the URL and the cause, when a request fails for good.
 """
@@ -24,15 +24,13 @@ import ssl
 import threading
 import time
 import urllib.parse
-import uuid
 import warnings
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
 from itertools import accumulate
-from pathlib import Path
-from typing import Any, BinaryIO, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import urllib3
 import urllib3.exceptions
@@ -40,14 +38,12 @@ import urllib3.exceptions
 from yamlcrawl.http import deadline
 from yamlcrawl.http.politeness import polite
 from yamlcrawl.http.transport import Client, RedirectError
-from yamlcrawl.storage.outdir import open_new
-from yamlcrawl.types import HttpSettings
+from yamlcrawl.types import ByteSink, HttpSettings
 
 __all__ = [
     "MAX_DEPTH",
     "Document",
     "FetchError",
-    "Saved",
     "client_for",
     "download_to",
     "fetch_document",
@@ -127,23 +123,6 @@ class Document:
     url: str = ""
     link: str = ""
     digest: str = ""
-
-
-@dataclass(frozen=True)
-class Saved:
-    """A completed download.
-
-    Attributes:
-        bytes: Size of the file written.
-        sha256: Hex SHA-256 of the file written.
-        attempts: 1 + retries used.
-        path: Where the file was saved.
-    """
-
-    bytes: int
-    sha256: str
-    attempts: int
-    path: Path
 
 
 class _AttemptError(Exception):
@@ -343,80 +322,54 @@ def fetch_document(
 def download_to(
     settings: HttpSettings,
     url: str,
-    final: Path,
+    sink: ByteSink,
     *,
     headers: Mapping[str, str] | None = None,
     on_bytes: Callable[[int], None] | None = None,
     on_retry: Callable[[str], None] | None = None,
-    final_for_type: Callable[[str | None], Path] | None = None,
     private: Collection[str] = (),
-    temporary: Path | None = None,
-) -> Saved:
-    """Stream `url` into a temporary file, then rename it to `final`.
+) -> int:
+    """Stream `url` into `sink`, retrying transient failures; return the attempts made.
 
-    The body is never held in memory. Each attempt starts the temporary file over; on any
-    failure, KeyboardInterrupt included, it is removed before the exception propagates, so a
-    file under its final name is always complete. Parent folders are created. An existing
-    `final` is replaced (whether to overwrite is the caller's decision).
+    The body is never held in memory. Each attempt begins the sink over (`sink.begin`, with
+    the response's Content-Type) and writes the body to it chunk by chunk; a failed attempt is
+    discarded at once (not after the backoff sleep), and on any failure, KeyboardInterrupt
+    included, the sink is discarded before the exception propagates. Where the bytes go, and
+    what the whole file is called, is the sink's business (storage/files.py).
 
     Args:
         settings: The HTTP settings of the crawl.
         url: An http or https URL.
-        final: Where the file ends up.
+        sink: Where the body goes.
         headers: Headers sent over the session's.
         on_bytes: Called with the size of each chunk written. When an attempt fails on the
             network after writing, it is called once with minus the bytes that attempt
-            reported, so the running sum matches the temporary file: the file's size on
+            reported, so the running sum matches what the sink holds: the body's size on
             success, 0 when a FetchError is raised.
         on_retry: Called with the reason before each retry.
-        final_for_type: Given the response's Content-Type (or None), where the completed file
-            goes instead of `final`.
         private: Names of headers built from secrets, dropped by a redirect to another origin.
-        temporary: Where the body is written until complete: a new name on the same file
-            system (a crawl passes one in its private `.yamlcrawl/tmp/`). By default a new
-            hidden name in `final`'s folder, unlike any other (`.<random hex>.part`).
 
     Returns:
-        The size, SHA-256, attempts and path of the completed file.
+        1 + the retries used.
 
     Raises:
         FetchError: The URL is not http(s), the request failed for good, or the status is not
             2xx.
-        OSError: The temporary file could not be written or renamed.
+        OSError: The sink could not take the body.
     """
     _check_url("GET", url, url)
     client = client_for(settings)
-    part = temporary or final.with_name(f".{uuid.uuid4().hex}.part")
 
-    def attempt() -> tuple[int, str, str | None]:
+    def attempt() -> None:
         with _send(client, settings, ("GET", url), headers, private=private) as resp:
             _check_status(resp, settings)
-            return (*_stream_to(resp, part, settings, on_bytes), resp.headers.get("Content-Type"))
+            _stream_to(resp, sink, settings, on_bytes)
 
     try:
-        (size, digest, content_type), attempts = _with_retries(
-            settings, "GET", url, attempt, on_retry
-        )
-        if final_for_type is not None:
-            final = final_for_type(content_type)
-        _put_in_place(part, final)
+        return _with_retries(settings, "GET", url, attempt, on_retry)[1]
     except BaseException:
-        part.unlink(missing_ok=True)
+        sink.discard()
         raise
-    return Saved(bytes=size, sha256=digest, attempts=attempts, path=final)
-
-
-def _put_in_place(part: Path, final: Path) -> None:
-    """Rename `part` to `final`, making `final`'s folders only when they are missing.
-
-    Atomic on one file system: the name appears complete or not at all; a symbolic link in
-    `final`'s place is replaced, never followed.
-    """
-    try:
-        part.replace(final)
-    except FileNotFoundError:  # rare: asking first would cost a system call for every file
-        final.parent.mkdir(parents=True, exist_ok=True)
-        part.replace(final)
 
 
 # --- one attempt --------------------------------------------------------------------------
@@ -534,47 +487,34 @@ def _refuse_declared_size(resp: urllib3.BaseHTTPResponse, limit: int | None) -> 
 
 def _stream_to(
     resp: urllib3.BaseHTTPResponse,
-    part: Path,
+    sink: ByteSink,
     settings: HttpSettings,
     on_bytes: Callable[[int], None] | None,
-) -> tuple[int, str]:
-    """Write the body to `part` chunk by chunk; return its size and hex SHA-256."""
-    digest = hashlib.sha256()
+) -> None:
+    """Write the body to `sink` chunk by chunk, within the size limit and the deadline."""
     size = 0
     limit = settings.max_bytes
     try:
         _refuse_declared_size(resp, limit)
-        with _open_part(part) as out:
-            for chunk in resp.stream(_CHUNK):
-                _check_in_time(settings)
-                if limit is not None and size + len(chunk) > limit:
-                    raise _too_big(limit)
-                out.write(chunk)
-                digest.update(chunk)
-                size += len(chunk)
-                if on_bytes is not None:
-                    on_bytes(len(chunk))
+        sink.begin(resp.headers.get("Content-Type"))
+        for chunk in resp.stream(_CHUNK):
+            _check_in_time(settings)
+            if limit is not None and size + len(chunk) > limit:
+                raise _too_big(limit)
+            sink.write(chunk)
+            size += len(chunk)
+            if on_bytes is not None:
+                on_bytes(len(chunk))
         _check_in_time(settings)
         _check_length(resp)
     except (urllib3.exceptions.HTTPError, _AttemptError) as exc:
-        # Drop the partial file now, not after the backoff sleep, and rewind the progress.
-        part.unlink(missing_ok=True)
+        # Drop the partial body now, not after the backoff sleep, and rewind the progress.
+        sink.discard()
         if on_bytes is not None and size:
             on_bytes(-size)
         if isinstance(exc, _AttemptError):
             raise
         raise _failure_from(exc, settings, resp) from exc
-    return size, digest.hexdigest()
-
-
-def _open_part(part: Path) -> BinaryIO:
-    """Create `part` (a new name: never an existing file, never through a link) for writing,
-    making its folder only when it is missing."""
-    try:
-        return open(open_new(part, exclusive=True), "wb")  # noqa: PTH123 (a descriptor)
-    except FileNotFoundError:  # rare: asking first would cost a system call for every file
-        part.parent.mkdir(parents=True, exist_ok=True)
-        return open(open_new(part, exclusive=True), "wb")  # noqa: PTH123 (a descriptor)
 
 
 def _check_length(resp: urllib3.BaseHTTPResponse) -> None:

@@ -24,6 +24,7 @@ from yamlcrawl.language.template import (
 )
 from yamlcrawl.language.where import RULES
 from yamlcrawl.language.yamlsource import Positions, YamlPath
+from yamlcrawl.storage.outdir import kept_for_yamlcrawl
 from yamlcrawl.storage.safepath import UnsafePathError, relative_path
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -253,11 +254,10 @@ def _check_emit_file(checker: _Checker, path: YamlPath, to: str) -> None:
         except UnsafePathError as exc:
             problem = exc.reason
         else:
-            if relative.parts[0].casefold() == ".yamlcrawl":
-                problem = "is in .yamlcrawl/, kept for yamlcrawl's own state"
-            elif str(relative) != to:
+            problem = kept_for_yamlcrawl(relative)
+            if problem is None and str(relative) != to:
                 problem = f"is not a safe name (it would be saved as {str(relative)!r})"
-            elif to in checker.emitted or to == checker.crawl.output.manifest:
+            elif problem is None and to in (*checker.emitted, checker.crawl.output.manifest):
                 problem = "is written by another stage or is the manifest"
     if problem is not None:
         checker.add(

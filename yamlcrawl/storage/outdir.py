@@ -18,7 +18,7 @@ import os
 import stat
 import time
 import uuid
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import IO
 
@@ -79,6 +79,19 @@ def open_text(path: Path | str, *, exclusive: bool = False) -> IO[str]:
 def private_path(root: Path | str, *names: str) -> Path:
     """A path inside the output folder's ``.yamlcrawl/``."""
     return Path(root, STATE_DIR, *names)
+
+
+def kept_for_yamlcrawl(relative: PurePosixPath) -> str | None:
+    """Why a crawl may not write ``relative`` (a safe path in the output folder), or None: the
+    private ``.yamlcrawl/`` is yamlcrawl's own, in any case."""
+    if relative.parts[0].casefold() == STATE_DIR:
+        return f"is in {STATE_DIR}/, kept for yamlcrawl's own state"
+    return None
+
+
+def throttle_path(root: Path | str) -> str:
+    """Where a run keeps its politeness limits (``rate``, ``per_host``)."""
+    return str(private_path(root, THROTTLE_DIR))
 
 
 def temporary_path(root: Path | str) -> Path:

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from yamlcrawl.storage.outdir import STATE_DIR, FolderError, ensure_folder, refuse_links
-from yamlcrawl.types import FileResult, Subscriber
+from yamlcrawl.types import DownloadUnit, FileRequest, FileResult, Subscriber
 
-__all__ = ["STATE_DIR", "Finished", "NoState", "StateStore"]
+__all__ = ["STATE_DIR", "Finished", "NoState", "StateStore", "download_unit"]
 
 STATE_FILE = "state.sqlite"
 COMMIT_EVERY = 256
@@ -181,3 +181,27 @@ class NoState:
 
     def close(self) -> None:
         """Nothing to close."""
+
+
+def download_unit(
+    state: StateStore | NoState, request: FileRequest, path: str, overwrite: bool
+) -> DownloadUnit:
+    """The download of a file named ``path``, with what an earlier run saved under that name.
+
+    ``overwrite`` (``on_conflict: overwrite``, or ``--fresh``) fetches it whatever is there; so
+    does a name an earlier run saved from another URL, which is not this file.
+    """
+    finished = state.lookup(path, request.ext_to_come)
+    known = finished is not None and finished.url == request.url
+    moved = finished is not None and not known
+    return DownloadUnit(
+        request.key,
+        request.stage,
+        request.url,
+        path,
+        request.headers,
+        overwrite or moved,
+        (finished.bytes, finished.sha256) if finished is not None and known else None,
+        ext_to_come=request.ext_to_come,
+        found=finished.path if finished is not None and known else None,
+    )

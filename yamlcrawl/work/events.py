@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from yamlcrawl.storage.outdir import private_path
 from yamlcrawl.types import Channel, UnitId
 from yamlcrawl.types import Event as Event  # the shared vocabulary's; sent from here
 from yamlcrawl.types import EventKind as EventKind
@@ -45,7 +46,6 @@ MAX_TEXT = 2000  # characters of a worker's name or an event's detail (senders c
 MAX_KEY = 4096  # indices in a unit's key (one per stage of depth)
 MAX_NUMBER = 2**53  # an index or an amount of bytes past this is not one
 SUN_PATH = 107  # bytes a socket's path may take (108 with its final NUL, on Linux)
-STATE_DIR = ".yamlcrawl"  # as in state.py (not imported: workers load this module early)
 
 
 Address = Channel | str | None  # the main process's socket, a Dask event topic, or nowhere
@@ -168,7 +168,7 @@ def open_sink(folder: Path) -> EventSink | NoSink:
 def _private_folder(folder: Path) -> str:
     """A new folder only this user can enter, for the socket: in ``.yamlcrawl/`` if its path
     fits in a socket address, else in the system's temporary folder."""
-    state = folder / STATE_DIR
+    state = private_path(folder)
     room = SUN_PATH - len(os.fsencode(state.absolute())) - len("/events-1234567-12345678/sock")
     if room >= 0:
         with contextlib.suppress(OSError):

@@ -1,0 +1,191 @@
+"""A downloaded file's life in the output folder: found already there, or written and put in place.
+
+A download's body goes to a temporary file in the folder's private ``.yamlcrawl/tmp/`` (on the
+same file system, so the rename into place is atomic; never beside a name the crawl uses), and
+takes its final name only when whole: a name in the folder is always a complete file. A failed
+or interrupted download leaves nothing behind. A name ending in ``{ext}`` is settled when the
+response's Content-Type is known (:func:`~yamlcrawl.storage.safepath.extension_for`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from yamlcrawl.storage.outdir import open_new, temporary_path
+from yamlcrawl.storage.safepath import extension_for, resolve_inside
+from yamlcrawl.types import DownloadUnit
+
+_READ = 1 << 16
+
+
+@dataclass(frozen=True)
+class Written:
+    """A whole file in the output folder.
+
+    Attributes:
+        bytes: Its size.
+        sha256: Hex SHA-256 of its bytes.
+        path: Where it is, relative to the output folder (with the extension `{ext}` gave it).
+    """
+
+    bytes: int
+    sha256: str
+    path: str
+
+
+def already_present(root: Path | str, unit: DownloadUnit) -> Written | None:
+    """The file an earlier run saved whole (or that is simply there) for ``unit``, else None.
+
+    One recorded with a size and SHA-256 must still have them (else it is damaged: fetch it
+    again). A name settled by ``{ext}`` is known only from the resume state (``unit.found``):
+    without it, the file is fetched again. ``unit.overwrite`` fetches it whatever is there.
+
+    Raises:
+        UnsafePathError: the name resolves outside the output folder.
+        OSError: the file cannot be read.
+    """
+    where = unit.found if unit.ext_to_come else unit.path
+    if unit.overwrite or where is None:
+        return None
+    target = resolve_inside(root, where)
+    if not target.is_file():
+        return None
+    if unit.expect is not None and target.stat().st_size != unit.expect[0]:
+        return None  # damaged: cut short or grown
+    size, digest = _size_and_sha256(target)
+    if unit.expect is not None and digest != unit.expect[1]:
+        return None
+    return Written(size, digest, where)
+
+
+def _size_and_sha256(path: Path) -> tuple[int, str]:
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as stream:
+        while chunk := stream.read(_READ):
+            digest.update(chunk)
+            size += len(chunk)
+    return size, digest.hexdigest()
+
+
+class FileSlot:
+    """One file being written: the sink a download streams to (``types.ByteSink``), then
+    :meth:`commit` puts it in place whole, or it is discarded.
+
+    Used as a context manager, whatever is not committed when the block ends is discarded.
+    """
+
+    def __init__(
+        self,
+        root: Path | str,
+        path: str,
+        *,
+        ext_from: str | None = None,
+        temporary: Path | None = None,
+    ) -> None:
+        """A slot for ``path`` (relative, already safe) in the output folder ``root``.
+
+        Args:
+            root: The output folder.
+            path: The file's name in it; with ``ext_from``, the name before its ``{ext}``.
+            ext_from: The URL of a file named by ``{ext}``: its extension comes from the
+                response's Content-Type, else from this URL.
+            temporary: Where the body is written until whole: by default a new name in the
+                folder's ``.yamlcrawl/tmp/``, chosen when the first body begins.
+
+        Raises:
+            UnsafePathError: ``path`` resolves outside ``root``.
+        """
+        self._root = root
+        self._path = path
+        self._final = resolve_inside(root, path)
+        self._ext_from = ext_from
+        self._temporary = temporary
+        self._out: BinaryIO | None = None
+        self._digest = hashlib.sha256()
+        self._size = 0
+        self._content_type: str | None = None
+
+    def begin(self, content_type: str | None) -> None:
+        """Start the body over in a new temporary file (never an existing one, never through a
+        link), its folder made only when it is missing."""
+        self._content_type = content_type
+        if self._temporary is None:
+            self._temporary = temporary_path(self._root)
+        self._out = _create(self._temporary)
+        self._digest = hashlib.sha256()
+        self._size = 0
+
+    def write(self, chunk: bytes) -> None:
+        """Append ``chunk`` to the temporary file."""
+        assert self._out is not None, "write() before begin()"
+        self._out.write(chunk)
+        self._digest.update(chunk)
+        self._size += len(chunk)
+
+    def discard(self) -> None:
+        """Drop what was written (the temporary file is removed; the slot may begin again)."""
+        out, self._out = self._out, None
+        if out is not None:
+            with contextlib.suppress(OSError):
+                out.close()
+        if self._temporary is not None:
+            self._temporary.unlink(missing_ok=True)
+
+    def commit(self) -> Written:
+        """Put the whole file in place under its final name (replacing any file there: whether
+        to is the caller's decision) and say what it is.
+
+        Raises:
+            UnsafePathError: the name its ``{ext}`` gave it resolves outside the folder.
+            OSError: the file could not be written or renamed.
+        """
+        assert self._out is not None and self._temporary is not None, "commit() before begin()"
+        self._out.close()  # before the rename: a full disk shows here, on the last bytes
+        self._out = None
+        final, path = self._final, self._path
+        if self._ext_from is not None:
+            final = resolve_inside(
+                self._root, path + extension_for(self._content_type, self._ext_from)
+            )
+            path = _sibling(path, final.name)
+        _put_in_place(self._temporary, final)
+        self._temporary = None  # in place: nothing is left to discard
+        return Written(self._size, self._digest.hexdigest(), path)
+
+    def __enter__(self) -> FileSlot:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.discard()  # whatever was not committed (after a commit: nothing, no system call)
+
+
+def _create(temporary: Path) -> BinaryIO:
+    try:
+        return open(open_new(temporary, exclusive=True), "wb")  # noqa: PTH123 (a descriptor)
+    except FileNotFoundError:  # rare: asking first would cost a system call for every file
+        temporary.parent.mkdir(parents=True, exist_ok=True)
+        return open(open_new(temporary, exclusive=True), "wb")  # noqa: PTH123 (a descriptor)
+
+
+def _put_in_place(temporary: Path, final: Path) -> None:
+    """Rename ``temporary`` to ``final``, making ``final``'s folders only when they are missing.
+
+    Atomic on one file system: the name appears complete or not at all; a symbolic link in
+    ``final``'s place is replaced, never followed.
+    """
+    try:
+        temporary.replace(final)
+    except FileNotFoundError:  # rare: asking first would cost a system call for every file
+        final.parent.mkdir(parents=True, exist_ok=True)
+        temporary.replace(final)
+
+
+def _sibling(path: str, name: str) -> str:
+    """``name`` in ``path``'s folder."""
+    head, _, _ = path.rpartition("/")
+    return f"{head}/{name}" if head else name
