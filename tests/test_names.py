@@ -106,13 +106,16 @@ def test_conflict_policy(
 @pytest.mark.parametrize(
     ("policy", "expected"),
     [
-        ("suffix", ["manifest (2).jsonl", "rows (2).csv", "Rows (3).CSV"]),
+        ("suffix", ["manifest (2).jsonl", "rows (2).csv", "Rows (3).CSV", "manifest (3){ext}"]),
+        # overwrite replaces another download, never the run's own manifest or records
+        ("overwrite", ["manifest (2).jsonl", "rows (2).csv", "Rows (3).CSV", "manifest (3){ext}"]),
         (
             "skip",
             [
                 "skipped: manifest.jsonl is taken by another URL",
                 "skipped: rows.csv is taken by another URL",
                 "skipped: Rows.CSV is taken by another URL",
+                "skipped: manifest{ext} is taken by another URL",
             ],
         ),
     ],
@@ -122,7 +125,7 @@ def test_reserved_names_are_taken_from_the_start(
 ) -> None:
     """The manifest and `emit` files count as named before any download."""
     registry = NameRegistry(tmp_path, policy, reserved=["manifest.jsonl", "rows.csv"])
-    asked = ["u1 -> manifest.jsonl", "u2 -> rows.csv", "u3 -> Rows.CSV"]
+    asked = ["u1 -> manifest.jsonl", "u2 -> rows.csv", "u3 -> Rows.CSV", "u4 -> manifest{ext}"]
     assert outcomes(registry, [request(r) for r in asked]) == expected
 
 

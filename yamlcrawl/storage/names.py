@@ -53,7 +53,8 @@ class NameRegistry:
         self, root: Path | str, on_conflict: OnConflict, reserved: Iterable[str] = ()
     ) -> None:
         """A registry for the output folder ``root``; ``reserved`` names (the manifest, the
-        `emit` files) are taken from the start, so no download overwrites them."""
+        `emit` files) are taken from the start, so no download replaces them, whatever
+        ``on_conflict`` says: the run's own files are never overwritten, only numbered past."""
         self._root = root
         self._policy = on_conflict
         # Names taken: exact ones (conflict keys), the same without extension (family keys),
@@ -62,6 +63,8 @@ class NameRegistry:
         self._families: set[str] = set()
         self._ext_to_come: set[str] = set()
         self._seen: set[tuple[str, str, bool]] = set()  # (URL, conflict key, ext to come)
+        self._reserved = {conflict_key(name) for name in reserved}
+        self._reserved_families = {family_key(name) for name in reserved}
         for name in reserved:
             self._take(PurePosixPath(name), ext_to_come=False)
 
@@ -80,7 +83,7 @@ class NameRegistry:
         if self._taken(path, ext):
             if self._policy == "skip":
                 return Refused("skipped", f"{request.planned} is taken by another URL")
-            if self._policy == "suffix":
+            if self._policy == "suffix" or self._is_reserved(path, ext):
                 path = self._free_number(path, ext)
         problem = self._outside(path)
         if problem is not None:
@@ -96,6 +99,12 @@ class NameRegistry:
             return str(exc)
         reserved = kept_for_yamlcrawl(path)
         return None if reserved is None else str(UnsafePathError(path, reserved))
+
+    def _is_reserved(self, path: PurePosixPath, ext_to_come: bool) -> bool:
+        """Whether ``path`` could be one of the run's own files (the manifest, `emit` files)."""
+        if ext_to_come:
+            return conflict_key(path) in self._reserved_families
+        return conflict_key(path) in self._reserved
 
     def _taken(self, path: PurePosixPath, ext_to_come: bool) -> bool:
         """Whether a file already named could end up at ``path`` (with any `{ext}`)."""
