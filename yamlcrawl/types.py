@@ -16,6 +16,7 @@ from typing import Any, Literal, Protocol
 Key = tuple[int, ...]  # a unit's place in crawl order: item indexes, depth first
 Pairs = tuple[tuple[str, str], ...]  # ordered name/value pairs (headers, cookies, form fields)
 Replace = Literal["fullwidth", "underscore"]  # what unsafe characters in names become
+OnConflict = Literal["suffix", "overwrite", "skip"]  # two URLs, one name: which wins
 
 
 def format_value(value: Any) -> str:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from yamlcrawl.language.pagination import STYLES
 from yamlcrawl.language.where import EQUALS, Scalar
-from yamlcrawl.types import Channel, HttpSettings, Pairs, Replace
+from yamlcrawl.types import Channel, HttpSettings, OnConflict, Pairs, Replace
 
 if TYPE_CHECKING:  # workers unpickle plans without loading pydantic
     from yamlcrawl.language.spec import (
@@ -26,7 +26,6 @@ if TYPE_CHECKING:  # workers unpickle plans without loading pydantic
         StageSpec,
     )
 
-OnConflict = Literal["suffix", "overwrite", "skip"]
 T = TypeVar("T")
 
 

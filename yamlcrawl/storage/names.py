@@ -22,9 +22,8 @@ from yamlcrawl.storage.safepath import (
     numbered,
     resolve_inside,
 )
-from yamlcrawl.types import FileRequest
+from yamlcrawl.types import FileRequest, OnConflict
 
-OnConflict = Literal["suffix", "overwrite", "skip"]
 RefusedStatus = Literal["skipped", "duplicate", "failed"]
 DUPLICATE = "the same URL to the same path again"
 
