@@ -12,9 +12,12 @@ import pytest
 from samples.serve import start_server
 from tests.apiserver import api  # noqa: F401 (a fixture, for every test module)
 from tests.support import REWRITES, SAMPLES, Run, Site
+from yamlcrawl.http.session import Session
+from yamlcrawl.types import HttpSettings
 from yamlcrawl.ui import cli
 
 RunCli = Callable[..., Run]
+MakeSession = Callable[..., Session]
 
 
 def _serve(name: str, root: Path) -> Iterator[Site]:
@@ -67,3 +70,28 @@ def run_cli(capsys: pytest.CaptureFixture[str]) -> RunCli:
         return Run(code, captured.out, captured.err)
 
     return run
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    """The waits asked for by the sessions of ``session`` (none of them is slept)."""
+    return []
+
+
+@pytest.fixture
+def session(sleeps: list[float]) -> Iterator[MakeSession]:
+    """Make an HTTP session for calling fetch directly: ``session(settings, **options)``.
+
+    Its sleep only records in ``sleeps``, so retries cost no time; other options (a transport,
+    a clock) are passed on. Its connections are closed when the test ends: an unclosed socket
+    would be a ResourceWarning, an error here.
+    """
+    made: list[Session] = []
+
+    def make(settings: HttpSettings, **options: Any) -> Session:
+        made.append(Session(settings, **{"sleep": sleeps.append, **options}))
+        return made[-1]
+
+    yield make
+    for each in made:
+        each.close()

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import io
 import json
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import urllib3
 import yaml
 
 from samples.serve import SampleServer
 from yamlcrawl.http.fetch import download_to
+from yamlcrawl.http.session import Session
 from yamlcrawl.storage.files import FileSlot
 from yamlcrawl.types import HttpSettings, Subscriber
 from yamlcrawl.work.events import Event
@@ -31,12 +35,12 @@ class Saved:
     path: Path
 
 
-def download(settings: HttpSettings, url: str, final: Path, **options: Any) -> Saved:
+def download(session: Session, url: str, final: Path, **options: Any) -> Saved:
     """``download_to`` into a storage slot for ``final``, outside any crawl's folder: its
     temporary is a new hidden name beside it, so a test sees every file it leaves."""
     temporary = final.with_name(f".{uuid.uuid4().hex}.part")
     with FileSlot(final.parent, final.name, temporary=temporary) as slot:
-        attempts = download_to(settings, url, slot, **options)
+        attempts = download_to(session, url, slot, **options)
         written = slot.commit()
     return Saved(written.bytes, written.sha256, attempts, final.parent / written.path)
 
@@ -116,3 +120,65 @@ class Recorder(Subscriber):
 
     def worker_events(self, events: list[Event]) -> None:
         self.events += events
+
+
+@dataclass(frozen=True)
+class Request:
+    """A request as a transport receives it."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    body: bytes | None
+
+
+def response(
+    status: int = 200,
+    body: bytes = b"",
+    headers: Mapping[str, str] | None = None,
+    *,
+    length: int | None = None,
+) -> urllib3.BaseHTTPResponse:
+    """A response as the network would hand it over, body unread; ``length`` is the
+    Content-Length it announces (the body's own by default), which urllib3 does not enforce."""
+    announced = {"Content-Length": str(len(body) if length is None else length), **(headers or {})}
+    return urllib3.HTTPResponse(
+        body=io.BytesIO(body),
+        headers=announced,
+        status=status,
+        preload_content=False,
+        decode_content=True,
+        enforce_content_length=False,
+    )
+
+
+@dataclass
+class MockTransport:
+    """A transport that answers every request with ``handler(request)`` and no network, as
+    httpx's MockTransport does; give it to a session as ``transport=mock.factory``."""
+
+    handler: Callable[[Request], urllib3.BaseHTTPResponse]
+    requests: list[Request] = field(default_factory=list)
+
+    def factory(self, settings: HttpSettings) -> MockTransport:
+        """The session's transport, whatever its settings."""
+        return self
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        timeout: float,
+        max_redirects: int,
+        body: bytes | None = None,
+        private: Collection[str] = (),
+    ) -> urllib3.BaseHTTPResponse:
+        """Note the request and answer it."""
+        asked = Request(method, url, dict(headers), body)
+        self.requests.append(asked)
+        return self.handler(asked)
+
+    def close(self) -> None:
+        """Nothing to close."""

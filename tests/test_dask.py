@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +20,21 @@ import pytest
 from distributed import Client, LocalCluster
 
 from tests.conftest import RunCli
-from tests.support import SAMPLES, Recorder, Site, lol_args, manifest_records, saved_files
+from tests.support import (
+    SAMPLES,
+    Recorder,
+    Site,
+    list_crawl,
+    lol_args,
+    manifest_records,
+    saved_files,
+)
 from yamlcrawl.backends import BackendError, modes
 from yamlcrawl.backends import dask as dask_mode
 from yamlcrawl.engine.coordinator import Coordinator
 from yamlcrawl.language.loader import load_spec
 from yamlcrawl.language.plan import Plan, build_plan
+from yamlcrawl.work.cancel import CancelToken
 
 
 def local_cluster(workers: int = 2) -> LocalCluster:
@@ -222,3 +232,82 @@ def test_the_readme_cluster_commands_run_a_crawl(
 
 def quietly(command: list[str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+class Trickle(BaseHTTPRequestHandler):
+    """A list of 8 files, each 64 KB every 50 ms (10 s a file; a 256 KB chunk arrives every
+    0.2 s, and a download looks at its run's token with each); counts the files being sent."""
+
+    protocol_version = "HTTP/1.1"
+    sending = 0
+    lock = threading.Lock()
+
+    def do_GET(self) -> None:
+        if self.path == "/list":
+            self._send(json.dumps({"items": [f"f{i}" for i in range(8)]}).encode())
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(200 * 65536))
+        self.end_headers()
+        with Trickle.lock:
+            Trickle.sending += 1
+        try:
+            for _ in range(200):
+                self.wfile.write(b"x" * 65536)
+                self.wfile.flush()
+                time.sleep(0.05)
+        except OSError:
+            pass  # the client went away
+        finally:
+            with Trickle.lock:
+                Trickle.sending -= 1
+
+    def _send(self, body: bytes) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_stopping_one_run_on_a_shared_cluster_stops_its_downloads_and_no_other_run(
+    scheduler: str, lol_site: Site, tmp_path: Path
+) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        config = list_crawl(tmp_path, base, {"url": "{api}/{item}", "save_as": "{item}"})
+        loaded = load_spec(config, modes=modes())
+        plan = build_plan(loaded.spec, loaded.source).with_overrides(
+            mode="dask", scheduler=scheduler, output_dir=str(tmp_path / "slow")
+        )
+        cancel = CancelToken()
+        stopped: list[Any] = []
+
+        def crawl() -> None:  # made and run in its thread (its resume state is SQLite's)
+            stopped.append(Coordinator(plan, [Recorder()], cancel=cancel).run())
+
+        running = threading.Thread(target=crawl)
+        running.start()
+        deadline = time.monotonic() + 30
+        while Trickle.sending < 2:  # downloads at work on the cluster's threads
+            assert time.monotonic() < deadline, "the downloads never started"
+            time.sleep(0.05)
+        cancel.stop()  # what Ctrl-C does
+        running.join(10)
+        assert stopped and stopped[0].interrupted
+        deadline = time.monotonic() + 5
+        while Trickle.sending:  # each download gave up at its next chunk, its socket closed
+            assert time.monotonic() < deadline, f"{Trickle.sending} downloads still going"
+            time.sleep(0.05)
+    finally:
+        server.shutdown()
+        server.server_close()
+    # The workers stopped that run alone: the next one, on the same workers, is whole.
+    stats = Coordinator(lol_plan(lol_site, tmp_path / "next", scheduler=scheduler), [Recorder()])
+    assert stats.run().saved == 48

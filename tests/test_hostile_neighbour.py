@@ -25,7 +25,7 @@ from yamlcrawl.engine.coordinator import Coordinator
 from yamlcrawl.language.loader import load_spec
 from yamlcrawl.language.plan import build_plan
 from yamlcrawl.work import events
-from yamlcrawl.work.events import MAX_MESSAGE, MAX_TEXT, Event, EventSink, emit, to_wire
+from yamlcrawl.work.events import MAX_MESSAGE, MAX_TEXT, Event, EventSender, EventSink, to_wire
 
 GOOD = ["start", "pid 7", "file", [0, 1, 2], "downloading a.jpg", 0]
 
@@ -114,13 +114,17 @@ def test_a_crafted_pickle_never_runs(sink: EventSink, tmp_path: Path) -> None:
 
 def test_events_sent_with_emit_arrive_whole(sink: EventSink) -> None:
     event = Event("retry", "pid 9 thread 2", ("page", (3,)), "HTTP 503 \u202e\x1b[2J", 0)
-    emit(sink.address, event)
-    emit(sink.address, Event("bytes", "pid 9", ("file", (3, 0)), amount=4096))
+    sender = EventSender(sink.address)
+    sender.emit(event)
+    sender.emit(Event("bytes", "pid 9", ("file", (3, 0)), amount=4096))
+    sender.close()
     assert sink.drain() == [event, Event("bytes", "pid 9", ("file", (3, 0)), amount=4096)]
 
 
 def test_a_long_detail_is_cut_by_its_sender_not_dropped(sink: EventSink) -> None:
-    emit(sink.address, Event("start", "pid 9", ("page", (0,)), "GET " + "u" * 5000))
+    sender = EventSender(sink.address)
+    sender.emit(Event("start", "pid 9", ("page", (0,)), "GET " + "u" * 5000))
+    sender.close()
     (event,) = sink.drain()
     assert event.detail == ("GET " + "u" * 5000)[:MAX_TEXT]
     assert to_wire(event)[4] == event.detail
@@ -155,7 +159,9 @@ def test_a_folder_too_deep_for_a_socket_uses_a_private_temporary_one(tmp_path: P
     try:
         assert deep not in folder.parents
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700
-        emit(sink.address, Event("start", "pid 1", ("page", (0,)), "GET /"))
+        sender = EventSender(sink.address)
+        sender.emit(Event("start", "pid 1", ("page", (0,)), "GET /"))
+        sender.close()
         assert [e.detail for e in sink.drain()] == ["GET /"]
     finally:
         sink.close()

@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 import pytest
 
 from tests.apiserver import Api
-from tests.conftest import RunCli
+from tests.conftest import MakeSession, RunCli
 from tests.support import download, saved_files
 from tests.test_extraction import lol_plan
 from tests.test_fetch import JSON, Reply, Site, serve_site
@@ -28,20 +28,17 @@ from tests.test_fetch import site as site
 from tests.test_fetch import tls_server as tls_server
 from yamlcrawl.http import fetch
 from yamlcrawl.http.fetch import FetchError, fetch_document
+from yamlcrawl.http.session import Session
 from yamlcrawl.http.transport import _keeps_credentials, _origin
 from yamlcrawl.language.loader import load_text
 from yamlcrawl.language.plan import build_plan
 from yamlcrawl.language.problems import ConfigError
 from yamlcrawl.types import DEFAULT_MAX_BYTES, HttpSettings, PageUnit
+from yamlcrawl.work.cancel import CancelToken
+from yamlcrawl.work.context import RunContext
 from yamlcrawl.work.pages import fetch_page, file_request
 
 MODES = ["serial", "process", "queue", "pool", "thread", "dask"]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_clients() -> Iterator[None]:
-    yield
-    fetch._close_clients()
 
 
 # --- credentials and redirects --------------------------------------------------------------
@@ -80,6 +77,7 @@ def test_a_redirect_to_another_origin_drops_every_credential(
     site: Site,
     other: Site,
     tls_server: tuple[Site, Path],
+    session: MakeSession,
 ) -> None:
     servers = {"site": site, "other": other, "tls": tls_server[0], "localhost": site}
     target = servers[end]
@@ -87,7 +85,7 @@ def test_a_redirect_to_another_origin_drops_every_credential(
     target.serve("/end", Reply(200, b"{}", JSON))
     url = servers[start].serve("/start", Reply(302, headers={"Location": f"{base}/end"}))
     settings = HttpSettings(timeout=5, retries=0, user_agent="t", verify=False)
-    fetch_document(settings, url, headers=SENT, private=("x-api-key",))
+    fetch_document(session(settings), url, headers=SENT, private=("x-api-key",))
     _, path, headers = target.requests[-1]
     assert path == "/end"
     assert headers["X-Trace"] == "t"
@@ -244,17 +242,17 @@ PAST = "failed: no complete response within the deadline of 2 s (http.deadline)"
 
 @pytest.mark.parametrize("behaviour", [drip_headers, drip_body, endless_continue])
 def test_a_dripping_server_fails_at_the_deadline_and_is_not_retried(
-    behaviour: Behaviour, tmp_path: Path
+    behaviour: Behaviour, tmp_path: Path, session: MakeSession
 ) -> None:
     with Hostile() as server:
         server.routes["/x"] = behaviour
         start = time.monotonic()
         with pytest.raises(FetchError) as page:
-            fetch_document(DEADLINE, f"{server.base}/x")
+            fetch_document(session(DEADLINE), f"{server.base}/x")
         assert time.monotonic() - start < 10  # 2 s of deadline; a drip alone would take 60+
         start = time.monotonic()
         with pytest.raises(FetchError) as file:
-            download(DEADLINE, f"{server.base}/x", tmp_path / "x.bin")
+            download(session(DEADLINE), f"{server.base}/x", tmp_path / "x.bin")
         assert time.monotonic() - start < 10
     assert str(page.value) == f"GET {server.base}/x {PAST}"
     assert str(file.value) == f"GET {server.base}/x {PAST}"
@@ -263,7 +261,7 @@ def test_a_dripping_server_fails_at_the_deadline_and_is_not_retried(
 
 
 def test_a_tls_server_dripping_its_headers_is_cut_at_the_deadline(
-    tls_server: tuple[Site, Path],
+    tls_server: tuple[Site, Path], session: MakeSession
 ) -> None:
     cert = tls_server[1]
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -272,7 +270,7 @@ def test_a_tls_server_dripping_its_headers_is_cut_at_the_deadline(
         server.routes["/x"] = drip_headers
         start = time.monotonic()
         with pytest.raises(FetchError) as page:
-            fetch_document(replace(DEADLINE, verify=False), f"{server.base}/x")
+            fetch_document(session(replace(DEADLINE, verify=False)), f"{server.base}/x")
         assert time.monotonic() - start < 10
     assert str(page.value) == f"GET {server.base}/x {PAST}"
 
@@ -330,11 +328,13 @@ def _endless_chunks(handler: BaseHTTPRequestHandler) -> None:
         handler.wfile.write(chunk)
 
 
-def test_an_endless_chunked_file_stops_at_max_bytes(site: Site, tmp_path: Path) -> None:
+def test_an_endless_chunked_file_stops_at_max_bytes(
+    site: Site, tmp_path: Path, session: MakeSession
+) -> None:
     url = site.custom("/endless.bin", _endless_chunks)
     settings = HttpSettings(timeout=5, retries=0, user_agent="t", max_bytes=1_000_000)
     with pytest.raises(FetchError, match=r"failed: the body passes the limit of 1,000,000 bytes$"):
-        download(settings, url, tmp_path / "endless.bin")
+        download(session(settings), url, tmp_path / "endless.bin")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -342,7 +342,7 @@ BOMB = gzip.compress(b"[" + b" " * 5_000_000 + b"]")  # 5 kB on the wire, 5 MB d
 
 
 def test_a_gzip_bomb_counts_its_decoded_size_for_pages_and_files(
-    site: Site, tmp_path: Path
+    site: Site, tmp_path: Path, session: MakeSession
 ) -> None:
     assert len(BOMB) < 10_000
     bomb = Reply(200, BOMB, {"Content-Encoding": "gzip", "Content-Type": "application/json"})
@@ -351,9 +351,9 @@ def test_a_gzip_bomb_counts_its_decoded_size_for_pages_and_files(
     limits = replace(limits, max_page_bytes=1_000_000)
     too_big = r"failed: the body passes the limit of 1,000,000 bytes$"
     with pytest.raises(FetchError, match=too_big):
-        fetch_document(limits, url)
+        fetch_document(session(limits), url)
     with pytest.raises(FetchError, match=too_big):
-        download(limits, url, tmp_path / "bomb.json")
+        download(session(limits), url, tmp_path / "bomb.json")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -390,10 +390,10 @@ def test_json_depth_is_checked_without_recursion(text: str, deep: bool) -> None:
         json.loads(text)
 
 
-def test_a_page_nested_too_deep_fails_with_one_short_line(site: Site) -> None:
+def test_a_page_nested_too_deep_fails_with_one_short_line(site: Site, session: MakeSession) -> None:
     url = site.serve("/deep", Reply(200, nested(900).encode(), JSON))
     with pytest.raises(FetchError) as error:
-        fetch_document(HttpSettings(retries=0, user_agent="t"), url)
+        fetch_document(session(HttpSettings(retries=0, user_agent="t")), url)
     assert str(error.value) == f"GET {url} refused: the JSON is nested more than 200 levels deep"
 
 
@@ -468,8 +468,9 @@ def test_a_header_value_with_a_control_character_is_refused(name: str) -> None:
     problem = file_request(plan, stage, rule, context, (0,)).problem
     assert problem == INJECTION.replace("\\r", repr(name[1])[1:-1])
     stage = replace(stage, headers=(("X-Skin", "{skin.name}"),))
-    plan = replace(plan, stages=(stage,), _by_name={})
-    result = fetch_page(plan, PageUnit((0,), stage.name, context))
+    plan = replace(plan, stages=(stage,))
+    run = RunContext(plan, Session(plan.http), CancelToken())
+    result = fetch_page(run, PageUnit((0,), stage.name, context))
     assert result.error == problem
     assert result.attempts == 0  # refused before any request
 

@@ -24,12 +24,17 @@ from pathlib import Path
 import pytest
 
 from tests.apiserver import Api, Reply
-from tests.conftest import RunCli
+from tests.conftest import MakeSession, RunCli
+from tests.support import Recorder
+from yamlcrawl.backends import modes
+from yamlcrawl.engine.coordinator import Coordinator
 from yamlcrawl.http.fetch import download_to
+from yamlcrawl.language.loader import load_spec
+from yamlcrawl.language.plan import build_plan
 from yamlcrawl.storage.files import FileSlot
 from yamlcrawl.storage.outdir import FolderBusyError, OutputFolder, temporary_path
 from yamlcrawl.types import HttpSettings
-from yamlcrawl.work import downloads
+from yamlcrawl.work.cancel import CancelToken
 
 MODES = ["serial", "process", "queue", "pool", "thread", "dask"]
 # name -> (URL path, bytes): a server-chosen name `X.part` next to `X`, and one in a folder
@@ -113,25 +118,33 @@ def test_a_download_named_like_another_ones_temporary_leaves_both_whole(
     assert list((output / ".yamlcrawl" / "tmp").iterdir()) == []
 
 
-def test_a_download_in_progress_writes_only_inside_yamlcrawl(
-    api: Api, run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+class Looking(CancelToken):
+    """A cancel token that, each time a download looks at it (with every chunk written), notes
+    the temporaries being written and the files outside them that are not whole."""
+
+    def __init__(self, output: Path) -> None:
+        super().__init__()
+        self.output = output
+        self.looks: list[tuple[int, list[str]]] = []
+
+    def check(self) -> None:
+        writing = len(list((self.output / ".yamlcrawl" / "tmp").glob("*.part")))
+        files = without_manifest(on_disk(self.output))
+        self.looks.append((writing, [n for n, body in files.items() if body != FILES[n][1]]))
+        super().check()
+
+
+def test_a_download_in_progress_writes_only_inside_yamlcrawl(api: Api, tmp_path: Path) -> None:
     serve(api)
     output = tmp_path / "out"
-    looks: list[tuple[int, list[str]]] = []
-    original = downloads.stop_if_asked
-
-    def look(amount: int) -> None:  # called for every chunk written
-        writing = len(list((output / ".yamlcrawl" / "tmp").glob("*.part")))
-        files = without_manifest(on_disk(output))
-        looks.append((writing, [name for name, body in files.items() if body != FILES[name][1]]))
-        original(amount)
-
-    monkeypatch.setattr(downloads, "stop_if_asked", look)
-    run = run_cli(crawl_file(tmp_path, api), "-o", output, "-q")
-    assert run.code == 0, run.err
+    output.mkdir()
+    loaded = load_spec(crawl_file(tmp_path, api), modes=modes())
+    plan = build_plan(loaded.spec, loaded.source).with_overrides(output_dir=str(output))
+    cancel = Looking(output)
+    stats = Coordinator(plan, [Recorder()], cancel=cancel).run()
+    assert stats.ok, stats.failures
     # two temporaries (the download and the `emit` file), and only whole files outside them
-    assert looks and all(looks_like == (2, []) for looks_like in looks)
+    assert cancel.looks and all(looks_like == (2, []) for looks_like in cancel.looks)
 
 
 def test_temporary_names_are_new_every_time_and_inside_the_private_folder(tmp_path: Path) -> None:
@@ -141,12 +154,12 @@ def test_temporary_names_are_new_every_time_and_inside_the_private_folder(tmp_pa
 
 
 def test_a_file_slot_writes_to_a_new_name_in_the_private_folder_and_never_an_existing_file(
-    api: Api, tmp_path: Path
+    api: Api, tmp_path: Path, session: MakeSession
 ) -> None:
     api.routes["/a"] = lambda q: (b"new bytes", {})
     (tmp_path / "a.jpg.part").write_bytes(b"someone else's file")
     with FileSlot(tmp_path, "a.jpg") as slot:
-        assert download_to(HttpSettings(user_agent="t"), f"{api.base}/a", slot) == 1
+        assert download_to(session(HttpSettings(user_agent="t")), f"{api.base}/a", slot) == 1
         written = slot.commit()
     assert (written.bytes, written.path) == (9, "a.jpg")
     assert (tmp_path / "a.jpg").read_bytes() == b"new bytes"

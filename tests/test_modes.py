@@ -9,17 +9,25 @@ import json
 import os
 import signal
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+import urllib3
 
 from tests.conftest import RunCli
-from tests.support import SAMPLES, Site, lol_args, manifest_records, saved_files
+from tests.support import ROOT, SAMPLES, Recorder, Site, lol_args, manifest_records, saved_files
+from yamlcrawl.backends import modes
+from yamlcrawl.engine.coordinator import Coordinator
+from yamlcrawl.http.session import Session, resolve_user_agent
 from yamlcrawl.http.transport import Client
-from yamlcrawl.types import DownloadUnit, FileResult
-from yamlcrawl.work import downloads
+from yamlcrawl.language.loader import load_spec
+from yamlcrawl.language.plan import build_plan
+from yamlcrawl.types import DownloadUnit, FileResult, HttpSettings
 from yamlcrawl.work import run as work
+from yamlcrawl.work.cancel import CancelToken
+from yamlcrawl.work.context import RunContext
 
 MODES = ["serial", "process", "queue", "pool", "thread", "dask"]
 PROCESS_MODES = ["process", "queue", "pool"]
@@ -88,38 +96,63 @@ def test_every_mode_gives_the_other_samples_expected_files(
     assert saved_files(output) == expected_files(other_site)
 
 
+class ClientOfOneProcess(Client):
+    """A real client that refuses to send from any process but the one that made it."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.made_in = os.getpid()
+
+    def request(self, *args: Any, **kwargs: Any) -> urllib3.BaseHTTPResponse:
+        if os.getpid() != self.made_in:
+            raise AssertionError(f"client made in {self.made_in} used in {os.getpid()}")
+        return super().request(*args, **kwargs)
+
+
+def client_of_one_process(settings: HttpSettings) -> ClientOfOneProcess:
+    """The transport factory of the test below."""
+    agent = resolve_user_agent(settings.user_agent)
+    return ClientOfOneProcess(
+        user_agent=agent, proxies=dict(settings.proxies), verify=settings.verify
+    )
+
+
 @pytest.mark.parametrize("mode", PROCESS_MODES)
 def test_each_process_uses_a_client_it_made_itself(
-    mode: str, lol_site: Site, run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    mode: str, lol_site: Site, tmp_path: Path
 ) -> None:
     """The original shared one session across forked children and got other requests' bytes.
 
-    Every Client records the process that made it; sending from any other process fails the
-    unit, so a client shared across a fork would fail this run.
+    Every client the run's session makes remembers the process that made it; sending from any
+    other process fails the unit, so a client shared across a fork would fail this run.
     """
-    made_in: dict[int, int] = {}
-    original_init = Client.__init__
-    original_request = Client.request
+    loaded = load_spec(
+        ROOT / "crawler.yaml", {"img": f"{lol_site.base}/images/lol/act/img"}, modes()
+    )
+    plan = build_plan(loaded.spec, loaded.source).with_overrides(
+        mode=mode, start_method="fork", output_dir=str(tmp_path / "out")
+    )
+    coordinator = Coordinator(
+        plan, [Recorder()], session=Session(plan.http, transport=client_of_one_process)
+    )
+    coordinator.context.session.client()  # a client in the parent (process mode forks later)
+    stats = coordinator.run()
+    assert stats.ok, stats.failures
+    assert stats.saved == 48
 
-    def init(self: Client, **kwargs: Any) -> None:
-        original_init(self, **kwargs)
-        made_in[id(self)] = os.getpid()
 
-    def request(self: Client, *args: Any, **kwargs: Any) -> Any:
-        if made_in.get(id(self)) != os.getpid():
-            raise AssertionError(f"client made in {made_in.get(id(self))} used in {os.getpid()}")
-        return original_request(self, *args, **kwargs)
+class DiesAtItsFirstChunk(CancelToken):
+    """A cancel token that kills its process when a download looks at it (with each chunk)."""
 
-    monkeypatch.setattr(Client, "__init__", init)
-    monkeypatch.setattr(Client, "request", request)
-    from yamlcrawl.http.fetch import client_for
-    from yamlcrawl.types import HttpSettings
+    def __init__(self, how: str) -> None:
+        super().__init__()
+        self.how = how
 
-    client_for(HttpSettings(user_agent="parent"))  # a client in the parent, before any fork
-    output = tmp_path / "out"
-    run = run_cli(*lol_args(lol_site, output, "--mode", mode, "--start-method", "fork", "-q"))
-    assert run.code == 0, run.out
-    assert len(saved_files(output)) == 48
+    def check(self) -> None:
+        faulthandler.disable()  # pytest's would print a "fatal error" report for SIGSEGV
+        if self.how == "os._exit":
+            os._exit(3)
+        os.kill(os.getpid(), getattr(signal, self.how))
 
 
 def die_on_first_try(how: str, marker: Path, victim: str) -> Callable[..., Any]:
@@ -129,23 +162,11 @@ def die_on_first_try(how: str, marker: Path, victim: str) -> Callable[..., Any]:
     """
     real = work.download_file
 
-    def download_file(plan: Any, unit: DownloadUnit) -> FileResult:
+    def download_file(run: RunContext, unit: DownloadUnit) -> FileResult:
         if unit.path != victim or marker.exists():
-            return real(plan, unit)
+            return real(run, unit)
         marker.touch()
-        original = downloads.stop_if_asked
-
-        def die(_: int) -> None:
-            faulthandler.disable()  # pytest's would print a "fatal error" report for SIGSEGV
-            if how == "os._exit":
-                os._exit(3)
-            os.kill(os.getpid(), getattr(signal, how))
-
-        downloads.stop_if_asked = die  # type: ignore[assignment]
-        try:
-            return real(plan, unit)
-        finally:
-            downloads.stop_if_asked = original  # type: ignore[assignment]
+        return real(replace(run, cancel=DiesAtItsFirstChunk(how)), unit)
 
     return download_file
 
@@ -181,10 +202,10 @@ def test_a_unit_that_always_kills_its_worker_fails_alone(
     victim = "迅捷斥候/迅捷斥候电脑版.jpg"
     real = work.download_file
 
-    def deadly(plan: Any, unit: DownloadUnit) -> FileResult:
+    def deadly(run: Any, unit: DownloadUnit) -> FileResult:
         if unit.path == victim:
             os.kill(os.getpid(), signal.SIGKILL)
-        return real(plan, unit)
+        return real(run, unit)
 
     monkeypatch.setattr(work, "download_file", deadly)
     output = tmp_path / "out"
@@ -205,13 +226,13 @@ def kill_siblings_once(marker: Path, victim: str) -> Callable[..., Any]:
     """
     real = work.download_file
 
-    def download_file(plan: Any, unit: DownloadUnit) -> FileResult:
+    def download_file(run: Any, unit: DownloadUnit) -> FileResult:
         if unit.path == victim and not marker.exists():
             marker.touch()
             for pid in sibling_workers():
                 with contextlib.suppress(ProcessLookupError):  # it may have just ended
                     os.kill(pid, signal.SIGKILL)
-        return real(plan, unit)
+        return real(run, unit)
 
     return download_file
 

@@ -25,11 +25,11 @@ def test_replacing_the_pool_prints_no_traceback(
     marker = tmp_path / "died"
     real = work.download_file
 
-    def dies_once(plan: Any, unit: DownloadUnit) -> FileResult:
+    def dies_once(run: Any, unit: DownloadUnit) -> FileResult:
         if unit.path.endswith("K／DA 阿狸电脑版.jpg") and not marker.exists():
             marker.touch()
             os.kill(os.getpid(), signal.SIGKILL)
-        return real(plan, unit)
+        return real(run, unit)
 
     monkeypatch.setattr(work, "download_file", dies_once)
     output = tmp_path / "out"

@@ -242,7 +242,7 @@ def test_workers_send_events_only_when_someone_watches(
     assert Publisher(subscribers).wants_worker_events() is wanted
     coordinator = Coordinator(plan, subscribers, DryRun())  # makes, sends nothing
     try:
-        assert (coordinator.plan.events is not None) is wanted
+        assert (coordinator.context.events.address is not None) is wanted
     finally:
         coordinator.backend.abort()
         coordinator._close(completed=False)

@@ -48,7 +48,7 @@ DEADLINE_FACTOR = 20
 
 @dataclass(frozen=True)
 class HttpSettings:
-    """How requests are made; one value per crawl, hashable so it can key the client cache.
+    """How requests are made; one plain value per crawl (the run's `Session` carries it).
 
     Attributes:
         timeout: Seconds allowed for connecting and for each read.
@@ -63,7 +63,6 @@ class HttpSettings:
         max_page_bytes: Largest page (JSON document) accepted.
         rate: Requests per second, across every process of the run (politeness.py).
         per_host: Requests at once to one host, across every process of the run.
-        throttle_dir: Where those two limits are kept (set by the coordinator).
         deadline: Seconds one attempt may take in all, redirects, headers and body included
             (None: `DEADLINE_FACTOR` times `timeout`); see `attempt_deadline`.
     """
@@ -80,7 +79,6 @@ class HttpSettings:
     max_page_bytes: int | None = 50_000_000
     rate: float | None = None
     per_host: int | None = None
-    throttle_dir: str | None = None
     deadline: float | None = None
 
     @property

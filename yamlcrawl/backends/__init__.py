@@ -1,7 +1,8 @@
 """Execution modes: one module per mode, registered here by name.
 
 A backend is topology only. The coordinator (``yamlcrawl.engine.coordinator``) hands it units
-and takes back results; the backend decides where :func:`yamlcrawl.work.run.run_unit` runs.
+and takes back results; the backend decides where :func:`yamlcrawl.work.run.run_unit` runs, and
+hands it the run context (``yamlcrawl.work.context``) with each unit.
 This protocol is the whole contract.
 """
 
@@ -13,6 +14,7 @@ from typing import Protocol
 
 from yamlcrawl.language.plan import Plan
 from yamlcrawl.types import Result, Unit
+from yamlcrawl.work.context import RunContext
 
 
 class BackendError(Exception):
@@ -45,10 +47,10 @@ class Backend(Protocol):
 
 
 class BackendClass(Protocol):
-    """A backend class: built from a plan, and able to describe its topology without running."""
+    """A backend class: built for a run, and able to describe its topology without running."""
 
-    def __call__(self, plan: Plan) -> Backend:
-        """Start the backend's workers for ``plan``."""
+    def __call__(self, run: RunContext) -> Backend:
+        """Start the backend's workers for ``run`` (its plan, session, events, cancel token)."""
         ...
 
     def describe(self, plan: Plan) -> list[str]:
@@ -76,10 +78,10 @@ def modes() -> tuple[str, ...]:
     return BUILTIN + others
 
 
-def create_backend(plan: Plan) -> Backend:
-    """The backend for ``plan.mode``."""
+def create_backend(run: RunContext) -> Backend:
+    """The backend for the run's ``plan.mode``."""
     _load_builtin()
-    return _REGISTRY[plan.mode](plan)
+    return _REGISTRY[run.plan.mode](run)
 
 
 def describe(plan: Plan) -> list[str]:

@@ -23,6 +23,7 @@ from typing import Any
 
 from yamlcrawl.language.plan import Plan, per
 from yamlcrawl.types import Result, Unit
+from yamlcrawl.work.context import RunContext
 from yamlcrawl.work.run import run_unit
 
 STOP_GRACE = 1.0  # seconds a worker gets to clean up after SIGTERM before SIGKILL
@@ -125,12 +126,12 @@ def receive_all(connection: Connection) -> tuple[list[Any], bool]:
 
 
 def run_in_threads(
-    plan: Plan, units: Sequence[Unit], threads: int, send: Callable[[Result], None]
+    run: RunContext, units: Sequence[Unit], threads: int, send: Callable[[Result], None]
 ) -> None:
     """Run ``units`` on up to ``threads`` threads of this process, sending each result."""
     if threads <= 1 or len(units) <= 1:
         for unit in units:
-            send(run_unit(plan, unit))
+            send(run_unit(run, unit))
         return
     lock = threading.Lock()
     pending = list(reversed(units))
@@ -141,7 +142,7 @@ def run_in_threads(
                 if not pending:
                     return
                 unit = pending.pop()
-            result = run_unit(plan, unit)
+            result = run_unit(run, unit)
             with lock:
                 send(result)
 

@@ -1,9 +1,9 @@
 """``dask``: the same units as Dask tasks on a ``distributed`` cluster (``yamlcrawl[dask]``).
 
-The main process is a Dask client: it submits the units as tasks (``run_unit`` over the plan and
-the units, plain data as in every mode; a page a task, downloads in batches) and takes results
-back as futures finish; the coordinator names files and keeps the manifest and resume state
-there, as in every mode.
+The main process is a Dask client: it submits the units as tasks (``run_unit`` over the run
+context and the units, plain data as in every mode; a page a task, downloads in batches) and
+takes results back as futures finish; the coordinator names files and keeps the manifest and
+resume state there, as in every mode.
 Without ``run.scheduler`` the run starts a local cluster of ``workers`` processes with
 ``threads`` threads each; with it, the run joins that cluster, whose workers must see the output
 folder at the same path (checked at start). The scheduler runs a task again elsewhere when its
@@ -37,8 +37,9 @@ from yamlcrawl.language.plan import Plan
 from yamlcrawl.shown import shown
 from yamlcrawl.storage.outdir import private_path
 from yamlcrawl.types import Lost, PageUnit, Result, Unit, unit_id
-from yamlcrawl.work import cancel
-from yamlcrawl.work.events import Address, emit, event_from_topic
+from yamlcrawl.work.cancel import stop_run
+from yamlcrawl.work.context import RunContext
+from yamlcrawl.work.events import EventSender, event_from_topic
 from yamlcrawl.work.run import run_unit
 
 if TYPE_CHECKING:
@@ -56,19 +57,10 @@ PROBE_TIMEOUT = 10.0  # seconds each worker gets to answer the start check
 INSTALL = "pip install 'yamlcrawl[dask]'"
 
 
-def run_task(run: str, plan: Plan, units: list[Unit]) -> list[Result]:
-    """One Dask task: its units one after another, marked as this run's (so stopping the run
-    stops them)."""
-    cancel.RUN.name = run
-    try:
-        return [run_unit(plan, unit) for unit in units]
-    finally:
-        cancel.RUN.name = None
-
-
-def stop_run(run: str) -> None:
-    """On every worker: downloads of ``run`` give up at their next chunk."""
-    cancel.STOPPED_RUNS.add(run)
+def run_task(run: RunContext, units: list[Unit]) -> list[Result]:
+    """One Dask task: its units one after another. Unpickled here, the run's cancel token is
+    this worker's token for the run, which ``stop_run`` stops."""
+    return [run_unit(run, unit) for unit in units]
 
 
 def probe_output(folder: str, token: str) -> tuple[bool, str]:
@@ -104,23 +96,23 @@ class Task:
 class DaskBackend:
     """A Dask client: a task per page, downloads in batches, results gathered as futures finish."""
 
-    def __init__(self, plan: Plan) -> None:
+    def __init__(self, run: RunContext) -> None:
         distributed = _import_distributed()
-        self.plan = plan
-        self.run = f"yamlcrawl-{uuid.uuid4().hex[:12]}"
+        self.plan = plan = run.plan
+        self.run = run.run
         self.cluster: LocalCluster | None = None
         self.client = self._connect(distributed, plan)
         try:
             # Workers that did not answer the start check get no task (None: every worker).
             self.allowed = check_shared_output(self.client, plan.output.dir)
             topic = None
-            if plan.events is not None:  # someone watches: relay the workers' events
+            if run.events.address is not None:  # someone watches: relay the workers' events
                 topic = self.run
-                self.client.subscribe_topic(topic, partial(_relay, plan.events))
+                self.client.subscribe_topic(topic, partial(_relay, run.events))
         except BaseException:
             self._shut_down()
             raise
-        self.worker_plan = replace(plan, events=topic, _by_name={})
+        self.worker_run = replace(run, events=EventSender(topic))  # workers log on the topic
         self._done: queue.SimpleQueue[Task] = queue.SimpleQueue()
         self._tasks: dict[str, Task] = {}
         self._files: list[Unit] = []  # downloads waiting to fill a batch
@@ -188,8 +180,7 @@ class DaskBackend:
         name = f"{self.run}-{kind}-{'.'.join(map(str, key))}-{next(self._numbers)}"
         future = self.client.submit(
             run_task,
-            self.run,
-            self.worker_plan,
+            self.worker_run,
             units,
             key=name,
             pure=False,
@@ -376,11 +367,11 @@ def _probe_one(client: Client, worker: str, folder: str, token: str) -> tuple[bo
     return bool(answer[0]), str(answer[1])
 
 
-def _relay(address: Address, logged: tuple[float, object]) -> None:
+def _relay(sender: EventSender, logged: tuple[float, object]) -> None:
     """A worker's event, from the run's Dask topic to the display's socket."""
     event = event_from_topic(logged[1])
     if event is not None:
-        emit(address, event)
+        sender.emit(event)
 
 
 def _lost(task: Task) -> list[Lost]:

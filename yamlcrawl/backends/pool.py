@@ -1,6 +1,7 @@
 """``pool``: ``multiprocessing.Pool(workers)``, ``apply_async`` per unit, ``close()``, ``join()``.
 
-The plan goes to each worker once, through the pool's initializer. Pool itself never notices a
+The run context (the plan with it) goes to each worker once, through the pool's
+initializer. Pool itself never notices a
 worker that dies mid-task (the task just never completes), so each worker writes the id of the
 unit it is on to a small file named after its pid; the main process checks those pids, reports
 a dead worker's unit lost (then retried), and replaces the pool. Workers of a pool that is
@@ -35,21 +36,23 @@ from yamlcrawl.backends.common import (
 )
 from yamlcrawl.language.plan import Plan
 from yamlcrawl.types import Lost, Result, Unit, UnitId, unit_id
+from yamlcrawl.work.context import RunContext
 from yamlcrawl.work.run import run_unit
 
 PREFETCH = 2  # tasks queued per worker beyond the one it is working on
 
-_plan: Plan | None = None
+_run: RunContext | None = None
 _board: Path | None = None
 _busy = False  # whether this worker is doing a unit (else it waits in the pool's loop)
 
 
-def init_worker(plan: Plan, board: str) -> None:
-    """Pool initializer: keep the plan, and sign in on the board (so even an idle death shows)."""
-    global _plan, _board
+def init_worker(run: RunContext, board: str) -> None:
+    """Pool initializer: keep the run context, and sign in on the board (so even an idle death
+    shows)."""
+    global _run, _board
     worker_init(parent_death_signal=False)  # Pool starts workers from a thread of its own
     signal.signal(signal.SIGTERM, _stop)
-    _plan, _board = plan, Path(board)
+    _run, _board = run, Path(board)
     (_board / str(os.getpid())).write_text("null")
 
 
@@ -65,11 +68,11 @@ def _stop(signum: int, frame: object) -> None:
 def run_task(unit: Unit) -> Result:
     """One ``apply_async`` task: note the unit on the board, then do it."""
     global _busy
-    assert _plan is not None and _board is not None
+    assert _run is not None and _board is not None
     (_board / str(os.getpid())).write_text(json.dumps(unit_id(unit)))
     _busy = True
     try:
-        return run_unit(_plan, unit)
+        return run_unit(_run, unit)
     except KeyboardInterrupt:  # stopped: what the unit leaves is cleaned up by now
         os._exit(1)
     finally:
@@ -85,8 +88,9 @@ class PoolBackend:
     applied to the new one (the dead worker's own unit comes back as lost, to be retried).
     """
 
-    def __init__(self, plan: Plan) -> None:
-        self.plan = plan
+    def __init__(self, run: RunContext) -> None:
+        self.run = run
+        self.plan = plan = run.plan
         self.context = mp_context(plan)
         self._results: queue.SimpleQueue[Result] = queue.SimpleQueue()
         self._outstanding: dict[UnitId, Unit] = {}
@@ -95,7 +99,7 @@ class PoolBackend:
     def _new_pool(self) -> tuple[str, Pool]:
         board = tempfile.mkdtemp(prefix="yamlcrawl-pool-")
         pool = self.context.Pool(
-            self.plan.workers, initializer=init_worker, initargs=(self.plan, board)
+            self.plan.workers, initializer=init_worker, initargs=(self.run, board)
         )
         return board, pool
 

@@ -27,6 +27,7 @@ from yamlcrawl.backends.common import (
 )
 from yamlcrawl.language.plan import Plan
 from yamlcrawl.types import DownloadUnit, Lost, Result, Unit, UnitId, unit_id
+from yamlcrawl.work.context import RunContext
 
 GroupKey = tuple[object, ...]
 
@@ -38,11 +39,11 @@ def group_of(unit: Unit) -> GroupKey:
     return ("page", unit.key)
 
 
-def run_group(plan: Plan, units: list[Unit], connection: Connection) -> None:
+def run_group(run: RunContext, units: list[Unit], connection: Connection) -> None:
     """The target of every worker process: do the units, send each result home."""
     worker_init()
     try:
-        run_in_threads(plan, units, plan.threads, connection.send)
+        run_in_threads(run, units, run.plan.threads, connection.send)
     except KeyboardInterrupt:
         pass
     finally:
@@ -61,8 +62,9 @@ class _Job:
 class ProcessBackend:
     """Starts a process per group of units, ``workers`` at a time."""
 
-    def __init__(self, plan: Plan) -> None:
-        self.plan = plan
+    def __init__(self, run: RunContext) -> None:
+        self.run = run
+        self.plan = plan = run.plan
         self.context = mp_context(plan)
         self._waiting: dict[GroupKey, list[Unit]] = {}
         self._jobs: dict[Connection, _Job] = {}
@@ -100,7 +102,7 @@ class ProcessBackend:
             key = next(iter(self._waiting))
             units = self._waiting.pop(key)
             parent_end, child_end = self.context.Pipe(duplex=False)
-            process = start_process(self.context, run_group, (self.plan, units, child_end))
+            process = start_process(self.context, run_group, (self.run, units, child_end))
             child_end.close()
             self._jobs[parent_end] = _Job(process, parent_end, {unit_id(u): u for u in units})
 

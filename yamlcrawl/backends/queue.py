@@ -35,12 +35,13 @@ from yamlcrawl.backends.common import (
 )
 from yamlcrawl.language.plan import Plan
 from yamlcrawl.types import Lost, Result, Unit, UnitId, unit_id
+from yamlcrawl.work.context import RunContext
 from yamlcrawl.work.run import run_unit
 
 PREFETCH = 2  # units queued per consumer thread beyond the one it is working on
 
 
-def consume(plan: Plan, tasks: JoinableQueue[Unit | None], connection: Connection) -> None:
+def consume(run: RunContext, tasks: JoinableQueue[Unit | None], connection: Connection) -> None:
     """A consumer process: ``threads`` threads, each looping get / work / task_done."""
     worker_init()
     parent = os.getppid()
@@ -62,17 +63,18 @@ def consume(plan: Plan, tasks: JoinableQueue[Unit | None], connection: Connectio
                 if unit is None:
                     return
                 send(("start", unit_id(unit)))
-                send(("done", run_unit(plan, unit)))
+                send(("done", run_unit(run, unit)))
             finally:
                 tasks.task_done()
 
+    count = run.plan.threads
     try:
-        if plan.threads == 1:
+        if count == 1:
             loop()  # in the process's main thread: no thread of its own needed
         else:
             threads = [
                 threading.Thread(target=loop, name=f"thread {n}", daemon=True)
-                for n in range(1, plan.threads + 1)
+                for n in range(1, count + 1)
             ]
             for thread in threads:
                 thread.start()
@@ -101,8 +103,9 @@ class QueueBackend:
     consumer's own unit comes back as lost, to be retried).
     """
 
-    def __init__(self, plan: Plan) -> None:
-        self.plan = plan
+    def __init__(self, run: RunContext) -> None:
+        self.run = run
+        self.plan = plan = run.plan
         self.context = mp_context(plan)
         self._outstanding: dict[UnitId, Unit] = {}
         self._consumers: dict[Connection, _Consumer] = {}
@@ -112,7 +115,7 @@ class QueueBackend:
         tasks: JoinableQueue[Unit | None] = self.context.JoinableQueue(self.capacity())
         for _ in range(self.plan.workers):
             parent_end, child_end = self.context.Pipe(duplex=False)
-            process = start_process(self.context, consume, (self.plan, tasks, child_end))
+            process = start_process(self.context, consume, (self.run, tasks, child_end))
             child_end.close()
             self._consumers[parent_end] = _Consumer(process, parent_end)
         return tasks

@@ -7,6 +7,7 @@ from collections import deque
 from yamlcrawl.backends import register
 from yamlcrawl.language.plan import Plan
 from yamlcrawl.types import Result, Unit
+from yamlcrawl.work.context import RunContext
 from yamlcrawl.work.run import run_unit
 
 
@@ -14,8 +15,8 @@ from yamlcrawl.work.run import run_unit
 class SerialBackend:
     """Runs each submitted unit when results are polled for."""
 
-    def __init__(self, plan: Plan) -> None:
-        self.plan = plan
+    def __init__(self, run: RunContext) -> None:
+        self.run = run
         self._waiting: deque[Unit] = deque()
 
     def capacity(self) -> int:
@@ -30,7 +31,7 @@ class SerialBackend:
         """Run the held unit here and now."""
         if not self._waiting:
             return []
-        return [run_unit(self.plan, self._waiting.popleft())]
+        return [run_unit(self.run, self._waiting.popleft())]
 
     def close(self) -> None:
         """Nothing to release."""

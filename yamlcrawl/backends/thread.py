@@ -2,7 +2,7 @@
 
 For comparison with the process modes: I/O-bound work often wants threads. The threads are
 daemons fed from a ``queue.Queue``, so an interrupted run exits at once; downloads in progress
-notice ``cancel.STOP`` at their next chunk and remove their temporary file.
+notice the run's cancel token at their next chunk and remove their temporary file.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from yamlcrawl.backends import register
 from yamlcrawl.backends.common import take_results, unit_lines
 from yamlcrawl.language.plan import Plan
 from yamlcrawl.types import Result, Unit
-from yamlcrawl.work import cancel
+from yamlcrawl.work.context import RunContext
 from yamlcrawl.work.run import run_unit
 
 PREFETCH = 2
@@ -25,9 +25,9 @@ PREFETCH = 2
 class ThreadBackend:
     """A fixed set of daemon threads, one shared task queue, one result queue."""
 
-    def __init__(self, plan: Plan) -> None:
-        self.plan = plan
-        self.size = plan.workers * plan.threads
+    def __init__(self, run: RunContext) -> None:
+        self.run = run
+        self.size = run.plan.workers * run.plan.threads
         self._tasks: queue.SimpleQueue[Unit | None] = queue.SimpleQueue()
         self._results: queue.SimpleQueue[Result] = queue.SimpleQueue()
         self._threads = [
@@ -39,7 +39,7 @@ class ThreadBackend:
 
     def _loop(self) -> None:
         while (unit := self._tasks.get()) is not None:
-            self._results.put(run_unit(self.plan, unit))
+            self._results.put(run_unit(self.run, unit))
 
     def capacity(self) -> int:
         """One unit per thread and a few queued."""
@@ -74,7 +74,7 @@ class ThreadBackend:
 
     def abort(self) -> None:
         """Ask downloads in progress to stop; the daemon threads end with the process."""
-        cancel.STOP.set()
+        self.run.cancel.stop()
         for _ in self._threads:
             self._tasks.put(None)
         deadline = time.monotonic() + 0.5

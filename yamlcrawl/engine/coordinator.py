@@ -24,6 +24,7 @@ from pathlib import Path
 from yamlcrawl.backends import create_backend
 from yamlcrawl.engine.output import Output, SaveFiles
 from yamlcrawl.engine.publish import Publisher
+from yamlcrawl.http.session import Session
 from yamlcrawl.language.plan import Plan
 from yamlcrawl.storage.names import NameRegistry, Refused
 from yamlcrawl.storage.outdir import FolderError, throttle_path
@@ -44,16 +45,14 @@ from yamlcrawl.types import (
     UnitId,
     unit_id,
 )
-from yamlcrawl.work import cancel
-from yamlcrawl.work.events import open_sink
+from yamlcrawl.work.cancel import CancelToken
+from yamlcrawl.work.context import RunContext
+from yamlcrawl.work.events import EventSender, open_sink
 from yamlcrawl.work.requests import page_signature
 from yamlcrawl.work.run import failed
 
 # A unit whose worker process died is tried once more before it counts as failed.
 LOST_RETRIES = 1
-# Set by the CLI's signal handler; the run loop checks it in case the KeyboardInterrupt the
-# handler raised was swallowed (Python drops exceptions raised inside at-fork hooks).
-INTERRUPTED = threading.Event()
 
 
 @contextlib.contextmanager
@@ -71,7 +70,13 @@ def _interrupts_held() -> Iterator[None]:
 
 
 class Coordinator:
-    """Runs one crawl on one backend."""
+    """Runs one crawl on one backend.
+
+    ``cancel`` is the run's token (the CLI's signal handler stops it; the run loop looks at it,
+    since Python drops a KeyboardInterrupt raised inside an at-fork hook); ``session`` says how
+    requests are made (tests hand in a fake transport or sleep), and gets the run's throttle
+    folder here.
+    """
 
     def __init__(
         self,
@@ -79,6 +84,9 @@ class Coordinator:
         subscribers: Sequence[Subscriber] = (),
         output: Output | None = None,
         fresh: bool = False,
+        *,
+        cancel: CancelToken | None = None,
+        session: Session | None = None,
     ) -> None:
         """Take the output (the folder, or a dry run's scratch), make the backend, open the
         run's record; ``subscribers`` follow the run after the counts and the record."""
@@ -93,14 +101,15 @@ class Coordinator:
         except BaseException:
             output.close(False, self.stats)
             raise
-        http = replace(plan.http, throttle_dir=throttle_path(workdir))
+        session = replace(session or Session(plan.http), throttle_dir=throttle_path(workdir))
         # Unwatched (no live display, no log of each unit), workers send no events at all.
         watched = Publisher(subscribers).wants_worker_events()
         address = self.sink.address if watched else None
-        self.plan = plan = replace(plan, http=http, events=address, _by_name={})
+        self.context = RunContext(plan, session, cancel or CancelToken(), EventSender(address))
+        self.plan = plan
         self.root = Path(plan.output.dir)
         try:
-            self.backend = create_backend(plan)
+            self.backend = create_backend(self.context)
         except BaseException:
             self._close(completed=False)
             raise
@@ -125,17 +134,17 @@ class Coordinator:
         self._writing: dict[str, deque[DownloadUnit]] = {}
 
     def _close(self, completed: bool) -> None:
-        """Close the event socket, and the output: its record put in place or dropped, the
-        folder let go of. A failure to write here stops the run."""
+        """Close the event socket and this process's connections, and the output: its record
+        put in place or dropped, the folder let go of. A failure to write here stops the run."""
         try:
             self.sink.close()
+            self.context.session.close()  # this process's connections (serial, thread)
+            self.context.events.close()
         finally:
             self.output.close(completed, self.stats)
 
     def run(self) -> RunStats:
         """Crawl until every unit has a result, or until interrupted (Ctrl-C / SIGTERM)."""
-        cancel.STOP.clear()
-        INTERRUPTED.clear()
         self._publish.run_started(self.stats)
         completed = False  # only a run that got to its end puts `emit` files in place
         try:
@@ -154,7 +163,7 @@ class Coordinator:
                     self._handle(result)
                 self._release()
                 self._publish.tick()
-                if INTERRUPTED.is_set():
+                if self.context.cancel.stopped:
                     raise KeyboardInterrupt  # the signal's own exception was lost in a fork
             self.backend.close()
             completed = True

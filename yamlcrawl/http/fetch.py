@@ -1,4 +1,4 @@
-"""The HTTP layer: one client per process, our own retries, JSON documents and file downloads.
+"""The HTTP layer: requests through the run's session, our own retries, JSON documents and files.
 
 Everything that talks to the network goes through `fetch_document` (a JSON or JSONP value)
 or `download_to` (a file's body, streamed to a sink it is handed: it knows no paths). Both retry
@@ -16,18 +16,13 @@ import hashlib
 import http.client
 import json
 import math
-import os
-import random
 import re
 import socket
 import ssl
-import threading
-import time
 import urllib.parse
-import warnings
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from http import HTTPStatus
 from itertools import accumulate
 from typing import Any, Literal, TypeVar
@@ -37,14 +32,15 @@ import urllib3.exceptions
 
 from yamlcrawl.http import deadline
 from yamlcrawl.http.politeness import polite
-from yamlcrawl.http.transport import Client, RedirectError
+from yamlcrawl.http.session import Session, Transport, resolve_user_agent
+from yamlcrawl.http.transport import RedirectError
 from yamlcrawl.types import ByteSink, HttpSettings
 
 __all__ = [
     "MAX_DEPTH",
     "Document",
     "FetchError",
-    "client_for",
+    "Session",
     "download_to",
     "fetch_document",
     "resolve_user_agent",
@@ -52,10 +48,6 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
-
-# Tests patch these two so retries cost no wall-clock time and no randomness.
-_sleep: Callable[[float], None] = time.sleep
-_jitter: Callable[[], float] = random.random
 
 _RETRY_AFTER_STATUSES = frozenset({429, 503})
 _MAX_RETRY_AFTER = 60.0
@@ -69,7 +61,6 @@ _DEPTH_STEP = [0] * 256
 _DEPTH_STEP[ord("[")] = _DEPTH_STEP[ord("{")] = 1
 _DEPTH_STEP[ord("]")] = _DEPTH_STEP[ord("}")] = -1
 _NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{}')
-_UA_FAMILIES = {"chrome": "Chrome", "firefox": "Firefox", "safari": "Safari", "edge": "Edge"}
 _JSONP = re.compile(
     r"\A\s*(?:/\*.*?\*/\s*)?"  # `/**/` is prepended by many servers against content sniffing
     r"[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*\s*"
@@ -129,13 +120,13 @@ class _AttemptError(Exception):
     """One failed attempt: why, and whether another attempt could help."""
 
     def __init__(
-        self, cause: str, *, retryable: bool, status: int | None = None, wait: float = 0.0
+        self, cause: str, *, retryable: bool, status: int | None = None, retry_after: str = ""
     ) -> None:
         super().__init__(cause)
         self.cause = cause
         self.retryable = retryable
         self.status = status
-        self.wait = wait  # the least the server asked us to wait (Retry-After)
+        self.retry_after = retry_after  # the server's Retry-After header, if it matters
 
 
 class _BadDocumentError(Exception):
@@ -146,101 +137,11 @@ class _TooDeepError(_BadDocumentError):
     """JSON nested deeper than `MAX_DEPTH`."""
 
 
-# --- user agent ---------------------------------------------------------------------------
-
-_user_agents: dict[tuple[int, str], str] = {}
-
-
-def resolve_user_agent(spec: str) -> str:
-    """Turn a `user_agent` setting into the header value to send.
-
-    Args:
-        spec: `chrome`, `firefox`, `safari` or `edge` (any case) for a desktop UA string of
-            that browser from fake-useragent's bundled data, `random` for any UA it knows,
-            anything else to be sent literally.
-
-    Returns:
-        The User-Agent string; the same one for a given spec for the life of the process.
-    """
-    family = spec.strip().lower()
-    if family not in _UA_FAMILIES and family != "random":
-        return spec
-    key = (os.getpid(), family)
-    if key not in _user_agents:
-        # Imported here: loading its data costs ~0.1 s that `yamlcrawl plan` need not pay.
-        from fake_useragent import UserAgent
-
-        if family == "random":
-            agent = UserAgent()
-        else:
-            agent = UserAgent(browsers=[_UA_FAMILIES[family]], platforms=["desktop"])
-        _user_agents[key] = str(agent.random)
-    return _user_agents[key]
-
-
-# --- clients ------------------------------------------------------------------------------
-
-_clients: dict[tuple[int, HttpSettings], Client] = {}
-_clients_lock = threading.Lock()
-
-
-def _reset_lock_in_child() -> None:
-    # A lock held by another thread at fork time would stay held forever in the child.
-    global _clients_lock
-    _clients_lock = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_reset_lock_in_child)
-
-
-def client_for(settings: HttpSettings) -> Client:
-    """Return this process's client for `settings`, creating it on first use.
-
-    Clients are keyed by process id as well as settings: a client (and its pooled sockets)
-    inherited across a fork is never used again, since parent and child reading the same
-    socket get each other's bytes. Inherited clients are left untouched, not closed, because
-    closing them could disturb the parent's connections.
-
-    Args:
-        settings: The HTTP settings of the crawl.
-
-    Returns:
-        A `Client` carrying the User-Agent, proxies and TLS verification.
-    """
-    key = (os.getpid(), settings)
-    client = _clients.get(key)
-    if client is None:
-        with _clients_lock:
-            client = _clients.get(key)
-            if client is None:
-                client = _clients[key] = _new_client(settings)
-    return client
-
-
-def _new_client(settings: HttpSettings) -> Client:
-    if not settings.verify:
-        # The crawl asked for this explicitly; a warning per request would flood the output.
-        warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
-    return Client(
-        user_agent=resolve_user_agent(settings.user_agent),
-        proxies=dict(settings.proxies),
-        verify=settings.verify,
-    )
-
-
-def _close_clients() -> None:
-    """Close and forget this process's clients (for tests and orderly shutdown)."""
-    pid = os.getpid()
-    with _clients_lock:
-        for key in [k for k in _clients if k[0] == pid]:
-            _clients.pop(key).close()
-
-
 # --- public fetch functions ---------------------------------------------------------------
 
 
 def fetch_document(
-    settings: HttpSettings,
+    session: Session,
     url: str,
     *,
     method: str = "GET",
@@ -254,7 +155,7 @@ def fetch_document(
     """Request `url` and parse the body as JSON, retrying transient failures.
 
     Args:
-        settings: The HTTP settings of the crawl.
+        session: How the run makes requests (settings, transport, sleep between retries).
         url: An http or https URL.
         method: The HTTP method.
         params: Query parameters added to the URL.
@@ -275,7 +176,8 @@ def fetch_document(
     method = method.upper()
     shown = _with_params(url, params)
     _check_url(method, url, shown)
-    client = client_for(settings)
+    settings = session.settings
+    client = session.client()
     target = with_query(url, params)
     content = None
     if body is not None:
@@ -290,7 +192,7 @@ def fetch_document(
             return resp.status, resp.headers.get("Content-Type", ""), received, link
 
     (status, content_type, received, link), attempts = _with_retries(
-        settings, method, shown, attempt, on_retry
+        session, method, shown, attempt, on_retry
     )
     try:
         data = _parse_document(received, content_type, fmt)
@@ -320,7 +222,7 @@ def fetch_document(
 
 
 def download_to(
-    settings: HttpSettings,
+    session: Session,
     url: str,
     sink: ByteSink,
     *,
@@ -338,7 +240,7 @@ def download_to(
     what the whole file is called, is the sink's business (storage/files.py).
 
     Args:
-        settings: The HTTP settings of the crawl.
+        session: How the run makes requests (settings, transport, sleep between retries).
         url: An http or https URL.
         sink: Where the body goes.
         headers: Headers sent over the session's.
@@ -358,7 +260,8 @@ def download_to(
         OSError: The sink could not take the body.
     """
     _check_url("GET", url, url)
-    client = client_for(settings)
+    settings = session.settings
+    client = session.client()
 
     def attempt() -> None:
         with _send(client, settings, ("GET", url), headers, private=private) as resp:
@@ -366,7 +269,7 @@ def download_to(
             _stream_to(resp, sink, settings, on_bytes)
 
     try:
-        return _with_retries(settings, "GET", url, attempt, on_retry)[1]
+        return _with_retries(session, "GET", url, attempt, on_retry)[1]
     except BaseException:
         sink.discard()
         raise
@@ -377,7 +280,7 @@ def download_to(
 
 @contextlib.contextmanager
 def _send(
-    client: Client,
+    client: Transport,
     settings: HttpSettings,
     request: tuple[str, str],
     headers: Mapping[str, str] | None,
@@ -442,14 +345,14 @@ def _check_status(resp: urllib3.BaseHTTPResponse, settings: HttpSettings) -> Non
     if 200 <= status < 300:
         return
     reason = resp.reason or _standard_reason(status)
-    wait = 0.0
+    retry_after = ""
     if status in _RETRY_AFTER_STATUSES:
-        wait = _retry_after(resp.headers.get("Retry-After"))
+        retry_after = resp.headers.get("Retry-After", "")
     raise _AttemptError(
         f"HTTP {status} {reason}".rstrip(),
         retryable=status in settings.retry_on,
         status=status,
-        wait=wait,
+        retry_after=retry_after,
     )
 
 
@@ -546,18 +449,19 @@ def _content_length(resp: urllib3.BaseHTTPResponse) -> int | None:
 
 
 def _with_retries(
-    settings: HttpSettings,
+    session: Session,
     method: str,
     url: str,
     attempt: Callable[[], _T],
     on_retry: Callable[[str], None] | None = None,
 ) -> tuple[_T, int]:
     """Call `attempt` until it succeeds or fails for good; return its result and attempts."""
+    settings = session.settings
     attempts = 0
     while True:
         attempts += 1
         try:
-            with polite(settings.throttle_dir, url, settings.rate, settings.per_host):
+            with polite(session.throttle_dir, url, settings.rate, settings.per_host):
                 return attempt(), attempts
         except _AttemptError as failure:
             if not failure.retryable or attempts > settings.retries:
@@ -568,22 +472,24 @@ def _with_retries(
                     attempts=attempts,
                     status=failure.status,
                 ) from (failure.__cause__ or failure)
-            delay = _delay(settings, attempts - 1, failure.wait)
+            floor = _retry_after(failure.retry_after, session.clock)
+            delay = _delay(settings, attempts - 1, floor, session.jitter)
             if on_retry is not None:
                 on_retry(
                     f"{failure.cause}; retry {attempts} of {settings.retries} in {delay:.1f} s"
                 )
-            _sleep(delay)
+            session.sleep(delay)
 
 
-def _delay(settings: HttpSettings, retry: int, floor: float) -> float:
+def _delay(settings: HttpSettings, retry: int, floor: float, jitter: Callable[[], float]) -> float:
     """Seconds before retry number `retry` (0-based): exponential, jittered, >= `floor`."""
     base = settings.backoff * 2.0**retry
-    return max(base * (1 + _JITTER * _jitter()), floor)
+    return max(base * (1 + _JITTER * jitter()), floor)
 
 
-def _retry_after(value: str | None) -> float:
-    """Seconds a Retry-After header asks for (delta-seconds or an HTTP date), in [0, 60]."""
+def _retry_after(value: str, clock: Callable[[], float]) -> float:
+    """Seconds a Retry-After header asks for (delta-seconds or an HTTP date), in [0, 60];
+    `clock` says what time it is now (seconds since the epoch)."""
     if not value:
         return 0.0
     value = value.strip()
@@ -596,7 +502,7 @@ def _retry_after(value: str | None) -> float:
             return 0.0  # unparsable: fall back to our own backoff
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
-        seconds = (when - datetime.now(UTC)).total_seconds()
+        seconds = when.timestamp() - clock()
     if math.isnan(seconds):
         return 0.0
     return min(max(seconds, 0.0), _MAX_RETRY_AFTER)

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import graphlib
 from dataclasses import dataclass, field, fields, replace
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from yamlcrawl.language.pagination import STYLES
 from yamlcrawl.language.where import EQUALS, Scalar
-from yamlcrawl.types import Channel, HttpSettings, OnConflict, Pairs, Replace
+from yamlcrawl.types import HttpSettings, OnConflict, Pairs, Replace
 
 if TYPE_CHECKING:  # workers unpickle plans without loading pydantic
     from yamlcrawl.language.spec import (
@@ -122,16 +123,15 @@ class Plan:
     limit: int | None
     threads: int = 1
     start_method: str | None = None
-    # Where workers send progress events (events.py): the main process's socket, or a Dask topic.
-    events: Channel | str | None = None
     scheduler: str | None = None  # dask mode: the scheduler's address (else a local cluster)
     max_items: int = 100_000  # a page whose `each` finds more fails (memory stays bounded)
     http_cookies: Pairs = field(default=(), metadata=taken_from("http.cookies"))
     secrets: tuple[str, ...] = ()  # values from ${ENV}: replaced by *** in everything shown
-    _by_name: dict[str, StagePlan] = field(default_factory=dict, compare=False, repr=False)
 
-    def __post_init__(self) -> None:
-        self._by_name.update((stage.name, stage) for stage in self.stages)
+    @cached_property
+    def _by_name(self) -> dict[str, StagePlan]:
+        # Made on first use in each copy: `replace` makes a plan with its own.
+        return {stage.name: stage for stage in self.stages}
 
     def stage(self, name: str) -> StagePlan:
         """The stage called ``name``."""
@@ -164,7 +164,6 @@ class Plan:
             output=output,
             start_method=start_method or self.start_method,
             scheduler=scheduler or self.scheduler,
-            _by_name={},
         )
 
 

@@ -11,6 +11,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, TextIO
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from yamlcrawl.language.plan import Plan
     from yamlcrawl.types import Subscriber
     from yamlcrawl.ui.display import Display
+    from yamlcrawl.work.cancel import CancelToken
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 COMMANDS = ("run", "validate", "plan", "init", "schema")
@@ -223,7 +225,7 @@ def _plan_for(args: argparse.Namespace, loaded: LoadedSpec) -> Plan:
         )
     # Chosen once here, so every worker sends the same User-Agent and none loads the UA data.
     agent = resolve_user_agent(plan.http.user_agent)
-    return replace(plan, http=replace(plan.http, user_agent=agent), _by_name={})
+    return replace(plan, http=replace(plan.http, user_agent=agent))
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -271,6 +273,7 @@ def _crawl(args: argparse.Namespace, plan: Plan, log_file: TextIO | None) -> int
     from yamlcrawl.types import RunStats
     from yamlcrawl.ui.log import NORMAL, QUIET, VERBOSE
     from yamlcrawl.ui.report import Report
+    from yamlcrawl.work.cancel import CancelToken
 
     verbosity = QUIET if args.quiet else VERBOSE if args.verbose else NORMAL
     # `--report -`: the JSON alone on stdout, the summary on stderr.
@@ -278,10 +281,13 @@ def _crawl(args: argparse.Namespace, plan: Plan, log_file: TextIO | None) -> int
     subscribers, display = watchers(
         plan, verbosity, dry_run=args.dry_run, out=out, log_file=log_file, report=args.report
     )
-    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    cancel = CancelToken()
+    stop = partial(_interrupt, cancel)
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         output = DryRun() if args.dry_run else SaveFiles()
-        stats = Coordinator(plan, subscribers, output, fresh=args.fresh).run()
+        coordinator = Coordinator(plan, subscribers, output, fresh=args.fresh, cancel=cancel)
+        stats = coordinator.run()
     except BackendError as exc:  # raised before anything is drawn or written
         from yamlcrawl.shown import shown
 
@@ -358,13 +364,12 @@ def _make_folder(folder: Path) -> None:
         raise UsageError(f"cannot make the output folder {folder}: {reason}") from None
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
+def _interrupt(cancel: CancelToken, signum: int, frame: FrameType | None) -> None:
     """Ctrl-C and SIGTERM stop a run cleanly, with a summary.
 
-    The request is also noted for the coordinator: a KeyboardInterrupt raised while Python runs
-    an at-fork hook (``process`` mode forks all the time) is printed and dropped, not raised.
+    The request is also noted on the run's cancel token, which the coordinator looks at: a
+    KeyboardInterrupt raised while Python runs an at-fork hook (``process`` mode forks all the
+    time) is printed and dropped, not raised.
     """
-    from yamlcrawl.engine.coordinator import INTERRUPTED
-
-    INTERRUPTED.set()
+    cancel.stop()
     raise KeyboardInterrupt

@@ -14,13 +14,15 @@ from yamlcrawl.storage.files import FileSlot, already_present
 from yamlcrawl.storage.outdir import describe, stops_the_run
 from yamlcrawl.storage.safepath import UnsafePathError
 from yamlcrawl.types import DownloadUnit, FileResult, unit_id
-from yamlcrawl.work.cancel import StoppedError, stop_if_asked
-from yamlcrawl.work.events import ByteCounter, Event, emit, report_retry, worker_name
+from yamlcrawl.work.cancel import StoppedError
+from yamlcrawl.work.context import RunContext
+from yamlcrawl.work.events import ByteCounter, Event, report_retry, worker_name
 from yamlcrawl.work.requests import private_headers
 
 
-def download_file(plan: Plan, unit: DownloadUnit) -> FileResult:
+def download_file(run: RunContext, unit: DownloadUnit) -> FileResult:
     """Save one file, or find it already there; failures are in the result."""
+    plan = run.plan
     typed = unit.ext_to_come  # the response settles the name: the result says which it got
     try:
         present = already_present(plan.output.dir, unit)
@@ -29,21 +31,22 @@ def download_file(plan: Plan, unit: DownloadUnit) -> FileResult:
             return FileResult(unit, "present", present.bytes, present.sha256, saved_as=saved_as)
         with FileSlot(plan.output.dir, unit.path, ext_from=unit.url if typed else None) as slot:
             uid = unit_id(unit)
-            emit(plan.events, Event("start", worker_name(), uid, f"downloading {unit.planned}"))
-            counter = ByteCounter(plan.events, uid)
+            run.events.emit(Event("start", worker_name(), uid, f"downloading {unit.planned}"))
+            counter = ByteCounter(run.events, uid)
+            give_up_if_stopped = run.cancel.check
 
             def on_bytes(amount: int) -> None:
-                stop_if_asked(amount)
+                give_up_if_stopped()
                 counter.add(amount)
 
             # No last report of the bytes: the result carries them, one datagram less per file.
             attempts = download_to(
-                plan.http,
+                run.session,
                 unit.url,
                 slot,
                 headers=dict(unit.headers),
                 on_bytes=on_bytes,
-                on_retry=partial(report_retry, plan, uid),
+                on_retry=partial(report_retry, run.events, uid),
                 private=_download_private(plan, unit),
             )
             saved = slot.commit()

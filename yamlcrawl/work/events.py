@@ -28,15 +28,11 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from yamlcrawl.storage.outdir import private_path
 from yamlcrawl.types import Channel, UnitId
 from yamlcrawl.types import Event as Event  # the shared vocabulary's; sent from here
 from yamlcrawl.types import EventKind as EventKind
-
-if TYPE_CHECKING:
-    from yamlcrawl.language.plan import Plan
 
 KINDS = ("start", "bytes", "retry")
 UNIT_KINDS = ("page", "file")
@@ -212,38 +208,61 @@ def _read(peer: socket.socket, events: list[Event]) -> bool:
             events.append(event)
 
 
-_sender: tuple[int, str, socket.socket | None] | None = None
-_lock = threading.Lock()
+class EventSender:
+    """Where a run's workers send events: the main process's socket, a Dask topic, or nowhere.
+
+    It crosses to other processes (in the run context) as its address alone: the connection is
+    made in each process on first use, never one a fork inherited (parent and child would
+    share it), and tried again with the next event when the main process cannot be reached.
+    """
+
+    def __init__(self, address: Address = None) -> None:
+        self.address = address
+        self._sockets: dict[int, socket.socket] = {}  # by process id
+
+    def emit(self, event: Event) -> None:
+        """Send ``event`` to the main process; never blocks, never raises, may be dropped."""
+        address = self.address
+        if address is None:
+            return
+        if isinstance(address, str):
+            _log_on_topic(address, event)
+            return
+        data = json.dumps(to_wire(event), ensure_ascii=False).encode("utf-8")
+        sock = self._socket(address.path)
+        if sock is None:
+            return
+        # A full buffer drops the event: the display is advice, and results travel elsewhere.
+        with contextlib.suppress(OSError):
+            sock.send(data, socket.MSG_NOSIGNAL)
+
+    def _socket(self, path: str) -> socket.socket | None:
+        """This process's connection to ``path`` (None if the main process cannot be reached:
+        that event is dropped)."""
+        pid = os.getpid()
+        sock = self._sockets.get(pid)
+        if sock is None:
+            fresh = _connected(path)
+            if fresh is None:
+                return None
+            sock = self._sockets.setdefault(pid, fresh)  # atomic: two threads keep one
+            if sock is not fresh:
+                _close(fresh)
+        return sock
+
+    def close(self) -> None:
+        """Close this process's connection, if it made one (the end of a run)."""
+        sock = self._sockets.pop(os.getpid(), None)
+        if sock is not None:
+            _close(sock)
+
+    def __getstate__(self) -> dict[str, object]:
+        return {"address": self.address, "_sockets": {}}
 
 
-def emit(address: Address, event: Event) -> None:
-    """Send ``event`` to the main process; never blocks, never raises, may be dropped."""
-    if address is None:
-        return
-    if isinstance(address, str):
-        _log_on_topic(address, event)
-        return
-    data = json.dumps(to_wire(event), ensure_ascii=False).encode("utf-8")
-    with _lock:
-        sock = _sending_socket(address.path)
-    if sock is None:
-        return
-    # A full buffer drops the event: the display is advice, and results travel elsewhere.
-    with contextlib.suppress(OSError):
-        sock.send(data, socket.MSG_NOSIGNAL)
-
-
-def _sending_socket(path: str) -> socket.socket | None:
-    """This process's connection to ``path``: made on first use, never one a fork inherited
-    (then None if the main process cannot be reached: that event is dropped)."""
-    global _sender
-    if _sender is not None and _sender[:2] == (os.getpid(), path) and _sender[2] is not None:
-        return _sender[2]
-    if _sender is not None and _sender[2] is not None:
-        _sender[2].close()  # this process's copy of its parent's, or an earlier run's
-    sock = _connected(path)
-    _sender = (os.getpid(), path, sock)
-    return sock
+def _close(sock: socket.socket) -> None:
+    atexit.unregister(sock.close)
+    sock.close()
 
 
 def _connected(path: str) -> socket.socket | None:
@@ -295,8 +314,8 @@ def worker_name() -> str:
 class ByteCounter:
     """Collects a download's chunks and reports them at most every ``BYTES_EVERY`` seconds."""
 
-    def __init__(self, address: Address, unit: tuple[str, tuple[int, ...]]) -> None:
-        self.address = address
+    def __init__(self, sender: EventSender, unit: tuple[str, tuple[int, ...]]) -> None:
+        self.sender = sender
         self.unit = unit
         self.pending = 0
         self.last = time.monotonic()
@@ -311,11 +330,11 @@ class ByteCounter:
     def flush(self, now: float | None = None) -> None:
         """Report what is counted and not yet reported."""
         if self.pending:
-            emit(self.address, Event("bytes", worker_name(), self.unit, amount=self.pending))
+            self.sender.emit(Event("bytes", worker_name(), self.unit, amount=self.pending))
             self.pending = 0
         self.last = time.monotonic() if now is None else now
 
 
-def report_retry(plan: Plan, uid: UnitId, reason: str) -> None:
+def report_retry(sender: EventSender, uid: UnitId, reason: str) -> None:
     """Tell the display that ``uid`` is being tried again, and why."""
-    emit(plan.events, Event("retry", worker_name(), uid, reason))
+    sender.emit(Event("retry", worker_name(), uid, reason))

@@ -27,7 +27,8 @@ from yamlcrawl.types import (
     PageUnit,
     unit_id,
 )
-from yamlcrawl.work.events import Event, emit, report_retry, worker_name
+from yamlcrawl.work.context import RunContext
+from yamlcrawl.work.events import Event, report_retry, worker_name
 from yamlcrawl.work.paging import next_page
 from yamlcrawl.work.requests import (
     HeaderError,
@@ -41,8 +42,9 @@ from yamlcrawl.work.requests import (
 )
 
 
-def fetch_page(plan: Plan, unit: PageUnit) -> PageResult:
+def fetch_page(run: RunContext, unit: PageUnit) -> PageResult:
     """Fetch a page, bind its fields, fan out over ``each``, and list the files it asks for."""
+    plan = run.plan
     stage = plan.stage(unit.stage)
     context = unit.context
     try:
@@ -53,16 +55,16 @@ def fetch_page(plan: Plan, unit: PageUnit) -> PageResult:
     except RenderError as exc:
         return PageResult(unit, stage.url, f"cannot build the request: {exc}")
     uid = unit_id(unit)
-    emit(plan.events, Event("start", worker_name(), uid, f"{stage.method} {url}"))
+    run.events.emit(Event("start", worker_name(), uid, f"{stage.method} {url}"))
     try:
         document = fetch_document(
-            plan.http,
+            run.session,
             url,
             method=stage.method,
             params=params,
             headers=headers,
             fmt=stage.format,
-            on_retry=partial(report_retry, plan, uid),
+            on_retry=partial(report_retry, run.events, uid),
             body=body,
             private=private_headers(plan, plan.http_headers + stage.headers, headers),
         )

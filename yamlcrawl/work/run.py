@@ -12,6 +12,7 @@ from yamlcrawl.types import (
     Result,
     Unit,
 )
+from yamlcrawl.work.context import RunContext
 from yamlcrawl.work.downloads import download_file
 from yamlcrawl.work.pages import fetch_page
 
@@ -23,11 +24,11 @@ def failed(plan: Plan, unit: Unit, reason: str) -> PageResult | FileResult:
     return FileResult(unit, "failed", error=reason)
 
 
-def run_unit(plan: Plan, unit: Unit) -> Result:
+def run_unit(run: RunContext, unit: Unit) -> Result:
     """Do one unit of work. Never raises for a failure of the unit itself: it is in the result."""
     try:
         if isinstance(unit, PageUnit):
-            return fetch_page(plan, unit)
-        return download_file(plan, unit)
+            return fetch_page(run, unit)
+        return download_file(run, unit)
     except Exception as exc:  # odd data or a bug fails this unit, never the whole run
-        return failed(plan, unit, f"unexpected {type(exc).__name__}: {exc}")
+        return failed(run.plan, unit, f"unexpected {type(exc).__name__}: {exc}")
