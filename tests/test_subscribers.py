@@ -160,3 +160,17 @@ def test_a_dry_run_is_the_same_loop_with_an_output_that_lists(
     assert journal.of("file_done") == [] and stats.saved == 0
     assert not output.exists()  # no folder taken, no manifest, no state
     assert stats.dry_run and verdict(stats) == "dry run finished"
+
+
+class CutShort(Subscriber):
+    """A summary that Ctrl-C interrupts while it is written."""
+
+    def run_ended(self, stats: RunStats) -> None:
+        raise KeyboardInterrupt
+
+
+def test_ctrl_c_while_the_summary_is_written_ends_the_run_interrupted_not_with_a_trace(
+    lol_site: Site, tmp_path: Path
+) -> None:
+    stats = Coordinator(lol_plan(lol_site, tmp_path / "out", "serial"), [CutShort()]).run()
+    assert stats.interrupted and stats.saved == 48

@@ -178,7 +178,10 @@ class Coordinator:
         finally:
             self._close(completed)
             self.stats.elapsed = time.monotonic() - self.stats.started
-        self._publish.run_ended(self.stats)
+        try:
+            self._publish.run_ended(self.stats)
+        except KeyboardInterrupt:  # Ctrl-C while the summary is written: stop writing, no trace
+            self.stats.interrupted = True
         return self.stats
 
     def _queue_page(self, unit: PageUnit) -> None:
