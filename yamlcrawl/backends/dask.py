@@ -255,7 +255,7 @@ class DaskBackend:
             where = f"the cluster of the scheduler at {plan.scheduler} (its workers, as many)"
         return [
             f"dask: {where}",
-            "  main process (Dask client + coordinator): client.submit(run_task, plan, units),"
+            "  main process (Dask client + coordinator): client.submit(run_task, run, units),"
             f" a task per page, downloads in batches of up to {BATCH}, at most"
             f" {BATCH * (1 + PREFETCH)} units per worker thread outstanding; results gathered"
             " as futures finish; names files, writes the manifest and resume state",
