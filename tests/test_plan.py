@@ -32,7 +32,7 @@ TOPOLOGY = {
     "dask": [
         "dask: a local cluster started for the run: 3 worker processes × 2 threads, each under"
         " a nanny that restarts it if it dies",
-        "main process (Dask client + coordinator): client.submit(run_task, plan, units), a task"
+        "main process (Dask client + coordinator): client.submit(run_task, run, units), a task"
         " per page, downloads in batches of up to 32, at most 96 units per worker thread"
         " outstanding",
         "scheduler: hands tasks to workers; a task whose worker dies runs again on another",
