@@ -1,4 +1,4 @@
-"""Plumbing the process-based modes share: start methods, worker set-up, stopping, deaths.
+"""Plumbing the modes share: start methods, worker set-up, pipes, threads, stopping, deaths.
 
 Nothing here decides what a unit does (that is ``yamlcrawl.work.run``) or how units flow (that is
 each mode's own module).
@@ -15,11 +15,12 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
-from multiprocessing.connection import Connection
+from collections.abc import Callable, Collection, Iterable, Iterator, MutableMapping, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
 from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import Any, TypeVar
 
 from yamlcrawl.language.plan import Plan, per
 from yamlcrawl.types import Result, Unit
@@ -29,6 +30,17 @@ from yamlcrawl.work.run import run_unit
 STOP_GRACE = 1.0  # seconds a worker gets to clean up after SIGTERM before SIGKILL
 PARENT_CHECK = 0.2  # seconds between a worker's checks that the main process still lives
 _PR_SET_PDEATHSIG = 1
+
+
+@dataclass
+class Worker:
+    """A worker process and the main process's end of the pipe it sends results home on."""
+
+    process: BaseProcess
+    connection: Connection
+
+
+W = TypeVar("W", bound=Worker)
 
 
 def mp_context(plan: Plan) -> BaseContext:
@@ -44,6 +56,30 @@ def start_process(
     process: BaseProcess = context.Process(target=target, args=args, daemon=True)  # type: ignore[attr-defined]
     process.start()
     return process
+
+
+def start_piped(
+    context: BaseContext, target: Callable[..., None], args: tuple[Any, ...]
+) -> tuple[Connection, BaseProcess]:
+    """Start a worker process with a one-way pipe home (its end passed after ``args``).
+
+    Returns the main process's end of the pipe, and the process.
+    """
+    parent_end, child_end = context.Pipe(duplex=False)
+    process = start_process(context, target, (*args, child_end))
+    child_end.close()
+    return parent_end, process
+
+
+@contextlib.contextmanager
+def sending_home(connection: Connection) -> Iterator[None]:
+    """A worker process's work: SIGTERM (KeyboardInterrupt) ends it quietly; the pipe closes."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        pass
+    finally:
+        connection.close()
 
 
 def worker_init(parent_death_signal: bool = True) -> None:
@@ -97,6 +133,14 @@ def stop_processes(processes: Iterable[BaseProcess], grace: float = STOP_GRACE) 
             process.join(1.0)
 
 
+def stop_workers(workers: MutableMapping[Connection, W]) -> None:
+    """Stop and reap every worker process, close its pipe, and forget it."""
+    stop_processes(worker.process for worker in workers.values())
+    for connection in workers:
+        connection.close()
+    workers.clear()
+
+
 def death_of(process: BaseProcess) -> str:
     """How a worker process ended, in words."""
     if process.exitcode is None:
@@ -125,6 +169,27 @@ def receive_all(connection: Connection) -> tuple[list[Any], bool]:
     return messages, False
 
 
+def read_pipes(workers: Collection[W], timeout: float) -> list[tuple[W, list[Any], bool]]:
+    """Wait up to ``timeout`` s; then, for each worker with news, what it sent and whether it ended.
+
+    Only what is ready is read: polling every pipe and reaping every process at each wake-up
+    (twice per unit) cost the main process more than all the rest of its work.
+    """
+    handles: list[Connection | int] = [worker.connection for worker in workers]
+    handles += [worker.process.sentinel for worker in workers]
+    ready = set(wait(handles, timeout))
+    news: list[tuple[W, list[Any], bool]] = []
+    for worker in workers:
+        messages: list[Any] = []
+        closed = False
+        if worker.connection in ready:
+            messages, closed = receive_all(worker.connection)
+        ended = closed or worker.process.sentinel in ready
+        if worker.connection in ready or ended:
+            news.append((worker, messages, ended))
+    return news
+
+
 def run_in_threads(
     run: RunContext, units: Sequence[Unit], threads: int, send: Callable[[Result], None]
 ) -> None:
@@ -146,14 +211,24 @@ def run_in_threads(
             with lock:
                 send(result)
 
-    workers = [
-        threading.Thread(target=drain, name=f"thread {n}", daemon=True)
-        for n in range(1, min(threads, len(units)) + 1)
+    run_threads(drain, min(threads, len(units)))
+
+
+def start_threads(target: Callable[[], None], count: int) -> list[threading.Thread]:
+    """Start ``count`` daemon threads (``thread 1``...) running ``target``."""
+    threads = [
+        threading.Thread(target=target, name=f"thread {n}", daemon=True)
+        for n in range(1, count + 1)
     ]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def run_threads(target: Callable[[], None], count: int) -> None:
+    """Run ``target`` on ``count`` daemon threads (``thread 1``...) and wait for them all."""
+    for thread in start_threads(target, count):
+        thread.join()
 
 
 def unit_lines(

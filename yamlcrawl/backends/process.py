@@ -10,17 +10,20 @@ own messages.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, wait
-from multiprocessing.process import BaseProcess
+from multiprocessing.connection import Connection
 
 from yamlcrawl.backends import register
 from yamlcrawl.backends.common import (
+    Worker,
     death_of,
     mp_context,
+    read_pipes,
     receive_all,
     run_in_threads,
-    start_process,
+    sending_home,
+    start_piped,
     stop_processes,
+    stop_workers,
     unit_lines,
     worker_init,
     worker_lines,
@@ -42,18 +45,12 @@ def group_of(unit: Unit) -> GroupKey:
 def run_group(run: RunContext, units: list[Unit], connection: Connection) -> None:
     """The target of every worker process: do the units, send each result home."""
     worker_init()
-    try:
+    with sending_home(connection):
         run_in_threads(run, units, run.plan.threads, connection.send)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        connection.close()
 
 
 @dataclass
-class _Job:
-    process: BaseProcess
-    connection: Connection
+class _Job(Worker):
     units: dict[UnitId, Unit]
     done: set[UnitId] = field(default_factory=set)
 
@@ -82,28 +79,19 @@ class ProcessBackend:
         self._start_jobs()
         if not self._jobs:
             return []
-        handles: list[Connection | int] = [*self._jobs]
-        handles += [job.process.sentinel for job in self._jobs.values()]
-        ready = set(wait(handles, timeout))  # read and reap only what is ready
         results: list[Result] = []
-        for connection, job in list(self._jobs.items()):
-            closed = False
-            if connection in ready:
-                messages, closed = receive_all(connection)
-                for result in messages:
-                    job.done.add(unit_id(result.unit))
-                    results.append(result)
-            if closed or job.process.sentinel in ready:
-                results += self._finish(connection, job)
+        for job, messages, ended in read_pipes(self._jobs.values(), timeout):
+            job.done.update(unit_id(result.unit) for result in messages)
+            results += messages
+            if ended:
+                results += self._finish(job.connection, job)
         return results
 
     def _start_jobs(self) -> None:
         while self._waiting and len(self._jobs) < self.plan.workers:
             key = next(iter(self._waiting))
             units = self._waiting.pop(key)
-            parent_end, child_end = self.context.Pipe(duplex=False)
-            process = start_process(self.context, run_group, (self.run, units, child_end))
-            child_end.close()
+            parent_end, process = start_piped(self.context, run_group, (self.run, units))
             self._jobs[parent_end] = _Job(process, parent_end, {unit_id(u): u for u in units})
 
     def _finish(self, connection: Connection, job: _Job) -> list[Result]:
@@ -142,7 +130,4 @@ class ProcessBackend:
     def abort(self) -> None:
         """Stop every running process and reap it."""
         self._waiting.clear()
-        stop_processes(job.process for job in self._jobs.values())
-        for connection in self._jobs:
-            connection.close()
-        self._jobs.clear()
+        stop_workers(self._jobs)

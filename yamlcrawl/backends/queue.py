@@ -16,19 +16,22 @@ import os
 import queue as stdlib_queue
 import threading
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, wait
-from multiprocessing.process import BaseProcess
+from multiprocessing.connection import Connection
 from multiprocessing.queues import JoinableQueue
 from typing import Any
 
 from yamlcrawl.backends import register
 from yamlcrawl.backends.common import (
+    Worker,
     death_of,
     mp_context,
     parent_alive,
+    read_pipes,
     receive_all,
-    start_process,
-    stop_processes,
+    run_threads,
+    sending_home,
+    start_piped,
+    stop_workers,
     unit_lines,
     worker_init,
     worker_lines,
@@ -68,28 +71,15 @@ def consume(run: RunContext, tasks: JoinableQueue[Unit | None], connection: Conn
                 tasks.task_done()
 
     count = run.plan.threads
-    try:
+    with sending_home(connection):
         if count == 1:
             loop()  # in the process's main thread: no thread of its own needed
         else:
-            threads = [
-                threading.Thread(target=loop, name=f"thread {n}", daemon=True)
-                for n in range(1, count + 1)
-            ]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        connection.close()
+            run_threads(loop, count)
 
 
 @dataclass
-class _Consumer:
-    process: BaseProcess
-    connection: Connection
+class _Consumer(Worker):
     working: dict[UnitId, None] = field(default_factory=dict)  # announced, not yet answered
 
 
@@ -114,9 +104,7 @@ class QueueBackend:
     def _start(self) -> JoinableQueue[Unit | None]:
         tasks: JoinableQueue[Unit | None] = self.context.JoinableQueue(self.capacity())
         for _ in range(self.plan.workers):
-            parent_end, child_end = self.context.Pipe(duplex=False)
-            process = start_process(self.context, consume, (self.run, tasks, child_end))
-            child_end.close()
+            parent_end, process = start_piped(self.context, consume, (self.run, tasks))
             self._consumers[parent_end] = _Consumer(process, parent_end)
         return tasks
 
@@ -131,19 +119,11 @@ class QueueBackend:
 
     def poll(self, timeout: float) -> list[Result]:
         """Read what the consumers sent; start over if any consumer died."""
-        handles: list[Connection | int] = [*self._consumers]
-        handles += [consumer.process.sentinel for consumer in self._consumers.values()]
-        # Only what is ready is read: polling every pipe and reaping every process at each
-        # wake-up (twice per unit) cost the main process more than all the rest of its work.
-        ready = set(wait(handles, timeout))
         results: list[Result] = []
         dead: list[_Consumer] = []
-        for connection, consumer in self._consumers.items():
-            closed = False
-            if connection in ready:
-                messages, closed = receive_all(connection)
-                results += self._read(consumer, messages)
-            if closed or consumer.process.sentinel in ready:
+        for consumer, messages, ended in read_pipes(self._consumers.values(), timeout):
+            results += self._read(consumer, messages)
+            if ended:
                 dead.append(consumer)
         for consumer in dead:
             results += [
@@ -221,9 +201,6 @@ class QueueBackend:
         self._shut()
 
     def _shut(self) -> None:
-        stop_processes(consumer.process for consumer in self._consumers.values())
-        for connection in self._consumers:
-            connection.close()
-        self._consumers.clear()
+        stop_workers(self._consumers)
         self.tasks.cancel_join_thread()  # never block exit on units nobody will read
         self.tasks.close()

@@ -8,11 +8,10 @@ notice the run's cancel token at their next chunk and remove their temporary fil
 from __future__ import annotations
 
 import queue
-import threading
 import time
 
 from yamlcrawl.backends import register
-from yamlcrawl.backends.common import take_results, unit_lines
+from yamlcrawl.backends.common import start_threads, take_results, unit_lines
 from yamlcrawl.language.plan import Plan
 from yamlcrawl.types import Result, Unit
 from yamlcrawl.work.context import RunContext
@@ -30,12 +29,7 @@ class ThreadBackend:
         self.size = run.plan.workers * run.plan.threads
         self._tasks: queue.SimpleQueue[Unit | None] = queue.SimpleQueue()
         self._results: queue.SimpleQueue[Result] = queue.SimpleQueue()
-        self._threads = [
-            threading.Thread(target=self._loop, name=f"thread {n}", daemon=True)
-            for n in range(1, self.size + 1)
-        ]
-        for thread in self._threads:
-            thread.start()
+        self._threads = start_threads(self._loop, self.size)
 
     def _loop(self) -> None:
         while (unit := self._tasks.get()) is not None:

@@ -194,22 +194,7 @@ def fetch_document(
     (status, content_type, received, link), attempts = _with_retries(
         session, method, shown, attempt, on_retry
     )
-    try:
-        data = _parse_document(received, content_type, fmt)
-    except _TooDeepError as deep:
-        raise FetchError(
-            f"{method} {shown} refused: the JSON is {deep}",
-            url=shown,
-            attempts=attempts,
-            status=status,
-        ) from deep
-    except _BadDocumentError as bad:
-        kind = "JSONP" if fmt == "jsonp" else "JSON"
-        media = content_type.split(";", 1)[0].strip() or "(no content type)"
-        message = f"{method} {shown} returned HTTP {status} {media}, not {kind} ({bad})"
-        raise FetchError(
-            f"{message}: {_preview(received)}", url=shown, attempts=attempts, status=status
-        ) from bad
+    data = _document_data(received, content_type, fmt, (method, shown), (status, attempts))
     return Document(
         data=data,
         status=status,
@@ -642,6 +627,37 @@ def _with_params(url: str, params: Mapping[str, str] | None) -> str:
         return url
     query = "&".join(f"{k}={v}" for k, v in params.items())
     return f"{url}{'&' if '?' in url else '?'}{query}"
+
+
+def _document_data(
+    received: bytes,
+    content_type: str,
+    fmt: Literal["json", "jsonp"],
+    request: tuple[str, str],
+    outcome: tuple[int, int],
+) -> Any:
+    """The body's JSON value; else a FetchError for the request (method, URL as shown).
+
+    ``outcome``: the response's status and the attempts made, for the error.
+    """
+    method, shown = request
+    status, attempts = outcome
+    try:
+        return _parse_document(received, content_type, fmt)
+    except _TooDeepError as deep:
+        raise FetchError(
+            f"{method} {shown} refused: the JSON is {deep}",
+            url=shown,
+            attempts=attempts,
+            status=status,
+        ) from deep
+    except _BadDocumentError as bad:
+        kind = "JSONP" if fmt == "jsonp" else "JSON"
+        media = content_type.split(";", 1)[0].strip() or "(no content type)"
+        message = f"{method} {shown} returned HTTP {status} {media}, not {kind} ({bad})"
+        raise FetchError(
+            f"{message}: {_preview(received)}", url=shown, attempts=attempts, status=status
+        ) from bad
 
 
 def _parse_document(body: bytes, content_type: str, fmt: Literal["json", "jsonp"]) -> Any:

@@ -114,39 +114,19 @@ class Manifest(Subscriber):
 
     def page_failed(self, result: PageResult) -> None:
         """Record a page that could not be fetched or read."""
-        self.write(
-            {
-                "kind": "page",
-                "url": result.url,
-                "stage": result.unit.stage,
-                "status": "failed",
-                "error": result.error,
-            }
-        )
+        self._page(result.url, result.unit.stage, "failed", error=result.error)
 
     def page_warning(self, result: PageResult) -> None:
         """Record a page that was fetched but ended something early (a pagination)."""
-        self.write(
-            {
-                "kind": "page",
-                "url": result.url,
-                "stage": result.unit.stage,
-                "status": "warning",
-                "reason": result.warning,
-            }
-        )
+        self._page(result.url, result.unit.stage, "warning", reason=result.warning)
 
     def page_duplicate(self, unit: PageUnit, url: str) -> None:
         """Record a page not fetched because the run already asked for the same request."""
-        self.write(
-            {
-                "kind": "page",
-                "url": url,
-                "stage": unit.stage,
-                "status": "duplicate",
-                "reason": "the same request again",
-            }
-        )
+        self._page(url, unit.stage, "duplicate", reason="the same request again")
+
+    def _page(self, url: str, stage: str, status: str, **why: str | None) -> None:
+        """A page's record: ``why`` is its ``error`` or its ``reason``."""
+        self.write({"kind": "page", "url": url, "stage": stage, "status": status, **why})
 
     def close(self) -> None:
         """Close the file; further writes are dropped. A failure to flush was already said."""

@@ -264,20 +264,18 @@ def _close_log(log_file: TextIO) -> None:
 
 
 def _crawl(args: argparse.Namespace, plan: Plan, log_file: TextIO | None) -> int:
-    from rich.console import Console
-
     from yamlcrawl.backends import BackendError
     from yamlcrawl.engine.coordinator import Coordinator
     from yamlcrawl.engine.output import DryRun, SaveFiles
     from yamlcrawl.storage.outdir import FolderBusyError, FolderError
     from yamlcrawl.types import RunStats
-    from yamlcrawl.ui.log import NORMAL, QUIET, VERBOSE
+    from yamlcrawl.ui.log import NORMAL, QUIET, VERBOSE, plain_console
     from yamlcrawl.ui.report import Report
     from yamlcrawl.work.cancel import CancelToken
 
     verbosity = QUIET if args.quiet else VERBOSE if args.verbose else NORMAL
     # `--report -`: the JSON alone on stdout, the summary on stderr.
-    out = Console(stderr=True, highlight=False, soft_wrap=True) if _to_stdout(args) else None
+    out = plain_console(stderr=True) if _to_stdout(args) else None
     subscribers, display = watchers(
         plan, verbosity, dry_run=args.dry_run, out=out, log_file=log_file, report=args.report
     )
@@ -326,16 +324,14 @@ def watchers(
     summary, the plain progress lines, the report. Also the display, to stop on any exit."""
     import os
 
-    from rich.console import Console
-
     from yamlcrawl.ui.display import Display, PlainProgress
     from yamlcrawl.ui.listing import Listing
-    from yamlcrawl.ui.log import QUIET, Log
+    from yamlcrawl.ui.log import QUIET, Log, plain_console
     from yamlcrawl.ui.report import Report
     from yamlcrawl.ui.summary import Summary
 
-    out = out or Console(highlight=False, soft_wrap=True)
-    log = log or Console(stderr=True, highlight=False, soft_wrap=True)
+    out = out or plain_console()
+    log = log or plain_console(stderr=True)
     if live is None:
         live = log.is_terminal and not os.environ.get("NO_COLOR")
     live = live and verbosity != QUIET and not dry_run

@@ -44,7 +44,7 @@ from yamlcrawl.types import (
     Subscriber,
     unit_id,
 )
-from yamlcrawl.ui.log import NORMAL, Log
+from yamlcrawl.ui.log import NORMAL, Log, plain_console
 
 PLAIN_INTERVAL = 5.0  # seconds between two progress lines when there is no live display
 IDLE_FORGOTTEN = 3.0  # seconds an idle worker keeps its line
@@ -105,7 +105,7 @@ class Display(Subscriber):
         clock: Clock = time.monotonic,
     ) -> None:
         self.plan = plan
-        self.console = console or Console(stderr=True, highlight=False, soft_wrap=True)
+        self.console = console or plain_console(stderr=True)
         self.live = live
         self.clock = clock
         self.stats = RunStats()

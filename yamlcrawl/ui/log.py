@@ -22,6 +22,11 @@ from yamlcrawl.types import Event, FileRequest, FileResult, PageResult, Subscrib
 QUIET, NORMAL, VERBOSE = 0, 1, 2
 
 
+def plain_console(stderr: bool = False) -> Console:
+    """A console for the run's own text: stdout (or stderr), no highlighting, lines not cut."""
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
 class Log(Subscriber):
     """Writes the run's lines to stderr (as loud as asked) and to the log file (all of them)."""
 
@@ -33,7 +38,7 @@ class Log(Subscriber):
         log_file: TextIO | None = None,
     ) -> None:
         self.plan = plan
-        self.console = console or Console(stderr=True, highlight=False, soft_wrap=True)
+        self.console = console or plain_console(stderr=True)
         self.verbosity = verbosity
         self.log_file = log_file
         # Whether per-page and per-file lines go anywhere (so are worth formatting).

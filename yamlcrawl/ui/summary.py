@@ -13,6 +13,7 @@ from yamlcrawl.language.plan import Plan
 from yamlcrawl.language.redact import redact
 from yamlcrawl.shown import shown
 from yamlcrawl.types import RunStats, Subscriber
+from yamlcrawl.ui.log import plain_console
 
 
 class Summary(Subscriber):
@@ -20,7 +21,7 @@ class Summary(Subscriber):
 
     def __init__(self, plan: Plan, out: Console | None = None) -> None:
         self.plan = plan
-        self.out = out or Console(highlight=False, soft_wrap=True)
+        self.out = out or plain_console()
 
     def run_ended(self, stats: RunStats) -> None:
         """Why it stopped (stderr), then the table, the failures and the warnings."""
