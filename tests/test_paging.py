@@ -168,10 +168,26 @@ def test_a_server_that_ignores_the_page_number(api: Api, run_cli: RunCli, tmp_pa
     def same(q: dict[str, str]) -> Reply:
         return {"items": BOOKS[:5]}, {}
 
-    out, names = crawl_books(api, run_cli, tmp_path, same, "{by: page, param: page}")
-    assert names == set(BOOKS[:5])
-    assert "page 2 is the same as page 1: stopped paginating" in out
+    api.routes["/books"] = same
+    serve_books(api)
+    config = crawl_file(tmp_path, "{by: page, param: page}")
+    config.write_text(
+        config.read_text().replace(
+            "    as: book\n", "    as: book\n    emit: {to: rows.jsonl, fields: {id: '{book}'}}\n"
+        )
+    )
+    code, out, names = run(run_cli, config, api, tmp_path / "out")
+    assert code == 0, out
+    assert names - {"rows.jsonl"} == set(BOOKS[:5])
+    warning = f"page 2 ({api.base}/books?page=2) is the same as page 1: stopped paginating"
+    assert warning in out
     assert len(list_requests(api)) == 2
+    # The repeated page is not processed: no item twice, no file counted as a duplicate.
+    rows = (tmp_path / "out" / "rows.jsonl").read_text("utf-8").splitlines()
+    assert len(rows) == 5
+    statuses = [r["status"] for r in manifest_records(tmp_path / "out")]
+    assert statuses.count("saved") == 5 and "duplicate" not in statuses
+    assert statuses.count("warning") == 1
 
 
 def test_limit_counts_items_across_pages(api: Api, run_cli: RunCli, tmp_path: Path) -> None:

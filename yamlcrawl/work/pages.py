@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from yamlcrawl.http.fetch import FetchError, fetch_document
+from yamlcrawl.http.fetch import FetchError, fetch_document, with_query
 from yamlcrawl.language.jsonpaths import find_all, find_first
 from yamlcrawl.language.plan import DownloadRule, Plan, StagePlan
 from yamlcrawl.language.template import RenderError, compile_template
@@ -29,7 +29,7 @@ from yamlcrawl.types import (
 )
 from yamlcrawl.work.context import RunContext
 from yamlcrawl.work.events import Event, report_retry, worker_name
-from yamlcrawl.work.paging import next_page
+from yamlcrawl.work.paging import next_page, repeated
 from yamlcrawl.work.requests import (
     HeaderError,
     page_headers,
@@ -70,6 +70,11 @@ def fetch_page(run: RunContext, unit: PageUnit) -> PageResult:
         )
     except FetchError as exc:
         return PageResult(unit, url, str(exc), attempts=exc.attempts)
+    again = repeated(unit.page, document, with_query(url, params)) if stage.paginate else None
+    if again is not None:  # the last page again: nothing of it is new, so none of it is used
+        return PageResult(
+            unit, url, None, warning=again, attempts=document.attempts, bytes=document.bytes
+        )
     before = unit.page.items if unit.page is not None else 0
     try:
         contexts, found, passed, uncompared = fan_out(plan, stage, context, document.data, before)

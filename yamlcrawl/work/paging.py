@@ -72,8 +72,6 @@ def next_page(
     found = counts[0] + (0 if state is None else state.found)
     kept = counts[1] + (0 if state is None else state.items)
     seen = (*(() if state is None else state.seen), signature(*request))
-    if state is not None and document.digest == state.previous:
-        return None, f"page {number} is the same as page {number - 1}: stopped paginating"
     if _ended(page, document.data, counts[0], found, kept, limit):
         return None, None
     value = _next_value(page, state, document)
@@ -86,6 +84,17 @@ def next_page(
     if number >= page.max_pages:
         return None, f"stopped at max_pages ({page.max_pages}); the server offers more"
     return following, None
+
+
+def repeated(state: PageState | None, document: Document, url: str) -> str | None:
+    """Why this page is the one before it again (a server ignoring the page asked), or None.
+
+    Such a page is not processed: its items were the last page's, and would come out twice.
+    """
+    if state is None or document.digest != state.previous:
+        return None
+    number = state.number
+    return f"page {number} ({url}) is the same as page {number - 1}: stopped paginating"
 
 
 def _ended(page: PagePlan, data: Any, items: int, found: int, kept: int, limit: int | None) -> bool:
