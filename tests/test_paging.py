@@ -14,8 +14,11 @@ from yamlcrawl.work.paging import link_next
 BOOKS = [f"book{n:02d}" for n in range(1, 24)]  # 23 books: pages of 5 are 5, 5, 5, 5, 3
 
 
-def crawl_file(tmp_path: Path, paginate: str, url: str = "{api}/books", each: str = "") -> Path:
-    """A crawl of one paginated list stage whose items are each saved as a (JSON) file."""
+def crawl_file(
+    tmp_path: Path, paginate: str, url: str = "{api}/books", each: str = "", more: str = ""
+) -> Path:
+    """A crawl of one paginated list stage whose items are each saved as a (JSON) file;
+    ``more``: one more line of the stage (``where``, ``emit``)."""
     config = tmp_path / "crawl.yaml"
     config.write_text(
         f"""
@@ -27,6 +30,7 @@ stages:
     paginate: {paginate}
     each: "{each or "$.items[*]"}"
     as: book
+    {more}
     downloads:
       - url: "{{api}}/book?id={{book}}"
         save_as: "{{book}}.json"
@@ -170,12 +174,8 @@ def test_a_server_that_ignores_the_page_number(api: Api, run_cli: RunCli, tmp_pa
 
     api.routes["/books"] = same
     serve_books(api)
-    config = crawl_file(tmp_path, "{by: page, param: page}")
-    config.write_text(
-        config.read_text().replace(
-            "    as: book\n", "    as: book\n    emit: {to: rows.jsonl, fields: {id: '{book}'}}\n"
-        )
-    )
+    emit = "emit: {to: rows.jsonl, fields: {id: '{book}'}}"
+    config = crawl_file(tmp_path, "{by: page, param: page}", more=emit)
     code, out, names = run(run_cli, config, api, tmp_path / "out")
     assert code == 0, out
     assert names - {"rows.jsonl"} == set(BOOKS[:5])
@@ -206,12 +206,8 @@ def test_a_page_that_where_empties_does_not_end_it(
 
     api.routes["/books"] = books
     serve_books(api)
-    config = crawl_file(tmp_path, "{by: page, param: page, total: $.total}")
-    config.write_text(
-        config.read_text().replace(
-            "    as: book\n", "    as: book\n    where: {'{book}': {matches: 'book.*'}}\n"
-        )
-    )
+    where = "where: {'{book}': {matches: 'book.*'}}"
+    config = crawl_file(tmp_path, "{by: page, param: page, total: $.total}", more=where)
     code, out, names = run(run_cli, config, api, tmp_path / "out")
     assert code == 0, out
     assert names == set(BOOKS[:5] + BOOKS[10:15])  # page 3 was still asked for
