@@ -53,12 +53,20 @@ def run(
 
 
 def crawl_books(
-    api: Api, run_cli: RunCli, tmp_path: Path, route: Route, paginate: str, *extra: str
+    api: Api,
+    run_cli: RunCli,
+    tmp_path: Path,
+    route: Route,
+    paginate: str,
+    *extra: str,
+    more: str = "",
 ) -> tuple[str, set[str]]:
-    """Serve ``route`` as the book list, crawl it with ``paginate``; what it said and saved."""
+    """Serve ``route`` as the book list, crawl it with ``paginate`` (and ``more``, one more line
+    of the stage); what it said and saved."""
     api.routes["/books"] = route
     serve_books(api)
-    code, out, names = run(run_cli, crawl_file(tmp_path, paginate), api, tmp_path / "out", *extra)
+    config = crawl_file(tmp_path, paginate, more=more)
+    code, out, names = run(run_cli, config, api, tmp_path / "out", *extra)
     assert code == 0, out
     return out, names
 
@@ -172,12 +180,8 @@ def test_a_server_that_ignores_the_page_number(api: Api, run_cli: RunCli, tmp_pa
     def same(q: dict[str, str]) -> Reply:
         return {"items": BOOKS[:5]}, {}
 
-    api.routes["/books"] = same
-    serve_books(api)
     emit = "emit: {to: rows.jsonl, fields: {id: '{book}'}}"
-    config = crawl_file(tmp_path, "{by: page, param: page}", more=emit)
-    code, out, names = run(run_cli, config, api, tmp_path / "out")
-    assert code == 0, out
+    out, names = crawl_books(api, run_cli, tmp_path, same, "{by: page, param: page}", more=emit)
     assert names - {"rows.jsonl"} == set(BOOKS[:5])
     warning = f"page 2 ({api.base}/books?page=2) is the same as page 1: stopped paginating"
     assert warning in out
@@ -204,12 +208,9 @@ def test_a_page_that_where_empties_does_not_end_it(
         items = [f"old{n}" for n in range(5)] if page == 2 else BOOKS[(page - 1) * 5 : page * 5]
         return {"items": items, "total": 15}, {}
 
-    api.routes["/books"] = books
-    serve_books(api)
     where = "where: {'{book}': {matches: 'book.*'}}"
-    config = crawl_file(tmp_path, "{by: page, param: page, total: $.total}", more=where)
-    code, out, names = run(run_cli, config, api, tmp_path / "out")
-    assert code == 0, out
+    paginate = "{by: page, param: page, total: $.total}"
+    _, names = crawl_books(api, run_cli, tmp_path, books, paginate, more=where)
     assert names == set(BOOKS[:5] + BOOKS[10:15])  # page 3 was still asked for
     assert len(list_requests(api)) == 3  # and total (15 items seen, kept or not) ended it
 
