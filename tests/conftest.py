@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -70,6 +71,39 @@ def run_cli(capsys: pytest.CaptureFixture[str]) -> RunCli:
         return Run(code, captured.out, captured.err)
 
     return run
+
+
+# The modes a language feature is tested in: one per topology family (issue 15).
+LANGUAGE_MODES = ["serial", "queue", "pool", "dask"]
+ModeArgs = Callable[[str], list[str]]
+
+
+@pytest.fixture(scope="session")
+def dask_scheduler() -> Iterator[str]:
+    """One local Dask cluster for all the dask-mode runs of this test process: starting one per
+    run would cost seconds each."""
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=2,
+        threads_per_worker=2,
+        processes=True,
+        dashboard_address="127.0.0.1:0",
+        silence_logs=logging.CRITICAL,
+    ) as cluster:
+        yield cluster.scheduler_address
+
+
+@pytest.fixture
+def mode_args(request: pytest.FixtureRequest) -> ModeArgs:
+    """The options that run a crawl in ``mode``: dask mode joins the shared cluster."""
+
+    def args(mode: str) -> list[str]:
+        if mode == "dask":
+            return ["--mode", "dask", "--scheduler", request.getfixturevalue("dask_scheduler")]
+        return ["--mode", mode]
+
+    return args
 
 
 @pytest.fixture
