@@ -1,11 +1,13 @@
-"""CPU per downloaded file: a requests.Session against urllib3 directly, one thread.
+"""CPU per downloaded file: requests, urllib3 and libcurl (pycurl) side by side, one thread.
 
-    pip install requests                      # benchmark only
-    python benchmarks/http_clients.py [--files 1000] [--runs 3]
+    pip install requests pycurl               # benchmark only
+    python benchmarks/http_clients.py [--files 1000] [--runs 3] [--transfers 16]
 
 Serves the site of benchmarks/compare.py with nginx (no delay) and fetches the first --files
-images with each client in turn, streaming each to a file with its SHA-256, as yamlcrawl does.
-Prints the median CPU time per file of each. This is why yamlcrawl's transport is urllib3.
+images with each client in turn (interleaved, run after run), streaming each to a file with its
+SHA-256, as yamlcrawl does. Prints the median CPU time per file of each: a requests.Session,
+urllib3's PoolManager, one pycurl easy handle reused, and pycurl's multi interface driving
+--transfers transfers at once from the same single thread.
 """
 
 from __future__ import annotations
@@ -16,8 +18,11 @@ import resource
 import statistics
 import sys
 import tempfile
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -60,6 +65,81 @@ def with_urllib3(urls: list[str], folder: Path) -> None:
         response.release_conn()
 
 
+class Sink:
+    """A file being written: a part file and its hash, renamed when whole (libcurl's write
+    callback feeds it)."""
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+        self.part = target.with_suffix(".part")
+        self.out = self.part.open("wb")
+        self.digest = hashlib.sha256()
+
+    def write(self, chunk: bytes) -> None:
+        """One chunk of the body."""
+        self.out.write(chunk)
+        self.digest.update(chunk)
+
+    def close(self) -> None:
+        """The body is whole: the part file takes its name."""
+        self.out.close()
+        self.part.replace(self.target)
+
+
+def with_pycurl(urls: list[str], folder: Path) -> None:
+    """One libcurl easy handle, reused (its connection stays open), one transfer at a time."""
+    import pycurl
+
+    curl = pycurl.Curl()
+    curl.setopt(pycurl.CONNECTTIMEOUT, 15)
+    for n, url in enumerate(urls):
+        sink = Sink(folder / str(n))
+        curl.setopt(pycurl.URL, url)
+        curl.setopt(pycurl.WRITEFUNCTION, sink.write)
+        curl.perform()
+        sink.close()
+    curl.close()
+
+
+def with_pycurl_multi(urls: list[str], folder: Path, transfers: int = 16) -> None:
+    """libcurl's multi interface: ``transfers`` transfers at once, all driven by this thread."""
+    import pycurl
+
+    multi = pycurl.CurlMulti()
+    idle = [pycurl.Curl() for _ in range(transfers)]
+    waiting = deque(enumerate(urls))
+    busy: dict[object, Sink] = {}
+    while waiting or busy:
+        while waiting and idle:
+            n, url = waiting.popleft()
+            curl = idle.pop()
+            busy[curl] = Sink(folder / str(n))
+            curl.setopt(pycurl.URL, url)
+            curl.setopt(pycurl.WRITEFUNCTION, busy[curl].write)
+            multi.add_handle(curl)
+        while multi.perform()[0] == pycurl.E_CALL_MULTI_PERFORM:
+            pass
+        _collect_done(multi, busy, idle)
+        if busy:
+            multi.select(1.0)
+    for curl in idle:
+        curl.close()
+
+
+def _collect_done(multi: Any, busy: dict[object, Sink], idle: list[Any]) -> None:
+    """Hand the finished transfers' handles back; a failed one stops the benchmark."""
+    while True:
+        queued, done, failed = multi.info_read()
+        for curl in done:
+            multi.remove_handle(curl)
+            busy.pop(curl).close()
+            idle.append(curl)
+        if failed:
+            raise RuntimeError(f"a transfer failed: {failed[0][2]}")
+        if not queued:
+            return
+
+
 def cpu() -> float:
     """This process's CPU time so far."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -67,10 +147,11 @@ def cpu() -> float:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Time both clients, interleaved; print medians."""
+    """Time every client, interleaved; print medians."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--files", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--transfers", type=int, default=16, help="at once, for pycurl multi")
     parser.add_argument("--site", type=Path, default=Path("/tmp/yamlcrawl-bench/site"))
     args = parser.parse_args(argv)
     ensure_installed()
@@ -80,6 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     clients: dict[str, Callable[[list[str], Path], None]] = {
         "requests.Session": with_requests,
         "urllib3": with_urllib3,
+        "pycurl easy": with_pycurl,
+        f"pycurl multi ×{args.transfers}": partial(with_pycurl_multi, transfers=args.transfers),
     }
     per_file: dict[str, list[float]] = {name: [] for name in clients}
     with Nginx(args.site, PORT), tempfile.TemporaryDirectory(dir=default_output().parent) as out:
