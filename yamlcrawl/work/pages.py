@@ -12,7 +12,7 @@ from typing import Any
 from yamlcrawl.http.fetch import FetchError, fetch_document, with_query
 from yamlcrawl.language.jsonpaths import find_all, find_first
 from yamlcrawl.language.plan import DownloadRule, Plan, StagePlan
-from yamlcrawl.language.template import RenderError, compile_template
+from yamlcrawl.language.template import FormatError, RenderError, compile_template
 from yamlcrawl.language.where import OPERATORS, NotComparableError
 from yamlcrawl.storage.safepath import (
     UnsafePathError,
@@ -168,6 +168,10 @@ def passes(
     for source, test, operand in stage.where:
         try:
             text = compile_template(source).render(context)
+        except FormatError as exc:  # {n:03d} and "abc": not comparable, said like the others
+            if uncompared is not None:
+                uncompared.add(str(exc))
+            return False
         except RenderError:
             text = ""
         try:
