@@ -727,6 +727,14 @@ INVALID: dict[str, tuple[str, list[str]]] = {
             " fields are jsonpaths — expected a jsonpath into this stage's response: '$.title'",
         ],
     ),
+    "a secret cut short by a format spec": (
+        'vars: {token: "${TOKEN:-anonymous}"}\nstages:\n  a: {url: "http://h/{token:.4}"}\n',
+        [
+            "crawler.yaml:3:12: '{token:.4}' keeps part of 'token', which takes ${TOKEN} from the"
+            " environment, at stages.a.url — expected it whole (a part of a secret cannot be"
+            " masked as ***)",
+        ],
+    ),
     "several problems at once, in file order": (
         """
         run:

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from yamlcrawl.language.formats import date_sample, is_date_spec
+from yamlcrawl.language.formats import cuts_text, date_sample, is_date_spec
 from yamlcrawl.language.jsonpaths import JsonPathError, compile_jsonpath
 from yamlcrawl.language.pagination import STYLES
 from yamlcrawl.language.problems import Problem, did_you_mean, dotted
@@ -470,6 +470,7 @@ def _check_templates_of(
             )
             continue
         _check_names(checker, path, compiled, scope)
+        _check_secret_cut(checker, path, compiled)
         if not allow_path and any(PATH_FILTER in f.filters for f in compiled.fields):
             checker.add(
                 path,
@@ -489,6 +490,18 @@ def _check_names(checker: _Checker, path: YamlPath, template: Template, scope: _
             f" (bound by vars, --set, or an ancestor's as/fields){did_you_mean(name, known)}"
             + ("; {ext} exists only at the end of save_as" if name == RESPONSE_EXT else ""),
         )
+
+
+def _check_secret_cut(checker: _Checker, path: YamlPath, template: Template) -> None:
+    """A value from the environment cut short (``{token:.4}``) could not be found and masked."""
+    for field in template.fields:
+        if field.name in checker.from_env and field.spec is not None and cuts_text(field.spec):
+            checker.add(
+                path,
+                f"'{{{field.source}}}' keeps part of '{field.name}', which takes"
+                f" ${{{checker.from_env[field.name]}}} from the environment, at {dotted(path)}"
+                " — expected it whole (a part of a secret cannot be masked as ***)",
+            )
 
 
 def _check_secret_in_name(checker: _Checker, path: YamlPath, template: Template) -> None:

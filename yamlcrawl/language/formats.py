@@ -97,6 +97,12 @@ def format_with(value: Any, spec: str) -> str:
         raise SpecValueError(f"{_short(given)} cannot be formatted by '{spec}' ({exc})") from None
 
 
+def cuts_text(spec: str) -> bool:
+    """Whether a spec keeps only part of a text (a precision without a number type: ``.4``)."""
+    parts = None if is_date_spec(spec) else _SPEC.match(spec)
+    return parts is not None and parts["precision"] is not None and parts["type"] in (None, "s")
+
+
 def _numbers_only(spec: str) -> bool:
     """Whether a spec without a type has a part only numbers take: a sign, ``z``, ``#``, a
     leading ``0``, ``=`` or grouping. Text that is a number is formatted as that number by it
