@@ -119,8 +119,12 @@ class Template:
     def response_ext(self) -> Template | None:
         """For a save_as ending in a plain ``{ext}``: the template before it; else None."""
         last = self.parts[-1] if self.parts else None
-        plain = isinstance(last, Field) and not last.filters and last.spec is None
-        if plain and isinstance(last, Field) and last.path == (RESPONSE_EXT,):
+        if (
+            isinstance(last, Field)
+            and last.path == (RESPONSE_EXT,)
+            and not last.filters
+            and last.spec is None
+        ):
             return Template(self.source[: self.source.rindex("{")], self.parts[:-1])
         return None
 
