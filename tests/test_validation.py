@@ -597,7 +597,142 @@ INVALID: dict[str, tuple[str, list[str]]] = {
         'stages:\n  a:\n    url: "{img"\n',
         [
             "crawler.yaml:3:10: template '{img' does not parse: '{' at character 1 is never"
-            " closed at stages.a.url — expected text with {name} or {name.key|filter} fields"
+            " closed at stages.a.url — expected text with {name}, {name.key|filter} or"
+            " {name:spec} fields"
+        ],
+    ),
+    # Issue 15, values: format specs, defaults, and the two value syntaxes told apart.
+    "a format spec that does not parse": (
+        'stages:\n  a:\n    url: "http://h/{n:03q}"\n',
+        [
+            "crawler.yaml:3:10: template 'http://h/{n:03q}' does not parse: format spec '03q' at"
+            " character 10 is not a Python format spec such as 03d, .2f or >10, or a date spec"
+            " such as %Y-%m-%d at stages.a.url — expected text with {name}, {name.key|filter} or"
+            " {name:spec} fields",
+        ],
+    ),
+    "a date spec with a lone %": (
+        'stages:\n  a:\n    url: "http://h/{d:%Y%}"\n',
+        [
+            "crawler.yaml:3:10: template 'http://h/{d:%Y%}' does not parse: format spec '%Y%' at"
+            " character 10 ends in a lone '%' (write %% for a percent sign) at stages.a.url —"
+            " expected text with {name}, {name.key|filter} or {name:spec} fields",
+        ],
+    ),
+    "a date spec with an unknown directive": (
+        'stages:\n  a:\n    url: "http://h/{d:%Y-%Q}"\n',
+        [
+            "crawler.yaml:3:10: template 'http://h/{d:%Y-%Q}' does not parse: format spec '%Y-%Q'"
+            " at character 10 has '%Q', which is not a date directive (directives: %a %A %b %B %c"
+            " %d %f %G %H %I %j %m %M %p %S %u %U %V %w %W %x %X %y %Y %z %Z %%) at stages.a.url"
+            " — expected text with {name}, {name.key|filter} or {name:spec} fields",
+        ],
+    ),
+    "a format spec before a filter": (
+        'stages:\n  a:\n    url: "http://h/{n:03d|upper}"\n',
+        [
+            "crawler.yaml:3:10: template 'http://h/{n:03d|upper}' does not parse: format spec"
+            " '03d|upper' at character 10 has a '|' (the spec comes last: {name|filter:spec}) at"
+            " stages.a.url — expected text with {name}, {name.key|filter} or {name:spec} fields",
+        ],
+    ),
+    "an unknown filter with a spec": (
+        'stages:\n  a:\n    url: "http://h/{n|pad:3}"\n',
+        [
+            "crawler.yaml:3:10: template 'http://h/{n|pad:3}' does not parse: unknown filter"
+            " 'pad' at character 10 (filters: basename, ext, hash, lower, quote, stem, strip,"
+            " upper, default, path) at stages.a.url — expected text with {name},"
+            " {name.key|filter} or {name:spec} fields",
+        ],
+    ),
+    "default without a text": (
+        'stages:\n  a:\n    url: "http://h/{n|default}"\n',
+        [
+            "crawler.yaml:3:10: template 'http://h/{n|default}' does not parse: 'default' without"
+            " a text at character 10 (write default:TEXT, the text used for a missing, null or"
+            " empty value) at stages.a.url — expected text with {name}, {name.key|filter} or"
+            " {name:spec} fields",
+        ],
+    ),
+    "a default the spec cannot format": (
+        'stages:\n  a:\n    url: "http://h/{n|default:none:03d}"\n',
+        [
+            "crawler.yaml:3:10: template 'http://h/{n|default:none:03d}' does not parse: default"
+            " 'none' at character 10 does not format: 'none' is not a whole number (for '03d') at"
+            " stages.a.url — expected text with {name}, {name.key|filter} or {name:spec} fields",
+        ],
+    ),
+    "a date spec whose folders leave the output folder": (
+        "stages:\n"
+        "  a:\n"
+        "    url: http://h/x\n"
+        "    each: $.items[*]\n"
+        "    as: item\n"
+        '    downloads: [{url: "{item.u}", save_as: "{item.d:%Y/../%m}.jpg"}]\n',
+        [
+            "crawler.yaml:6:44: save_as '{item.d:%Y/../%m}.jpg' has a '..' segment at"
+            " stages.a.downloads[0].save_as — expected a relative path inside the output folder,"
+            " without '..' or empty parts",
+        ],
+    ),
+    "a jsonpath as an emit column": (
+        "stages:\n"
+        "  a:\n"
+        "    url: http://h/x\n"
+        "    fields: {total: $.total}\n"
+        "    each: $.items[*]\n"
+        "    as: item\n"
+        '    emit: {to: a.jsonl, fields: {id: $.id, all: $.total, name: "{item.name}"}}\n',
+        [
+            "crawler.yaml:7:38: '$.id' is a jsonpath at stages.a.emit.fields.id, but emit columns"
+            " are templates — expected '{item.id}' (a key of the item)",
+            "crawler.yaml:7:49: '$.total' is a jsonpath at stages.a.emit.fields.all, but emit"
+            " columns are templates — expected '{total}'",
+        ],
+    ),
+    "a jsonpath as an emit column of a stage without each": (
+        "stages:\n  a:\n    url: http://h/x\n    emit: {to: a.jsonl, fields: {id: $.id}}\n",
+        [
+            "crawler.yaml:4:38: '$.id' is a jsonpath at stages.a.emit.fields.id, but emit columns"
+            " are templates — expected '{id}', with 'id: $.id' in the stage's fields",
+        ],
+    ),
+    "a jsonpath as a download URL": (
+        "stages:\n"
+        "  a:\n"
+        "    url: http://h/x\n"
+        "    each: $.items[*]\n"
+        "    as: item\n"
+        '    downloads: [{url: "$.images[0]", save_as: "{item.id}.jpg"}]\n',
+        [
+            "crawler.yaml:6:23: '$.images[0]' is a jsonpath at stages.a.downloads[0].url, but"
+            " download URLs are templates — expected '{item.images.0}' (a key of the item)",
+        ],
+    ),
+    "a template as a stage field": (
+        "stages:\n"
+        "  a:\n"
+        "    url: http://h/x\n"
+        "    each: $.items[*]\n"
+        "    as: item\n"
+        "  b:\n"
+        "    from: a\n"
+        '    url: "http://h/{item.id}"\n'
+        '    fields: {name: "{item.name}", title: "{title}"}\n',
+        [
+            "crawler.yaml:9:20: '{item.name}' is a template at stages.b.fields.name, but stage"
+            " fields are jsonpaths — expected a jsonpath into this stage's response such as"
+            " '$.name'; 'item' is bound already, write '{item.name}' where it is used",
+            "crawler.yaml:9:42: '{title}' is a template at stages.b.fields.title, but stage"
+            " fields are jsonpaths — expected a jsonpath into this stage's response: '$.title'",
+        ],
+    ),
+    "a secret cut short by a format spec": (
+        'vars: {token: "${TOKEN:-anonymous}"}\nstages:\n  a: {url: "http://h/{token:.4}"}\n',
+        [
+            "crawler.yaml:3:12: '{token:.4}' keeps part of 'token', which takes ${TOKEN} from the"
+            " environment, at stages.a.url — expected it whole (a part of a secret cannot be"
+            " masked as ***)",
         ],
     ),
     "several problems at once, in file order": (

@@ -150,6 +150,8 @@ class FileRequest:
     skip: str | None = None
     problem: str | None = None
     ext_to_come: bool = False  # save_as ends in {ext}: `path` is the name without it
+    # A file skipped or unnameable: the names its item binds (vars aside), values shortened.
+    item: tuple[tuple[str, Any], ...] = ()
 
     @property
     def planned(self) -> str:

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from yamlcrawl.language.formats import cuts_text, date_sample, is_date_spec
 from yamlcrawl.language.jsonpaths import JsonPathError, compile_jsonpath
 from yamlcrawl.language.pagination import STYLES
 from yamlcrawl.language.problems import Problem, did_you_mean, dotted
@@ -22,6 +23,8 @@ from yamlcrawl.language.template import (
     TemplateError,
     compile_template,
 )
+from yamlcrawl.language.template import Field as TemplateField
+from yamlcrawl.language.valuesyntax import is_jsonpath, is_template, jsonpath_for, template_for
 from yamlcrawl.language.where import RULES
 from yamlcrawl.language.yamlsource import Positions, YamlPath
 from yamlcrawl.storage.outdir import kept_for_yamlcrawl
@@ -200,7 +203,7 @@ def _check_stage(checker: _Checker, name: str, stage: StageSpec, bound: dict[str
     if stage.paginate is not None:
         _check_paginate(checker, (*base, "paginate"), stage.paginate)
     for field, expression in stage.fields.items():
-        _check_jsonpath(checker, (*base, "fields", field), expression)
+        _check_stage_field(checker, (*base, "fields", field), expression, bound)
     inherited = _Scope(bound)
     _check_templates_of(checker, (*base, "url"), {"": stage.url}, inherited)
     _check_templates_of(checker, (*base, "params"), stage.params, inherited)
@@ -212,9 +215,12 @@ def _check_stage(checker: _Checker, name: str, stage: StageSpec, bound: dict[str
     scope = _Scope(bound, frozenset(own))
     _check_where(checker, (*base, "where"), stage, scope)
     if stage.emit is not None:
-        _check_templates_of(checker, (*base, "emit", "fields"), stage.emit.fields, scope)
+        columns = (*base, "emit", "fields")
+        _check_no_jsonpaths(checker, columns, stage.emit.fields, stage, "emit columns")
+        _check_templates_of(checker, columns, stage.emit.fields, scope)
     for i, download in enumerate(stage.downloads):
         path = (*base, "downloads", i)
+        _check_no_jsonpaths(checker, path, {"url": download.url}, stage, "download URLs")
         _check_templates_of(checker, (*path, "url"), {"": download.url}, scope)
         _check_templates_of(checker, (*path, "headers"), download.headers, scope)
         named = _Scope(bound, frozenset({*own, RESPONSE_EXT}))
@@ -403,6 +409,35 @@ def _check_bindings(
     return own
 
 
+def _check_stage_field(
+    checker: _Checker, path: YamlPath, expression: str, bound: dict[str, str]
+) -> None:
+    """A stage field is a jsonpath; a template there (``{item.id}``) is refused with the form
+    meant."""
+    if is_template(expression):
+        checker.add(
+            path,
+            f"'{expression}' is a template at {dotted(path)}, but stage fields are jsonpaths"
+            f" — expected {jsonpath_for(expression, bound)}",
+        )
+    else:
+        _check_jsonpath(checker, path, expression)
+
+
+def _check_no_jsonpaths(
+    checker: _Checker, base: YamlPath, templates: dict[str, str], stage: StageSpec, what: str
+) -> None:
+    """Templates that are jsonpaths whole (``$.id``) would be that text, on every item."""
+    for key, source in templates.items():
+        if is_jsonpath(source):
+            path = (*base, key)
+            checker.add(
+                path,
+                f"'{source}' is a jsonpath at {dotted(path)}, but {what} are templates"
+                f" — expected {template_for(source, key, stage.as_, stage.fields)}",
+            )
+
+
 def _check_jsonpath(checker: _Checker, path: YamlPath, expression: str) -> None:
     try:
         compile_jsonpath(expression)
@@ -431,10 +466,11 @@ def _check_templates_of(
             checker.add(
                 path,
                 f"template '{source}' does not parse: {exc} at {dotted(path)}"
-                " — expected text with {name} or {name.key|filter} fields",
+                " — expected text with {name}, {name.key|filter} or {name:spec} fields",
             )
             continue
         _check_names(checker, path, compiled, scope)
+        _check_secret_cut(checker, path, compiled)
         if not allow_path and any(PATH_FILTER in f.filters for f in compiled.fields):
             checker.add(
                 path,
@@ -456,6 +492,18 @@ def _check_names(checker: _Checker, path: YamlPath, template: Template, scope: _
         )
 
 
+def _check_secret_cut(checker: _Checker, path: YamlPath, template: Template) -> None:
+    """A value from the environment cut short (``{token:.4}``) could not be found and masked."""
+    for field in template.fields:
+        if field.name in checker.from_env and field.spec is not None and cuts_text(field.spec):
+            checker.add(
+                path,
+                f"'{{{field.source}}}' keeps part of '{field.name}', which takes"
+                f" ${{{checker.from_env[field.name]}}} from the environment, at {dotted(path)}"
+                " — expected it whole (a part of a secret cannot be masked as ***)",
+            )
+
+
 def _check_secret_in_name(checker: _Checker, path: YamlPath, template: Template) -> None:
     """A value from the environment (a token, say) would be shown by every listing of files."""
     if checker.crawl.output.allow_secrets_in_names:
@@ -467,6 +515,16 @@ def _check_secret_in_name(checker: _Checker, path: YamlPath, template: Template)
             f" environment, at {dotted(path)} — expected no value from the environment in a file"
             " name (names on disk are never redacted), or output.allow_secrets_in_names: true",
         )
+
+
+def _sample(part: str | TemplateField) -> str:
+    """A part of save_as as the loader tries it: a value is ``x``, a date spec's own text stays
+    (its ``/`` make folders: ``{d:%Y/..}`` is refused as ``x/..``)."""
+    if isinstance(part, str):
+        return part
+    if part.spec is not None and is_date_spec(part.spec):
+        return date_sample(part.spec)
+    return "x"
 
 
 def _check_save_as(checker: _Checker, path: YamlPath, template: Template) -> None:
@@ -481,7 +539,7 @@ def _check_save_as(checker: _Checker, path: YamlPath, template: Template) -> Non
             f" ({_EXT_MEANING}; a field's |ext filter takes a URL's)",
         )
         return
-    sample = "".join(part if isinstance(part, str) else "x" for part in stem.parts)
+    sample = "".join(_sample(part) for part in stem.parts)
     try:
         relative_path(sample)
     except UnsafePathError as exc:

@@ -98,19 +98,21 @@ class Manifest(Subscriber):
             self.page_warning(result)
 
     def file_not_fetched(self, request: FileRequest, status: str, reason: str) -> None:
-        """Record a file that was never fetched: skipped, duplicate, or unnameable."""
-        self.write(
-            {
-                "kind": "file",
-                "url": request.url,
-                "path": request.planned or None,
-                "bytes": 0,
-                "sha256": None,
-                "stage": request.stage,
-                "status": status,
-                "error" if status == "failed" else "reason": reason,
-            }
-        )
+        """Record a file that was never fetched: skipped, duplicate, or unnameable (with the
+        names its item binds, when it has no URL or name to tell it by)."""
+        record: dict[str, Any] = {
+            "kind": "file",
+            "url": request.url,
+            "path": request.planned or None,
+            "bytes": 0,
+            "sha256": None,
+            "stage": request.stage,
+            "status": status,
+            "error" if status == "failed" else "reason": reason,
+        }
+        if request.item:
+            record["item"] = dict(request.item)
+        self.write(record)
 
     def page_failed(self, result: PageResult) -> None:
         """Record a page that could not be fetched or read."""

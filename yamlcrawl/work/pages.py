@@ -12,7 +12,8 @@ from typing import Any
 from yamlcrawl.http.fetch import FetchError, fetch_document, with_query
 from yamlcrawl.language.jsonpaths import find_all, find_first
 from yamlcrawl.language.plan import DownloadRule, Plan, StagePlan
-from yamlcrawl.language.template import RenderError, compile_template
+from yamlcrawl.language.redact import redact_value
+from yamlcrawl.language.template import FormatError, RenderError, compile_template
 from yamlcrawl.language.where import OPERATORS, NotComparableError
 from yamlcrawl.storage.safepath import (
     UnsafePathError,
@@ -25,6 +26,7 @@ from yamlcrawl.types import (
     Key,
     PageResult,
     PageUnit,
+    format_value,
     unit_id,
 )
 from yamlcrawl.work.context import RunContext
@@ -168,6 +170,10 @@ def passes(
     for source, test, operand in stage.where:
         try:
             text = compile_template(source).render(context)
+        except FormatError as exc:  # {n:03d} and "abc": not comparable, said like the others
+            if uncompared is not None:
+                uncompared.add(str(exc))
+            return False
         except RenderError:
             text = ""
         try:
@@ -228,9 +234,11 @@ def file_request(
     try:
         url = render(rule.url, context).strip()
     except RenderError as exc:
-        return FileRequest(key, stage.name, "", "", (), skip=f"no URL ({exc})")
+        skip = f"no URL ({exc})"
+        return FileRequest(key, stage.name, "", "", (), skip=skip, item=item_names(plan, context))
     if not url:
-        return FileRequest(key, stage.name, "", "", (), skip="no URL (empty)")
+        skip = "no URL (empty)"
+        return FileRequest(key, stage.name, "", "", (), skip=skip, item=item_names(plan, context))
     escape = partial(escape_value, replace=plan.output.replace)
     template = compile_template(rule.save_as)
     stem = template.response_ext()
@@ -238,7 +246,9 @@ def file_request(
         rendered = (stem or template).render(context, escape=escape)
         path = relative_path(rendered, plan.output.replace)
     except (RenderError, UnsafePathError) as exc:
-        return FileRequest(key, stage.name, url, "", (), problem=f"cannot name the file: {exc}")
+        problem = f"cannot name the file: {exc}"
+        item = item_names(plan, context)
+        return FileRequest(key, stage.name, url, "", (), problem=problem, item=item)
     try:
         headers = render_headers(plan.http_headers + rule.headers, context)
         refuse_injection(headers)
@@ -249,3 +259,27 @@ def file_request(
     return FileRequest(
         key, stage.name, url, str(path), tuple(headers.items()), ext_to_come=stem is not None
     )
+
+
+ITEM_VALUE_CHARS = 60  # a value in a manifest row's `item`: longer ones are cut, with a `…`
+
+
+def item_names(plan: Plan, context: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """What tells an item apart in the manifest: the names its stage and the stages above bind
+    (not vars, nor --set), secrets masked, each value cut to :data:`ITEM_VALUE_CHARS`."""
+    given = {name for name, _ in plan.vars}
+    return tuple(
+        (name, _shortened(redact_value(value, plan.secrets)))
+        for name, value in context.items()
+        if name not in given
+    )
+
+
+def _shortened(value: Any) -> Any:
+    """A number, true, false or null as it is; anything else as its text, cut if long."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    text = format_value(value)
+    if len(text) <= ITEM_VALUE_CHARS:
+        return text
+    return text[: ITEM_VALUE_CHARS - 1] + "…"

@@ -144,7 +144,7 @@ def render_json(value: Any, context: Mapping[str, Any]) -> Any:
     if isinstance(value, str):
         template = compile_template(value)
         only = template.parts[0] if len(template.parts) == 1 else None
-        if isinstance(only, TemplateField) and not only.filters:
+        if isinstance(only, TemplateField) and not only.filters and only.spec is None:
             return lookup(context, only)  # {"id": "{book.id}"} sends 7, not "7"
         return template.render(context)
     if isinstance(value, dict):
