@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.tree import Tree
 
 from yamlcrawl.backends import describe
+from yamlcrawl.language.pagination import STYLES
 from yamlcrawl.language.plan import Plan, StagePlan, per
 from yamlcrawl.language.redact import redact
 from yamlcrawl.language.where import OPERATORS, Compare
@@ -74,10 +75,13 @@ def _paginate(stage: StagePlan) -> list[str]:
     page = stage.paginate
     if page is None:
         return []
+    style = STYLES[page.by]
     settings = [
-        f"{item.metadata.get('spec', item.name).rstrip('_')}: {getattr(page, item.name)}"
+        f"{key}: {getattr(page, item.name)}"
         for item in fields(page)
-        if item.name != "by" and getattr(page, item.name) is not None
+        if (key := item.metadata.get("spec", item.name).rstrip("_")) != "by"
+        and getattr(page, item.name) is not None
+        and (key != "start" or key in (*style.needs, *style.may))  # a default it does not use
     ]
     return [f"paginate by {page.by}: {', '.join(settings)}"]
 
