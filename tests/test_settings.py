@@ -8,7 +8,9 @@ from pathlib import Path
 from textwrap import dedent
 from typing import Any
 
+import jsonschema
 import pytest
+import yaml
 
 from tests.apiserver import Api
 from tests.conftest import LANGUAGE_MODES, ModeArgs, RunCli
@@ -16,6 +18,7 @@ from tests.support import manifest_records, saved_files
 from yamlcrawl.backends import modes
 from yamlcrawl.language.loader import load_text
 from yamlcrawl.language.plan import build_plan
+from yamlcrawl.ui.starter import json_schema
 
 MODES = modes()
 
@@ -201,3 +204,12 @@ def test_a_setting_from_the_environment_and_a_dotted_set_take_effect_in_every_mo
     shown += json.dumps(manifest_records(output))
     assert SECRET not in shown
     assert "/list?key=***" in shown
+
+
+def test_the_editor_schema_takes_a_value_from_the_environment_for_a_number() -> None:
+    schema = json_schema()
+    crawl = yaml.safe_load(dedent(CRAWL) + "run: {workers: '${WORKERS:-2}', limit: '${LIMIT}'}\n")
+    jsonschema.validate(crawl, schema)
+    crawl["http"]["rate"] = "fast"
+    with pytest.raises(jsonschema.ValidationError, match="'fast' is not valid"):
+        jsonschema.validate(crawl, schema)
