@@ -92,6 +92,19 @@ REFUSED: dict[str, tuple[list[str], bool, int, str]] = {
         2,
         "yamlcrawl run: error: unrecognized arguments: other.yaml",
     ),
+    "a mistyped command": (
+        ["valdiate"],
+        False,
+        2,
+        "yamlcrawl: there is no file 'valdiate'; did you mean the command 'validate'?",
+    ),
+    "a mistyped command with its file": (
+        ["valdiate", "crawler.yaml"],
+        True,
+        2,
+        "yamlcrawl run: error: unrecognized arguments: crawler.yaml;"
+        " did you mean the command 'validate'?",
+    ),
     "--output -": (
         ["--output", "-"],
         True,

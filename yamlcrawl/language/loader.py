@@ -58,9 +58,11 @@ def load_spec(
 
     Args:
         path: the YAML file.
-        overrides: ``--set name=value`` pairs; they replace or add to ``vars``.
+        overrides: ``--set`` pairs: a var name (``img``) replaces or adds a var, as text; a
+            path (``http.rate``, ``stages.list.url``) sets that value, typed as YAML reads it
+            (``settings.py``).
         modes: the execution modes that exist.
-        environ: where ``${NAME}`` in vars is looked up (default: ``os.environ``).
+        environ: where ``${NAME}`` in any value is looked up (default: ``os.environ``).
 
     Raises:
         ConfigError: the file is missing, not YAML, or breaks any rule; all problems at once.

@@ -183,16 +183,20 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser, parsers = _parsers()
     args, unknown = parser.parse_known_args(with_command(argv, parsers))
     if unknown:
-        parsers[args.command].error(_unknown(parsers[args.command], unknown))
+        parsers[args.command].error(_unknown(parsers[args.command], unknown, args))
     return args
 
 
-def _unknown(command: argparse.ArgumentParser, unknown: list[str]) -> str:
-    """What argparse could not place: the first unknown option, with a suggestion."""
+def _unknown(command: argparse.ArgumentParser, unknown: list[str], args: argparse.Namespace) -> str:
+    """What argparse could not place: the first unknown option, with a suggestion; or the
+    words past the file, which may have been meant for a mistyped command."""
+    from yamlcrawl.language.problems import did_you_mean
+
     options = [word for word in unknown if word.startswith("-") and word != "-"]
     if not options:
-        return f"unrecognized arguments: {' '.join(unknown)}"
-    from yamlcrawl.language.problems import did_you_mean
+        file = getattr(args, "file", None)
+        hint = did_you_mean(str(file), COMMANDS) if args.command == "run" and file else ""
+        return f"unrecognized arguments: {' '.join(unknown)}{_command_hint(hint)}"
 
     known = [o for action in command._actions for o in action.option_strings if o[1] == "-"]
     word = options[0].split("=", 1)[0]
@@ -222,9 +226,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
 
 
+def _command_hint(hint: str) -> str:
+    """``; did you mean 'x'?`` said of a command."""
+    return hint.replace("did you mean", "did you mean the command", 1)
+
+
 def _crawl_file(given: Path | None) -> Path:
-    """The file given, or ./crawler.yaml, which must then exist."""
+    """The file given, or ./crawler.yaml, which must then exist. A missing file named almost
+    like a command was meant as that command."""
     if given is not None:
+        if given.name == str(given) and not given.exists():
+            from yamlcrawl.language.problems import did_you_mean
+
+            hint = did_you_mean(given.name, COMMANDS)
+            if hint:
+                raise UsageError(
+                    f"there is no file '{given}'{hint.replace('mean', 'mean the command', 1)}"
+                )
         return given
     if not DEFAULT_FILE.exists():
         raise UsageError("no crawler.yaml here — give the file, or `yamlcrawl init`")
