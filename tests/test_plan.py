@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.conftest import RunCli
@@ -80,3 +82,58 @@ def test_plan_refuses_an_unknown_mode(run_cli: RunCli) -> None:
     run = run_cli("plan", ROOT / "crawler.yaml", "--mode", "warp")
     assert run.code == 2
     assert "unknown mode 'warp' for --mode — expected one of: serial, process, queue" in run.err
+
+
+PAGED = """\
+vars: {api: "http://192.0.2.1:9"}
+http:
+  proxies: {https: "${PROXY}"}
+stages:
+  books:
+    url: "${API_BASE}/books?key=${API_KEY}"
+    paginate: {by: page, param: page, size: 50, size_param: per_page, has_more: $.more}
+    each: $.items[*]
+    as: book
+    where:
+      "{book.pages}": {gt: 100}
+      "{book.lang}": {in: [en, fr]}
+      "{book.kind}": novel
+      "{book.published}": {ge: 2024-01-01}
+    emit: {to: books.csv, fields: {id: "{book.id}", title: "{book.title}"}}
+    downloads: [{url: "{book.cover}", save_as: "{book.id}.jpg"}]
+  reviews:
+    from: books
+    url: "{api}/books/{book.id}/reviews"
+    paginate: {by: next, from: $.next}
+"""
+
+
+def test_plan_shows_where_paginate_and_emit_with_secrets_masked(
+    run_cli: RunCli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("COLUMNS", "250")
+    monkeypatch.setenv("API_BASE", "http://user:pa55word@api.example")
+    monkeypatch.setenv("API_KEY", "abc-key-123")
+    monkeypatch.setenv("PROXY", "http://u:hunter22@proxy:3128")
+    crawl = tmp_path / "books.yaml"
+    crawl.write_text(PAGED, "utf-8")
+    run = run_cli("plan", crawl, "--set", "http.rate=2")
+    assert run.code == 0, run.err
+    lines = [line.strip(" │└├─") for line in run.out.splitlines()]
+    assert lines[1:12] == [
+        "books: GET ***/books?key=***, once",
+        "each $.items[*] as book",
+        "where {book.pages} gt 100",
+        'where {book.lang} in ["en", "fr"]',
+        'where {book.kind} equals "novel"',
+        "where {book.published} ge 2024-01-01",
+        "paginate by page: param: page, start: 1, size: 50, size_param: per_page,"
+        " has_more: $.more, max_pages: 1000",
+        "emit -> books.csv: id = {book.id}, title = {book.title}",
+        "download [0] {book.cover} -> {book.id}.jpg",
+        "reviews: GET {api}/books/{book.id}/reviews, once per book of books",
+        "paginate by next: from: $.next, max_pages: 1000",
+    ]
+    assert "http: timeout 15 s, retries 3, rate 2 per second, deadline 300 s" in lines
+    for secret in ("pa55word", "abc-key-123", "hunter22"):
+        assert secret not in run.out + run.err

@@ -769,6 +769,193 @@ def test_invalid_configs_give_exact_messages(text: str, expected: list[str]) -> 
     assert problems_of(text) == expected
 
 
+# Settings given from outside the file: --set (by var name or by path) and ${ENV}.
+# (file, --set pairs, environment, the messages)
+OUTSIDE = """
+    vars: {api: "http://h"}
+    http:
+      timeout: ${TIMEOUT:-15}
+    stages:
+      list:
+        url: "{api}/list"
+        each: $.items[*]
+        as: item
+        downloads:
+          - {url: "{item.u}", save_as: "{item.n}.bin"}
+"""
+SET_INVALID: dict[str, tuple[str, dict[str, str], dict[str, str], list[str]]] = {
+    "text for a number, in the file": (
+        "http: {rate: fast}\nstages: {a: {url: x}}\n",
+        {},
+        {},
+        [
+            "crawler.yaml:1:14: got the text 'fast' at http.rate"
+            " — expected a number > 0: requests per second, across all workers of the run"
+        ],
+    ),
+    "the same by --set: the same message, named by its --set": (
+        OUTSIDE,
+        {"http.rate": "fast"},
+        {},
+        [
+            "--set http.rate=fast: got the text 'fast' at http.rate"
+            " — expected a number > 0: requests per second, across all workers of the run"
+        ],
+    ),
+    "a number --set where a number may not be": (
+        OUTSIDE,
+        {"run.workers": "0"},
+        {},
+        [
+            "--set run.workers=0: got the number 0 at run.workers"
+            " — expected a whole number of worker processes from 1 to 256"
+        ],
+    ),
+    "a misspelt setting": (
+        OUTSIDE,
+        {"http.rat": "2"},
+        {},
+        [
+            "--set http.rat=2: unknown key 'rat' at http — expected one of: auth, backoff,"
+            " cookies, deadline, headers, max_bytes, max_page_bytes, max_redirects, per_host,"
+            " proxies, rate, retries, retry_on, timeout, user_agent, verify; did you mean"
+            " 'rate'?"
+        ],
+    ),
+    "a misspelt section": (
+        OUTSIDE,
+        {"htp.rate": "2"},
+        {},
+        [
+            "--set htp.rate=2: unknown key 'htp' at the top level — expected one of: http,"
+            " name, output, run, stages, vars; did you mean 'http'?"
+        ],
+    ),
+    "a stage the file does not have": (
+        OUTSIDE,
+        {"stages.lst.url": "http://mirror/list"},
+        {},
+        [
+            "--set stages.lst.url=http://mirror/list: there is no stage 'lst' at stages"
+            " — expected one of: list; did you mean 'list'? (--set changes a stage, it does not"
+            " add one)"
+        ],
+    ),
+    "a download the stage does not have": (
+        OUTSIDE,
+        {"stages.list.downloads[2].url": "x"},
+        {},
+        [
+            "--set stages.list.downloads[2].url=x: no item [2] in the list at"
+            " stages.list.downloads, which has 1 — expected an index from 0 to 0, such as"
+            " stages.list.downloads[0]"
+        ],
+    ),
+    "a list with nothing in it": (
+        "http: {retry_on: []}\nstages: {a: {url: x}}\n",
+        {"http.retry_on[0]": "429"},
+        {},
+        [
+            "--set http.retry_on[0]=429: no item [0] in the list at http.retry_on, which is"
+            " empty — expected a path to something the file has"
+        ],
+    ),
+    "a path through a number": (
+        OUTSIDE,
+        {"http.timeout.connect": "3"},
+        {},
+        [
+            "--set http.timeout.connect=3: http.timeout is not a mapping (it holds a number),"
+            " so it has no 'connect' — expected a path that ends at http.timeout"
+        ],
+    ),
+    "a name that is no path": (
+        OUTSIDE,
+        {"http..rate": "2"},
+        {},
+        [
+            "--set http..rate=2: 'http..rate' is not a var name or a path to a setting"
+            " — expected NAME (a var) or a path into the file such as http.rate, run.workers,"
+            ' stages.NAME.url or http.headers."X-Key"'
+        ],
+    ),
+    "a template by --set that names nothing bound": (
+        OUTSIDE,
+        {"stages.list.url": "{apii}/list"},
+        {},
+        [
+            "--set stages.list.url={apii}/list: template names 'apii', which nothing binds,"
+            " at stages.list.url — expected one of: api (bound by vars, --set, or an ancestor's"
+            " as/fields); did you mean 'api'?"
+        ],
+    ),
+    "a mode by --set that does not exist": (
+        OUTSIDE,
+        {"run.mode": "pol"},
+        {},
+        [
+            "--set run.mode=pol: unknown mode 'pol' at run.mode — expected one of: serial,"
+            " process, queue, pool, thread, dask; did you mean 'pool'?"
+        ],
+    ),
+    "an unset environment variable in a setting": (
+        "http:\n  rate: ${RATE}\nstages: {a: {url: x}}\n",
+        {},
+        {},
+        [
+            "crawler.yaml:2:9: environment variable 'RATE' is not set at http.rate"
+            " — expected it in the environment, or a fallback: ${RATE:-value}"
+        ],
+    ),
+    "a value from the environment, typed as the file would be": (
+        OUTSIDE,
+        {},
+        {"TIMEOUT": "0"},
+        [
+            "crawler.yaml:4:12: got the number 0 at http.timeout"
+            " — expected a number of seconds > 0 for connecting and for each read"
+        ],
+    ),
+    "a value from the environment is masked in a message": (
+        OUTSIDE,
+        {},
+        {"TIMEOUT": "hunter2-secret"},
+        [
+            "crawler.yaml:4:12: got the text '***' at http.timeout"
+            " — expected a number of seconds > 0 for connecting and for each read"
+        ],
+    ),
+    "a value from the environment in a file name": (
+        """
+        stages:
+          a:
+            url: http://h/list
+            downloads:
+              - url: http://h/f
+                save_as: "${DIR}/f.bin"
+        """,
+        {},
+        {"DIR": "private"},
+        [
+            "crawler.yaml:7:18: a value from the environment (${DIR}) in a file name at"
+            " stages.a.downloads[0].save_as — expected no value from the environment in a file"
+            " name (names on disk are never redacted), or output.allow_secrets_in_names: true"
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "overrides", "environ", "expected"), SET_INVALID.values(), ids=list(SET_INVALID)
+)
+def test_settings_from_outside_the_file_give_exact_messages(
+    text: str, overrides: dict[str, str], environ: dict[str, str], expected: list[str]
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_text(dedent(text), "crawler.yaml", overrides, MODES, environ)
+    assert str(caught.value).splitlines() == expected
+
+
 def test_a_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_spec(tmp_path / "nope.yaml")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,16 @@ from pydantic_core import ErrorDetails
 from yamlcrawl.language import spec
 from yamlcrawl.language.checks import check_semantics
 from yamlcrawl.language.problems import ConfigError, Problem, did_you_mean, dotted
-from yamlcrawl.language.redact import MIN_SECRET_CHARS, is_secret
+from yamlcrawl.language.redact import redact
+from yamlcrawl.language.settings import (
+    SET_ORIGIN_LINE,
+    Given,
+    Outside,
+    apply_overrides,
+    interpolate,
+    put,
+    settle,
+)
 from yamlcrawl.language.where import RULES
 
 __all__ = ["ConfigError", "LoadedSpec", "Problem", "load_spec", "load_text"]
@@ -49,9 +58,11 @@ def load_spec(
 
     Args:
         path: the YAML file.
-        overrides: ``--set name=value`` pairs; they replace or add to ``vars``.
+        overrides: ``--set`` pairs: a var name (``img``) replaces or adds a var, as text; a
+            path (``http.rate``, ``stages.list.url``) sets that value, typed as YAML reads it
+            (``settings.py``).
         modes: the execution modes that exist.
-        environ: where ``${NAME}`` in vars is looked up (default: ``os.environ``).
+        environ: where ``${NAME}`` in any value is looked up (default: ``os.environ``).
 
     Raises:
         ConfigError: the file is missing, not YAML, or breaks any rule; all problems at once.
@@ -105,99 +116,64 @@ def load_text(
     for key in [key for key in data if key.startswith("x-")]:
         del data[key]  # `x-` keys hold YAML anchors for reuse, as in docker-compose files
     environment = os.environ if environ is None else environ
-    found = _EnvFound()
-    problems = _interpolate_vars(data, positions, environment, found)
-    for name, value in (overrides or {}).items():
-        data.setdefault("vars", {})
-        if isinstance(data["vars"], dict):
-            data["vars"][name] = value
-        found.names.pop(name, None)  # --set replaces what the environment gave
-    crawl, schema_problems = _validate_schema(data, positions)
-    problems += schema_problems
+    found = Outside()
+    interpolate(data, positions, environment, found)
+    apply_overrides(data, positions, overrides or {}, found)
+    crawl, problems = _validate_typed(data, positions, found.typed)
+    settle(data, found)
+    problems += found.problems
     if crawl is not None:
-        overridden = set(overrides or {})
-        problems += check_semantics(crawl, positions, tuple(modes), overridden, found.names)
+        problems += check_semantics(crawl, positions, tuple(modes), found.set_vars, found.names)
     if problems:
-        raise ConfigError(source, problems)
+        raise ConfigError(source, _shown(problems, found))
     assert crawl is not None
     secrets = tuple(sorted(set(found.secrets), key=len, reverse=True))
     return LoadedSpec(crawl, source, positions, secrets, tuple(found.notes))
 
 
-_ENV = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-
-@dataclass
-class _EnvFound:
-    """What vars took from the environment."""
-
-    secrets: list[str] = field(default_factory=list)  # values long enough to be secrets
-    names: dict[str, str] = field(default_factory=dict)  # var -> the first ${ENV} it names
-    notes: list[Problem] = field(default_factory=list)  # values too short to be secrets
-
-
-def _interpolate_vars(
-    data: dict[str, Any], positions: Positions, environ: Mapping[str, str], found: _EnvFound
-) -> list[Problem]:
-    """Replace ``${NAME}`` / ``${NAME:-fallback}`` in string vars; ``$$`` is a literal ``$``.
-
-    Every var that names the environment, and every value taken from it, go into ``found``.
-    """
-    problems: list[Problem] = []
-    variables = data.get("vars")
-    if not isinstance(variables, dict):
-        return problems
-    for name, value in variables.items():
-        if not isinstance(value, str):
-            continue
-        where = positions.of_value(("vars", name))
-
-        def substitute(
-            match: re.Match[str], name: str = name, where: tuple[int, int] = where
-        ) -> str:
-            if match.group(0) == "$$":
-                return "$"
-            env, fallback = match.group(1), match.group(2)
-            found.names.setdefault(name, env)
-            if env in environ:
-                _found_value(found, where, name, env, environ[env])
-                return environ[env]
-            if fallback is not None:
-                return fallback
-            problems.append(
-                Problem(
-                    *where,
-                    f"environment variable '{env}' is not set at vars.{name}"
-                    f" — expected it in the environment, or a fallback: ${{{env}:-value}}",
-                )
-            )
-            return ""
-
-        variables[name] = _ENV.sub(substitute, value)
-    return problems
-
-
-def _found_value(found: _EnvFound, where: tuple[int, int], name: str, env: str, value: str) -> None:
-    if is_secret(value):
-        found.secrets.append(value)
-    elif value:
-        found.notes.append(
-            Problem(
-                *where,
-                f"note: vars.{name} takes a value of {len(value)} characters from ${{{env}}}:"
-                f" shorter than {MIN_SECRET_CHARS}, it is not treated as a secret"
-                " (shown as it is, never replaced by ***)",
-            )
+def _shown(problems: list[Problem], found: Outside) -> list[Problem]:
+    """Problems as shown: a --set value's named by its --set, values from the environment
+    masked (a message may quote a value)."""
+    masked = found.env_values()
+    return [
+        replace(
+            problem,
+            message=redact(problem.message, masked),
+            origin=found.origins.get(problem.column) if problem.line == SET_ORIGIN_LINE else None,
         )
+        for problem in problems
+    ]
 
 
-def _validate_schema(
-    data: dict[str, Any], positions: Positions
+def _validate_typed(
+    data: dict[str, Any], positions: Positions, given: list[Given]
 ) -> tuple[spec.CrawlSpec | None, list[Problem]]:
+    """The spec, trying a value given as ``${ENV}`` or by ``--set`` typed (``2``, ``true``) and,
+    where the schema refuses that type but takes text (a header, a template), as its text."""
+    crawl, errors = _validate(data)
+    as_text = [item for item in given if item.path in _wrong(errors, data)]
+    if as_text:
+        for item in as_text:
+            put(data, item.path, item.text)
+        crawl, errors = _validate(data)
+        back = [item for item in as_text if item.path in _wrong(errors, data)]
+        for item in back:  # refused as text too: the message names the typed value, as a file
+            put(data, item.path, item.typed)
+        if back:
+            crawl, errors = _validate(data)
+    return crawl, _schema_problems(errors, data, positions)
+
+
+def _validate(data: dict[str, Any]) -> tuple[spec.CrawlSpec | None, list[ErrorDetails]]:
     try:
         return spec.CrawlSpec.model_validate(data), []
     except ValidationError as exc:
-        return None, _schema_problems(exc.errors(), data, positions)
+        return None, exc.errors()
+
+
+def _wrong(errors: list[ErrorDetails], data: dict[str, Any]) -> set[YamlPath]:
+    """The YAML paths of the values the schema refused."""
+    return {_data_path(tuple(error["loc"]), data, missing=False) for error in errors}
 
 
 def _schema_problems(

@@ -17,10 +17,13 @@ class Problem:
     line: int
     column: int
     message: str
+    origin: str | None = None  # where the value came from, if not the file: `--set NAME=VALUE`
 
     def render(self, source: str) -> str:
-        """The one-line form: ``FILE:LINE:COL: message``, control characters escaped."""
-        return one_line(f"{source}:{self.line}:{self.column}: {self.message}")
+        """The one-line form: ``FILE:LINE:COL: message`` (or ``--set NAME=VALUE: message``),
+        control characters escaped."""
+        where = self.origin or f"{source}:{self.line}:{self.column}"
+        return one_line(f"{where}: {self.message}")
 
 
 def one_line(text: str) -> str:

@@ -29,6 +29,18 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 COMMANDS = ("run", "validate", "plan", "init", "schema")
+DEFAULT_FILE = Path("crawler.yaml")
+TOP_LEVEL = ("-h", "--help", "--version")  # options of `yamlcrawl` itself, not of a command
+# One line per built-in mode for --help (tests/test_cli.py checks it names every mode); kept
+# here so that --help imports no backend.
+MODES_HELP = {
+    "serial": "every unit in this process, one at a time (the reference)",
+    "process": "a process per page and per page's list of files, at most --workers alive",
+    "queue": "--workers consumer processes (--threads each) fed by one bounded queue",
+    "pool": "a multiprocessing.Pool of --workers processes, a task per unit",
+    "thread": "--workers x --threads threads in this process",
+    "dask": "Dask tasks on a local cluster, or on the one at --scheduler",
+}
 
 
 class UsageError(Exception):
@@ -46,14 +58,18 @@ def _positive(text: str) -> int:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", type=Path, help="the crawl file, e.g. crawler.yaml")
+    parser.add_argument(
+        "file", type=Path, nargs="?", help="the crawl file (default: ./crawler.yaml)"
+    )
     parser.add_argument(
         "--set",
         dest="overrides",
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="bind or replace a variable (repeatable), e.g. --set img=http://127.0.0.1:8000/img",
+        help="bind or replace a var (--set img=http://127.0.0.1:8000/img), or set any setting"
+        " by its path in the file, typed as YAML reads it (--set http.rate=2, run.workers=3,"
+        " stages.list.url=...); repeatable",
     )
 
 
@@ -76,10 +92,25 @@ def _topology_options(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every command."""
+    return _parsers()[0]
+
+
+def _modes_epilog() -> str:
+    width = max(map(len, MODES_HELP))
+    lines = [f"  {name:<{width}}  {meaning}" for name, meaning in MODES_HELP.items()]
+    return "modes (run.mode, --mode):\n" + "\n".join(lines)
+
+
+def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The top-level parser, and the parser of each command by name."""
     parser = argparse.ArgumentParser(
         prog="yamlcrawl",
-        description="Crawl JSON APIs as a YAML file describes. "
-        "`yamlcrawl crawler.yaml` is short for `yamlcrawl run crawler.yaml`.",
+        description="Crawl JSON APIs as a YAML file describes.\n"
+        "`yamlcrawl crawler.yaml` is short for `yamlcrawl run crawler.yaml`; with no file,\n"
+        "./crawler.yaml. Options may come before or after the file. A file named like a\n"
+        "command: `yamlcrawl run plan` or `yamlcrawl ./plan`.",
+        epilog=_modes_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"yamlcrawl {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -90,7 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--fresh", action="store_true", help="ignore what earlier runs finished; fetch it all"
     )
     run.add_argument("--limit", type=_positive, metavar="N", help="first N items per fan-out")
-    run.add_argument("--output", "-o", type=Path, metavar="DIR", help="the output folder")
+    run.add_argument(
+        "--output", "-o", type=Path, metavar="DIR", help="the output folder (not '-': a folder)"
+    )
     _topology_options(run)
     run.add_argument(
         "--log-file", type=Path, metavar="PATH", help="keep a full log here ('-': stdout)"
@@ -109,19 +142,73 @@ def build_parser() -> argparse.ArgumentParser:
     _common(plan)
     _topology_options(plan)
     init = commands.add_parser("init", help="write a commented starter crawl file")
-    init.add_argument("file", type=Path, nargs="?", default=Path("crawler.yaml"))
+    init.add_argument(
+        "file",
+        type=Path,
+        nargs="?",
+        default=DEFAULT_FILE,
+        help="where to write it (default: ./crawler.yaml; '-': stdout)",
+    )
     init.add_argument("--force", action="store_true", help="replace an existing file")
-    commands.add_parser("schema", help="print the JSON Schema of crawl files")
-    return parser
+    schema = commands.add_parser("schema", help="print the JSON Schema of crawl files")
+    return parser, {"run": run, "validate": validate, "plan": plan, "init": init, "schema": schema}
+
+
+def with_command(argv: list[str], parsers: dict[str, argparse.ArgumentParser]) -> list[str]:
+    """``argv`` with its command first: the first word that is not an option (nor an option's
+    value) when it names a command, else ``run``. So options go anywhere, a file named like a
+    command is ``run plan`` or ``./plan``, and no word at all is ``run ./crawler.yaml``."""
+    if argv and argv[0] in TOP_LEVEL:
+        return argv
+    takes_value = {
+        option
+        for action in parsers["run"]._actions  # argparse keeps no public list of them
+        if action.nargs != 0
+        for option in action.option_strings
+    }
+    index = 0
+    while index < len(argv) and argv[index] != "--":
+        word = argv[index]
+        if not word.startswith("-") or word == "-":
+            if word in COMMANDS:
+                return [word, *argv[:index], *argv[index + 1 :]]
+            break
+        index += 2 if word in takes_value else 1
+    return ["run", *argv]
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    """The arguments; a mistake is answered with the usage of its command (argparse answers
+    one it does not know with the top-level usage)."""
+    parser, parsers = _parsers()
+    args, unknown = parser.parse_known_args(with_command(argv, parsers))
+    if unknown:
+        parsers[args.command].error(_unknown(parsers[args.command], unknown, args))
+    return args
+
+
+def _unknown(command: argparse.ArgumentParser, unknown: list[str], args: argparse.Namespace) -> str:
+    """What argparse could not place: the first unknown option, with a suggestion; or the
+    words past the file, which may have been meant for a mistyped command."""
+    from yamlcrawl.language.problems import did_you_mean
+
+    options = [word for word in unknown if word.startswith("-") and word != "-"]
+    if not options:
+        file = getattr(args, "file", None)
+        hint = did_you_mean(str(file), COMMANDS) if args.command == "run" and file else ""
+        return f"unrecognized arguments: {' '.join(unknown)}{_command_hint(hint)}"
+
+    known = [o for action in command._actions for o in action.option_strings if o[1] == "-"]
+    word = options[0].split("=", 1)[0]
+    return f"unrecognized option '{word}'{did_you_mean(word, known)}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``yamlcrawl`` command; returns the exit code."""
-    args_list = list(sys.argv[1:] if argv is None else argv)
-    if args_list and args_list[0] not in COMMANDS and not args_list[0].startswith("-"):
-        args_list.insert(0, "run")
-    args = build_parser().parse_args(args_list)
+    args = _parse(list(sys.argv[1:] if argv is None else argv))
     try:
+        if args.command in ("run", "validate", "plan"):
+            args.file = _crawl_file(args.file)
         if args.command == "validate":
             return _validate(args)
         if args.command == "plan":
@@ -139,10 +226,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
 
 
+def _command_hint(hint: str) -> str:
+    """``; did you mean 'x'?`` said of a command."""
+    return hint.replace("did you mean", "did you mean the command", 1)
+
+
+def _crawl_file(given: Path | None) -> Path:
+    """The file given, or ./crawler.yaml, which must then exist. A missing file named almost
+    like a command was meant as that command."""
+    if given is not None:
+        if given.name == str(given) and not given.exists():
+            from yamlcrawl.language.problems import did_you_mean
+
+            hint = did_you_mean(given.name, COMMANDS)
+            if hint:
+                raise UsageError(
+                    f"there is no file '{given}'{hint.replace('mean', 'mean the command', 1)}"
+                )
+        return given
+    if not DEFAULT_FILE.exists():
+        raise UsageError("no crawler.yaml here — give the file, or `yamlcrawl init`")
+    return DEFAULT_FILE
+
+
 def _init(args: argparse.Namespace) -> int:
     from yamlcrawl.ui.starter import starter
 
     path: Path = args.file
+    if str(path) == "-":
+        sys.stdout.write(starter())
+        return EXIT_OK
     if path.exists() and not args.force:
         raise UsageError(f"{path} exists; --force replaces it")
     try:
@@ -154,11 +267,15 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _overrides(pairs: list[str]) -> dict[str, str]:
+    """``--set`` pairs by name (the loader checks each name: a var, or a path to a setting)."""
     out: dict[str, str] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
-        if not sep or not name.isidentifier():
-            raise UsageError(f"--set takes NAME=VALUE with NAME a variable name, not '{pair}'")
+        if not sep or not name:
+            raise UsageError(
+                f"--set takes NAME=VALUE (a var) or PATH=VALUE (a setting, such as"
+                f" http.rate=2), not '{pair}'"
+            )
         out[name] = value
     return out
 
@@ -229,6 +346,11 @@ def _plan_for(args: argparse.Namespace, loaded: LoadedSpec) -> Plan:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.output is not None and str(args.output) == "-":
+        raise UsageError(
+            "--output takes a folder, and '-' (stdout) cannot hold files — expected a folder"
+            " path, such as --output downloads"
+        )
     loaded = _load(args)
     if loaded is None:
         return EXIT_USAGE

@@ -2,37 +2,110 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from dataclasses import fields
+from typing import Any
+
 from rich.console import Console
 from rich.markup import escape
 from rich.tree import Tree
 
 from yamlcrawl.backends import describe
+from yamlcrawl.language.pagination import STYLES
 from yamlcrawl.language.plan import Plan, StagePlan, per
+from yamlcrawl.language.redact import redact
+from yamlcrawl.language.where import OPERATORS, Compare
+from yamlcrawl.shown import shown
+from yamlcrawl.types import HttpSettings
 
 
 def stage_tree(plan: Plan) -> Tree:
-    """Every stage under its parent, with what it fetches, binds and saves."""
-    root = Tree(f"[bold]{escape(plan.name)}[/] ({escape(plan.source)})")
+    """Every stage under its parent, with what it fetches, binds, keeps, pages and saves."""
+    text = _Text(plan.secrets)
+    root = Tree(f"[bold]{text(plan.name)}[/] ({text(plan.source)})")
     nodes: dict[str, Tree] = {}
     for stage in plan.stages:
         parent = nodes[stage.parent] if stage.parent else root
-        nodes[stage.name] = parent.add(_stage_label(plan, stage))
+        nodes[stage.name] = parent.add(_stage_label(plan, stage, text))
     return root
 
 
-def _stage_label(plan: Plan, stage: StagePlan) -> str:
-    lines = [
-        f"[bold]{escape(stage.name)}[/]: {stage.method} {escape(stage.url)}"
+class _Text:
+    """Text of the crawl made fit to draw: secrets masked, controls escaped, markup escaped."""
+
+    def __init__(self, secrets: tuple[str, ...]) -> None:
+        self.secrets = secrets
+
+    def __call__(self, value: str) -> str:
+        return escape(shown(redact(value, self.secrets)))
+
+
+def _stage_label(plan: Plan, stage: StagePlan, text: _Text) -> str:
+    head = (
+        f"[bold]{text(stage.name)}[/]: {stage.method} {text(stage.url)}"
         f"{' (jsonp)' if stage.format == 'jsonp' else ''}, {per(plan, stage)}"
+    )
+    lines = [line for part in STAGE_PARTS for line in part(stage)]
+    return "\n".join([head, *(f"  {text(line)}" for line in lines)])
+
+
+def _fields(stage: StagePlan) -> list[str]:
+    return [f"{name} = {path}" for name, path in stage.fields]
+
+
+def _each(stage: StagePlan) -> list[str]:
+    return [] if stage.each is None else [f"each {stage.each} as {stage.as_ or ''}"]
+
+
+def _where(stage: StagePlan) -> list[str]:
+    return [
+        f"where {template} {test} {_operand(test, value)}" for template, test, value in stage.where
     ]
-    lines += [f"  {escape(name)} = {escape(path)}" for name, path in stage.fields]
-    if stage.each is not None:
-        lines.append(f"  each {escape(stage.each)} as {escape(stage.as_ or '')}")
-    lines += [
-        f"  download [{rule.index}] {escape(rule.url)} -> {escape(rule.save_as)}"
-        for rule in stage.downloads
+
+
+def _operand(test: str, operand: Any) -> str:
+    """A `where` operand as JSON writes it; a comparison's number or date as it is."""
+    if isinstance(OPERATORS[test], Compare):
+        return str(operand)
+    return json.dumps(operand, ensure_ascii=False)
+
+
+def _paginate(stage: StagePlan) -> list[str]:
+    page = stage.paginate
+    if page is None:
+        return []
+    style = STYLES[page.by]
+    settings = [
+        f"{key}: {getattr(page, item.name)}"
+        for item in fields(page)
+        if (key := item.metadata.get("spec", item.name).rstrip("_")) != "by"
+        and getattr(page, item.name) is not None
+        and (key != "start" or key in (*style.needs, *style.may))  # a default it does not use
     ]
-    return "\n".join(lines)
+    return [f"paginate by {page.by}: {', '.join(settings)}"]
+
+
+def _emit(stage: StagePlan) -> list[str]:
+    if stage.emit is None:
+        return []
+    to, columns = stage.emit
+    return [f"emit -> {to}: {', '.join(f'{name} = {value}' for name, value in columns)}"]
+
+
+def _downloads(stage: StagePlan) -> list[str]:
+    return [f"download [{rule.index}] {rule.url} -> {rule.save_as}" for rule in stage.downloads]
+
+
+# What a stage's node says under its request, a line or more per option, in this order.
+STAGE_PARTS: tuple[Callable[[StagePlan], list[str]], ...] = (
+    _fields,
+    _each,
+    _where,
+    _paginate,
+    _emit,
+    _downloads,
+)
 
 
 def topology_tree(lines: list[str]) -> Tree:
@@ -50,6 +123,18 @@ def topology_tree(lines: list[str]) -> Tree:
 
 def show_plan(plan: Plan, console: Console) -> None:
     """Print the stage tree, then the topology of ``plan.mode``."""
+    text = _Text(plan.secrets)
     console.print(stage_tree(plan))
-    console.print(topology_tree(describe(plan)))
-    console.print(f"output: {escape(plan.output.dir)} (on_conflict: {plan.output.on_conflict})")
+    console.print(topology_tree([redact(line, plan.secrets) for line in describe(plan)]))
+    console.print(f"output: {text(plan.output.dir)} (on_conflict: {plan.output.on_conflict})")
+    console.print(_http_line(plan.http))
+
+
+def _http_line(http: HttpSettings) -> str:
+    """The pace and patience of requests: what `http.rate`, `http.timeout`... came to."""
+    parts = [f"timeout {http.timeout:g} s", f"retries {http.retries}"]
+    parts.append("rate unlimited" if http.rate is None else f"rate {http.rate:g} per second")
+    if http.per_host is not None:
+        parts.append(f"per_host {http.per_host}")
+    parts.append(f"deadline {http.attempt_deadline:g} s")
+    return f"http: {', '.join(parts)}"

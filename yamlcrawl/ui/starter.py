@@ -67,7 +67,34 @@ def json_schema() -> dict[str, Any]:
     schema["patternProperties"] = {"^x-": {"description": "ignored: a place for YAML anchors"}}
     run = schema["$defs"]["RunSpec"]["properties"]["mode"]
     run["enum"] = list(modes())
+    for properties in [
+        schema["properties"],
+        *(d.get("properties", {}) for d in schema["$defs"].values()),
+    ]:
+        for key, value in properties.items():
+            properties[key] = _or_from_environment(value)
     return schema
+
+
+# A whole value from the environment, which the loader types (rate: ${RATE:-2}).
+FROM_ENVIRONMENT = {
+    "type": "string",
+    "pattern": r"^\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}$",
+    "description": "${NAME} or ${NAME:-default}: a value from the environment",
+}
+
+
+def _or_from_environment(value: dict[str, Any]) -> dict[str, Any]:
+    """A number's or a boolean's schema that also takes ``${NAME}``; any other as it is."""
+    kinds = [kind.get("type") for kind in (value, *value.get("anyOf", [])) if "type" in kind]
+    if not {"number", "integer", "boolean"} & set(kinds) or {"string", "object", "array"} & set(
+        kinds
+    ):
+        return value  # text takes it already; a mode's or a policy's name keeps its "one of"
+    kept: dict[str, Any] = {
+        key: value.pop(key) for key in ("title", "description", "default") if key in value
+    }
+    return {**kept, "anyOf": [value, FROM_ENVIRONMENT]}
 
 
 def schema_text() -> str:
