@@ -12,7 +12,7 @@ import pytest
 
 from tests.apiserver import Api, Reply
 from tests.conftest import LANGUAGE_MODES, ModeArgs, RunCli
-from tests.support import saved_files
+from tests.support import SAMPLES, Site, lol_args, manifest_records, saved_files
 
 PRODUCTS = [{"id": n, "name": f"p{n}", "image": f"/img/{n}.png"} for n in (1, 2, 3)]
 
@@ -312,18 +312,26 @@ def test_a_null_document_is_an_empty_response(api: Api, run_cli: RunCli, tmp_pat
     stages += "    fields: {title: $.data.title}\n"
     stages += "    emit: {to: rows.jsonl, fields: {title: '{title}'}}\n"
     stages += '    downloads: [{url: "{api}/img/{p.id}.png", save_as: "{title}.png"}]\n'
-    code, out, err, report = crawl(api, run_cli, tmp_path, stages)
+    code, out, err, report = crawl(api, run_cli, tmp_path, stages, "-v")
     assert code == 0, out + err
     assert warnings_of(err) == []  # no "title matched nothing": the page had nothing to match
+    assert f"page detail {api.base}/product?id=2: empty response (null)" in err.splitlines()
     assert sorted(saved_files(tmp_path / "out")) == ["Product 1.png", "Product 3.png", "rows.jsonl"]
     rows = (tmp_path / "out" / "rows.jsonl").read_text("utf-8").splitlines()
     assert [json.loads(row) for row in rows] == [{"title": "Product 1"}, {"title": "Product 3"}]
     assert summary_row(out, "empty responses (null)") == "1 (detail 1)"
-    assert (report["empty_responses"], report["records"], report["skipped"]) == (
-        {"detail": 1},
-        2,
-        0,
-    )
+    assert report["empty_responses"] == {"detail": 1}
+    assert (report["records"], report["skipped"]) == (2, 0)
+    pages = [r for r in manifest_records(tmp_path / "out") if r["kind"] == "page"]
+    assert pages == [
+        {
+            "kind": "page",
+            "url": f"{api.base}/product?id=2",
+            "stage": "detail",
+            "status": "empty",
+            "reason": "the response is null",
+        }
+    ]
 
 
 def test_a_null_start_page_with_each_or_without(api: Api, run_cli: RunCli, tmp_path: Path) -> None:
@@ -366,3 +374,19 @@ def test_the_same_lines_in_every_mode(
     ]
     assert report["empty_responses"] == {"detail": 1}
     assert sorted(saved_files(tmp_path / "out")) == ["1-x.png", "3-x.png"]
+
+
+def test_the_samples_run_clean_under_strict(
+    other_site: Site, run_cli: RunCli, tmp_path: Path
+) -> None:
+    """No rule of a shipped crawl is reported: their paths all match (so no false alarm)."""
+    config = SAMPLES / other_site.name / "crawler.yaml"
+    run = run_cli(config, "--set", f"api={other_site.base}", "-o", tmp_path, "--strict", "-q")
+    assert (run.code, warnings_of(run.err)) == (0, []), run.out
+
+
+def test_the_lol_crawl_runs_clean_under_strict(
+    lol_site: Site, run_cli: RunCli, tmp_path: Path
+) -> None:
+    run = run_cli(*lol_args(lol_site, tmp_path, "--strict", "-q"))
+    assert (run.code, warnings_of(run.err)) == (0, []), run.out
