@@ -111,8 +111,8 @@ CASES: dict[str, tuple[str, int, list[str]]] = {
         + '    downloads: [{url: "{api}{p.imag}", save_as: "{p.name}.png"}]\n',
         0,
         [
-            "warning stage list: downloads.0.url {api}{p.imag} matched nothing on 3 of 3 items;"
-            " e.g. in an item of URL/products, p has keys: id, name, image"
+            "warning stage list: downloads.0.url {api}{p.imag} matched nothing on 3 of 3 items"
+            " (no 'imag' in p); e.g. in an item of URL/products, p has keys: id, name, image"
             " — did you mean {api}{p.image}?"
         ],
     ),
@@ -122,7 +122,8 @@ CASES: dict[str, tuple[str, int, list[str]]] = {
         1,
         [
             "warning stage list: downloads.0.save_as {p.title}.png matched nothing on 3 of 3"
-            " items; e.g. in an item of URL/products, p has keys: id, name, image",
+            " items (no 'title' in p); e.g. in an item of URL/products, p has keys: id, name,"
+            " image",
         ],
     ),
     "an empty list is data, not a mistake": (
@@ -214,6 +215,7 @@ def test_the_report_has_each_rule_as_data(api: Api, run_cli: RunCli, tmp_path: P
             "at": "$",
             "keys": ["products", "total"],
             "found": "keys: products, total",
+            "missing": "items",
             "suggestion": "$.products[*]",
             "failed": False,
             "text": f"stage list: each $.items[*] matched nothing on 1 of 1 pages; e.g."
@@ -299,7 +301,7 @@ def test_a_required_download_fails_on_one_item(api: Api, run_cli: RunCli, tmp_pa
     assert code == 1
     assert [line.replace(api.base, "URL") for line in warnings_of(err)] == [
         "failed stage list: downloads.0.url {api}{p.image} (required) matched nothing on 1 of"
-        " 3 items; e.g. in an item of URL/products, p has keys: id, name"
+        " 3 items (no 'image' in p); e.g. in an item of URL/products, p has keys: id, name"
     ]
     assert sorted(saved_files(tmp_path / "out")) == ["p1.png", "p2.png"]  # the rest is done
     assert (report["saved"], report["skipped"], report["failed"]) == (2, 1, 1)

@@ -196,6 +196,7 @@ class Unmatched:
         found: What is there, in words (``keys: products, total``).
         keys: The keys there, if it is an object.
         suggestion: The path probably meant, or None.
+        missing: The key that is not there, if the step that found nothing names one.
     """
 
     rule: str
@@ -205,6 +206,7 @@ class Unmatched:
     found: str = ""
     keys: tuple[str, ...] = ()
     suggestion: str | None = None
+    missing: str | None = None
 
 
 @dataclass(frozen=True)
@@ -224,6 +226,7 @@ class UnmatchedRule:
     found: str
     keys: tuple[str, ...]
     suggestion: str | None
+    missing: str | None
     failed: bool
     text: str
 

@@ -105,6 +105,7 @@ def _report(
         found=first.found,
         keys=first.keys,
         suggestion=first.suggestion,
+        missing=first.missing,
         failed=failed,
         text=f"stage {stage}: {_message(tally, total, unit, required, example=tally.url)}",
     )
@@ -116,6 +117,8 @@ def _message(tally: _Tally, total: int, unit: str, required: bool, example: str 
     first = tally.first
     what = f"{first.rule} {first.path}{' (required)' if required else ''}"
     counted = f"matched nothing on {tally.missed} of {total} {unit}"
+    if unit == "items" and first.missing is not None:  # a template: the key it named
+        counted += f" (no '{first.missing}' in {first.at})"
     if unit == "items":
         page = f"an item of {example}" if example else "an item of this page"
     else:

@@ -34,12 +34,15 @@ class Miss:
         found: What is there, in words: ``keys: a, b``, ``a list of 3 items``, ``null``.
         keys: The keys there (an object's; at most `MAX_KEYS`), else empty.
         suggestion: The whole path with the missing step replaced by a likely one, or None.
+        missing: The key that is not there (None: the step that found nothing is no key:
+            ``[*]`` on an object, a filter, ``..``).
     """
 
     at: str
     found: str
     keys: tuple[str, ...]
     suggestion: str | None
+    missing: str | None = None
 
 
 def first_match(expression: str, data: Any) -> tuple[bool, Any]:
@@ -71,7 +74,8 @@ def jsonpath_miss(expression: str, data: Any) -> Miss | None:
         better = _close_key(missing[0], value, wants_list)
         if better is not None:
             suggestion = _replaced(expression, steps, done, missing[0], better)
-    return Miss(at, _found(value), keys, suggestion)
+    key = missing[0] if len(missing) == 1 else None
+    return Miss(at, _found(value), keys, suggestion, key)
 
 
 def template_miss(template: Template, context: Mapping[str, Any]) -> tuple[str, Miss] | None:
@@ -114,7 +118,8 @@ def _template_level(template: Template, field: Field, depth: int, value: Any) ->
             path = ".".join((*field.path[:depth], better, *field.path[depth + 1 :]))
             new = f"{{{path}{field.source[len(dotted) :]}}}"
             suggestion = template.source.replace(f"{{{field.source}}}", new, 1)
-    return Miss(".".join(field.path[:depth]), _found(value), _keys(value), suggestion)
+    at = ".".join(field.path[:depth])
+    return Miss(at, _found(value), _keys(value), suggestion, missing)
 
 
 def _steps(expression: Any) -> list[Any]:

@@ -85,6 +85,7 @@ def report(plan: Plan, stats: RunStats) -> dict[str, Any]:
                 "at": rule.at,
                 "keys": list(rule.keys),
                 "found": rule.found,
+                "missing": rule.missing,
                 "suggestion": rule.suggestion,
                 "failed": rule.failed,
                 "text": rule.text,

@@ -90,4 +90,5 @@ def _file_miss(
 
 
 def _unmatched(rule: str, path: str, miss: Miss, missed: int = 1) -> Unmatched:
-    return Unmatched(rule, path, missed, miss.at, miss.found, miss.keys, miss.suggestion)
+    found = (miss.at, miss.found, miss.keys, miss.suggestion, miss.missing)
+    return Unmatched(rule, path, missed, *found)
