@@ -105,6 +105,7 @@ TEMPLATES: dict[str, tuple[str, dict[str, Any], tuple[str, Miss] | None]] = {
     ),
     "a null value is data, not a missing key": ("{c.a.b}", {"c": {"a": None}}, None),
     "every key there": ("{c.a}", {"c": {"a": ""}}, None),
+    "a default stands in for a missing key": ("{c.b|default:x}{c.a}", {"c": {"a": 1}}, None),
 }
 
 

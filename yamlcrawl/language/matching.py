@@ -82,8 +82,8 @@ def template_miss(template: Template, context: Mapping[str, Any]) -> tuple[str, 
     """The first field of ``template`` whose path names a key the item does not have: the
     field's ``{...}`` text and why; None if every key is there (a value may still be null)."""
     for field in template.fields:
-        if field.name not in context:
-            continue  # a name no scope binds was refused by the loader; {ext} comes later
+        if field.name not in context or field.default is not None:
+            continue  # {ext} comes later; a `default` stands in for a missing key
         value: Any = context[field.name]
         for depth, key in enumerate(field.path[1:], start=1):
             if isinstance(value, Mapping) and key in value:
