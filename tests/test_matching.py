@@ -49,7 +49,8 @@ JSONPATHS: dict[str, tuple[str, Any, Miss | None]] = {
         SHOP,
         Miss("$['data']['itemz'][0]", "a number", (), None, "id"),
     ),
-    "a null on the way": ("$.data.x.y", SHOP, Miss("$.data.x", "null", (), None, "y")),
+    "a null on the way is no miss": ("$.data.x.y", SHOP, None),
+    "a null list is no miss": ("$.items[*]", {"items": None}, None),
     "a filter that keeps nothing": (
         "$.products[?(@.id == 2)]",
         SHOP,

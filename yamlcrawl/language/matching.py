@@ -7,8 +7,9 @@ template field key by key, to the last level that still had a value. A key there
 the missing one (difflib), or else the one key holding a list where a list was wanted
 (``$.items[*]`` on ``{"products": [...], "total": 3}``), becomes the suggestion.
 
-A path that reaches a list or an object that is there but empty (``{"items": []}``) did not
-miss: the data has nothing, and says so. That is not a mistake to report.
+A path that reaches a list or an object that is there but empty (``{"items": []}``), or null
+(``{"items": null}``), did not miss: the data has nothing, and says so. That is not a mistake
+to report.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def first_match(expression: str, data: Any) -> tuple[bool, Any]:
 
 def jsonpath_miss(expression: str, data: Any) -> Miss | None:
     """Why ``expression`` (which matched nothing in ``data``) did not match; None when it
-    reached an empty list or object (nothing there, rightly)."""
+    reached an empty list or object, or null (nothing there, rightly)."""
     steps = _steps(compile_jsonpath(expression))
     from jsonpath_ng import DatumInContext
 
@@ -62,8 +63,8 @@ def jsonpath_miss(expression: str, data: Any) -> Miss | None:
     if done is None:
         return None
     values = [datum.value for datum in level]
-    if all(isinstance(value, list | dict) and not value for value in values):
-        return None
+    if all(value is None or (isinstance(value, list | dict) and not value) for value in values):
+        return None  # `{"items": []}`, `{"items": null}`: the data has nothing there
     value = values[0]
     keys = _keys(value)
     at = _prefix_text(expression, steps[:done])
