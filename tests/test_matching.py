@@ -117,3 +117,18 @@ def test_where_a_template_stopped(
     template: str, context: dict[str, Any], expected: tuple[str, Miss] | None
 ) -> None:
     assert template_miss(compile_template(template), context) == expected
+
+
+def test_a_hostile_page_costs_little_and_shows_little() -> None:
+    """A million keys, or keys of 100,000 characters: the keys shown are cut, the suggestion is
+    looked for among the first thousand short ones."""
+    many = {f"key{n}": n for n in range(1_000_000)}
+    many["items"] = [1]
+    miss = jsonpath_miss("$.itemz[*]", many)
+    assert miss is not None
+    assert (len(miss.keys), miss.suggestion) == (20, None)  # `items` is past the first 1000
+    long = {"x" * 100_000: 1, "title": 2}
+    miss = jsonpath_miss("$.titel", long)
+    assert miss is not None
+    assert miss.keys == ("x" * 59 + "…", "title")
+    assert miss.suggestion == "$.title"

@@ -15,6 +15,7 @@ to report.
 from __future__ import annotations
 
 import difflib
+import itertools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +25,10 @@ from yamlcrawl.language.jsonpaths import compile_jsonpath
 from yamlcrawl.language.template import Field, Template
 
 MAX_KEYS = 20  # keys of the level where matching stopped, kept for the message and the report
+KEY_CHARS = 60  # a key longer than this is shown cut, with a `…`
+# A suggestion is looked for among this many keys, each at most SUGGEST_CHARS long: a page with
+# a million keys, or keys of a megabyte, costs no more than a small one.
+SUGGEST_FROM, SUGGEST_CHARS = 1000, 200
 
 
 @dataclass(frozen=True)
@@ -138,7 +143,11 @@ def _is_each(step: Any) -> bool:
 
 
 def _keys(value: Any) -> tuple[str, ...]:
-    return tuple(str(key) for key in list(value)[:MAX_KEYS]) if isinstance(value, dict) else ()
+    """An object's first `MAX_KEYS` keys, each cut to `KEY_CHARS`."""
+    if not isinstance(value, dict):
+        return ()
+    keys = (str(key) for key in itertools.islice(value, MAX_KEYS))
+    return tuple(key if len(key) <= KEY_CHARS else f"{key[: KEY_CHARS - 1]}…" for key in keys)
 
 
 def _found(value: Any) -> str:
@@ -160,7 +169,11 @@ def _found(value: Any) -> str:
 def _close_key(missing: str, level: dict[Any, Any], wants_list: bool) -> str | None:
     """A key of ``level`` spelled like ``missing``; else, where a list is wanted, the one key
     that holds a non-empty list."""
-    keys = [key for key in level if isinstance(key, str)]
+    keys = [
+        key
+        for key in itertools.islice(level, SUGGEST_FROM)
+        if isinstance(key, str) and len(key) <= SUGGEST_CHARS
+    ]
     close = difflib.get_close_matches(missing, keys, n=1, cutoff=0.6)
     if close:
         return close[0]
