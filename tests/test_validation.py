@@ -52,6 +52,20 @@ VALID = {
         stages:
           a: {url: "http://h/{token}/{price}"}
     """,
+    "a field in its long form, required fields and downloads": """
+        stages:
+          a:
+            url: http://h/list
+            fields:
+              total: $.total
+              title: {path: $.title, required: true}
+              note: {path: $.note}
+            each: $.items[*]
+            as: item
+            downloads:
+              - {url: "{item.u}", save_as: "{title}/{item.n}.bin", required: true}
+              - {url: "{item.v}", save_as: "{item.n}.v", required: false}
+    """,
     "x- keys hold anchors for merge keys": """
         x-download: &dl {url: "{item.u}", save_as: "{item.n}.bin"}
         stages:
@@ -586,6 +600,39 @@ INVALID: dict[str, tuple[str, list[str]]] = {
             " ancestor's as/fields)",
         ],
     ),
+    "required fields and downloads: a long form wrong in each way": (
+        "stages:\n  a:\n    url: x\n    fields:\n"
+        "      t: {path: $.t, requird: true}\n"
+        "      u: {path: $.u, required: maybe}\n"
+        "      v: {required: true}\n"
+        "      w: [$.w]\n"
+        "    downloads:\n      - {url: 'http://h', save_as: a, required: 1}\n",
+        [
+            "crawler.yaml:5:22: unknown key 'requird' at stages.a.fields.t"
+            " — expected one of: path, required; did you mean 'required'?",
+            "crawler.yaml:6:32: got the text 'maybe' at stages.a.fields.u.required"
+            " — expected true or false: true fails the run when a page's response lacks it",
+            "crawler.yaml:7:10: missing key 'path' at stages.a.fields.v"
+            " — expected a jsonpath into the stage's response, e.g. '$.hero.name'",
+            "crawler.yaml:8:10: got a list at stages.a.fields.w"
+            " — expected a jsonpath, or a mapping with path and required",
+            "crawler.yaml:10:49: got the number 1 at stages.a.downloads[0].required"
+            " — expected true or false: true fails the run when an item's url or save_as"
+            " names a key the item does not have",
+        ],
+    ),
+    "required fields: the path of the long form is checked like the short one": (
+        "stages:\n  a:\n    url: x\n    fields:\n"
+        "      x: {path: '$.x[', required: true}\n"
+        "      y: {path: '{a.y}'}\n",
+        [
+            "crawler.yaml:5:17: jsonpath '$.x[' does not parse (Parse error near the end of"
+            " string!) at stages.a.fields.x.path — expected a jsonpath such as $.items[*] or"
+            ' $.items[?(@.kind == "a")]',
+            "crawler.yaml:6:17: '{a.y}' is a template at stages.a.fields.y.path, but stage"
+            " fields are jsonpaths — expected a jsonpath into this stage's response: '$.a.y'",
+        ],
+    ),
     "a manifest outside the folder": (
         "output:\n  manifest: ../m.jsonl\nstages:\n  a: {url: x}\n",
         [
@@ -981,6 +1028,6 @@ def test_the_readme_names_every_key() -> None:
     text = (ROOT / "README.md").read_text("utf-8")
     models = [spec.CrawlSpec, spec.RunSpec, spec.HttpSpec, spec.OutputSpec, spec.StageSpec]
     models += [spec.DownloadSpec, spec.PaginateSpec, spec.EmitSpec, spec.RuleSpec]
-    models += [spec.AuthSpec, spec.BasicAuthSpec]
+    models += [spec.AuthSpec, spec.BasicAuthSpec, spec.FieldSpec]
     keys = {field.alias or name for model in models for name, field in model.model_fields.items()}
     assert {key for key in keys if f"{key}:" not in text} == set()

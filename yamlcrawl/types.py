@@ -184,6 +184,54 @@ class DownloadUnit:
 
 
 @dataclass(frozen=True)
+class Unmatched:
+    """A rule of a stage that matched nothing on one page: its ``each`` or a field, or a
+    download's ``url`` or ``save_as`` on some of the page's items; and where matching stopped.
+
+    Attributes:
+        rule: Where in the stage: ``each``, ``fields.title``, ``downloads.0.url``.
+        path: The jsonpath or the template.
+        missed: The items it missed on (a download); 1 for a page's ``each`` or field.
+        at: The part of the path that still matched (``$``, ``$.data``, ``character``).
+        found: What is there, in words (``keys: products, total``).
+        keys: The keys there, if it is an object.
+        suggestion: The path probably meant, or None.
+        missing: The key that is not there, if the step that found nothing names one.
+    """
+
+    rule: str
+    path: str
+    missed: int = 1
+    at: str = "$"
+    found: str = ""
+    keys: tuple[str, ...] = ()
+    suggestion: str | None = None
+    missing: str | None = None
+
+
+@dataclass(frozen=True)
+class UnmatchedRule:
+    """A rule that matched nothing across its stage, as the run reports it (engine/matches.py):
+    a warning, or a failure (``--strict``, ``required: true``); ``text`` says it all in a line.
+    """
+
+    stage: str
+    rule: str
+    path: str
+    missed: int
+    of: int
+    unit: Literal["pages", "items"]
+    example_url: str
+    at: str
+    found: str
+    keys: tuple[str, ...]
+    suggestion: str | None
+    missing: str | None
+    failed: bool
+    text: str
+
+
+@dataclass(frozen=True)
 class PageResult:
     """What one page gave: the child pages and files it leads to, or why it failed."""
 
@@ -198,6 +246,9 @@ class PageResult:
     warning: str | None = None  # the page is fine, but something about it needs saying
     records: tuple[dict[str, Any], ...] = ()  # `emit`: one row per item, in item order
     left_out: int = 0  # items `where` rejected
+    # The rules that matched nothing here; None: none was tried (failed, repeated, null page).
+    unmatched: tuple[Unmatched, ...] | None = None
+    empty: bool = False  # the response was JSON null (a deleted item): no items, no records
 
 
 FileStatus = Literal["saved", "present", "failed"]
@@ -351,6 +402,8 @@ class RunStats(Subscriber):
     stopped: str | None = None  # why the output folder could not take more (full, read-only)
     pages_queued: int = 0  # pages known (done or still to come)
     dry_run: bool = False  # files were listed, none fetched
+    empty: dict[str, int] = field(default_factory=dict)  # responses that were null, by stage
+    unmatched: list[UnmatchedRule] = field(default_factory=list)  # rules that matched nothing
     _streamed: dict[UnitId, int] = field(default_factory=dict, repr=False, compare=False)
     _retried: dict[UnitId, int] = field(default_factory=dict, repr=False, compare=False)
     _streaming: int = field(default=0, repr=False, compare=False)  # sum of _streamed
@@ -380,6 +433,9 @@ class RunStats(Subscriber):
         self.pages += 1
         self._settled(unit_id(result.unit), result.attempts)
         self.left_out += result.left_out
+        if result.empty:
+            stage = result.unit.stage
+            self.empty[stage] = self.empty.get(stage, 0) + 1
         if result.error is not None:
             self.pages_failed += 1
             stage = result.unit.stage

@@ -22,6 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from yamlcrawl.backends import create_backend
+from yamlcrawl.engine.matches import Matches
 from yamlcrawl.engine.output import Output, SaveFiles
 from yamlcrawl.engine.publish import Publisher
 from yamlcrawl.http.session import Session
@@ -75,7 +76,7 @@ class Coordinator:
     ``cancel`` is the run's token (the CLI's signal handler stops it; the run loop looks at it,
     since Python drops a KeyboardInterrupt raised inside an at-fork hook); ``session`` says how
     requests are made (tests hand in a fake transport or sleep), and gets the run's throttle
-    folder here.
+    folder here; ``strict`` makes rules that matched nothing failures rather than warnings.
     """
 
     def __init__(
@@ -87,6 +88,7 @@ class Coordinator:
         *,
         cancel: CancelToken | None = None,
         session: Session | None = None,
+        strict: bool = False,
     ) -> None:
         """Take the output (the folder, or a dry run's scratch), make the backend, open the
         run's record; ``subscribers`` follow the run after the counts and the record."""
@@ -120,7 +122,9 @@ class Coordinator:
             self._close(completed=False)
             raise
         self.state = output.state
-        self._publish = Publisher([self.stats, *kept, *subscribers])
+        # Rules that matched nothing: summed up by stage, said at the end (`strict`: failures)
+        self.matches = Matches(plan, strict)
+        self._publish = Publisher([self.stats, self.matches, *kept, *subscribers])
         self.fresh = fresh
         self._pages: deque[PageUnit] = deque()
         self._files: deque[DownloadUnit] = deque()
@@ -178,6 +182,7 @@ class Coordinator:
         finally:
             self._close(completed)
             self.stats.elapsed = time.monotonic() - self.stats.started
+        self.matches.finish(self.stats)
         try:
             self._publish.run_ended(self.stats)
         except KeyboardInterrupt:  # Ctrl-C while the summary is written: stop writing, no trace

@@ -202,8 +202,10 @@ def _check_stage(checker: _Checker, name: str, stage: StageSpec, bound: dict[str
     _check_fan_out(checker, base, stage)
     if stage.paginate is not None:
         _check_paginate(checker, (*base, "paginate"), stage.paginate)
-    for field, expression in stage.fields.items():
-        _check_stage_field(checker, (*base, "fields", field), expression, bound)
+    paths = stage.field_paths()
+    for field, value in stage.fields.items():
+        long_form = () if isinstance(value, str) else ("path",)
+        _check_stage_field(checker, (*base, "fields", field, *long_form), paths[field], bound)
     inherited = _Scope(bound)
     _check_templates_of(checker, (*base, "url"), {"": stage.url}, inherited)
     _check_templates_of(checker, (*base, "params"), stage.params, inherited)
@@ -434,7 +436,7 @@ def _check_no_jsonpaths(
             checker.add(
                 path,
                 f"'{source}' is a jsonpath at {dotted(path)}, but {what} are templates"
-                f" — expected {template_for(source, key, stage.as_, stage.fields)}",
+                f" — expected {template_for(source, key, stage.as_, stage.field_paths())}",
             )
 
 

@@ -213,7 +213,7 @@ def _data_path(loc: tuple[str | int, ...], data: Any, missing: bool) -> YamlPath
         )
         if present:
             node = node[part]
-        elif _tag_before(loc, i, node):
+        elif _tag_before(loc, i, node, missing):
             continue
         elif not (missing and last):
             break
@@ -221,10 +221,13 @@ def _data_path(loc: tuple[str | int, ...], data: Any, missing: bool) -> YamlPath
     return tuple(path)
 
 
-def _tag_before(loc: tuple[str | int, ...], i: int, node: Any) -> bool:
-    """Whether ``loc[i]`` names the member of a union (a `where` rule) and the key after it is
-    in the YAML: the error is about that key."""
-    return i + 1 < len(loc) and isinstance(node, dict) and loc[i + 1] in node
+def _tag_before(loc: tuple[str | int, ...], i: int, node: Any, missing: bool = False) -> bool:
+    """Whether ``loc[i]`` names the member of a union (a `where` rule, a field's long form) and
+    the key after it is in the YAML, or is the key missing from it: the error is about that
+    key."""
+    if i + 1 >= len(loc) or not isinstance(node, dict):
+        return False
+    return loc[i + 1] in node or (missing and i + 2 == len(loc))
 
 
 def _schema_problem(kind: str, path: YamlPath, value: Any, positions: Positions) -> Problem:
@@ -283,6 +286,8 @@ def _model_at(path: YamlPath) -> type[BaseModel] | None:
         return spec.BasicAuthSpec
     if path[0] == "stages" and len(path) == 4 and path[2] == "where":
         return spec.RuleSpec
+    if path[0] == "stages" and len(path) == 4 and path[2] == "fields":
+        return spec.FieldSpec
     return None
 
 
@@ -307,6 +312,8 @@ def _expected(path: YamlPath) -> str:
         return f"a text to equal, or a rule: a mapping with one of {', '.join(RULES)}"
     if len(path) == 4 and path[2] == "downloads":
         return "a download: a mapping with 'url' and 'save_as'"
+    if len(path) == 4 and path[2] == "fields":
+        return "a jsonpath, or a mapping with path and required"
     if len(path) == 2 and path[0] == "vars":
         return "a string, number or boolean"
     if len(path) >= 3 and path[-2] in ("headers", "params", "fields", "proxies"):

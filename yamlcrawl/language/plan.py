@@ -44,6 +44,7 @@ class DownloadRule:
     url: str
     save_as: str
     headers: Pairs
+    required: bool = False  # an item whose url or save_as names a missing key fails the run
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,7 @@ class StagePlan:
     form: Pairs = ()
     where: tuple[tuple[str, str, Any], ...] = ()  # (template, test, operand): all must hold
     emit: tuple[str, Pairs] | None = None  # (file in the output folder, (column, template)...)
+    required: tuple[str, ...] = ()  # the fields a page must match (`required: true`)
 
 
 @dataclass(frozen=True)
@@ -274,6 +276,10 @@ def _stage_plan(
         auth=None if auth is None else from_spec(AuthPlan, auth),
         where=tuple(_where_rule(template, rule) for template, rule in stage.where.items()),
         emit=None if stage.emit is None else (stage.emit.to, tuple(stage.emit.fields.items())),
+        fields=tuple(stage.field_paths().items()),
+        required=tuple(
+            name for name, value in stage.fields.items() if getattr(value, "required", False)
+        ),
     )
 
 

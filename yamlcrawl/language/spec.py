@@ -155,6 +155,11 @@ class DownloadSpec(_Strict):
     headers: TemplateMap = Field(
         default_factory=dict, description="a mapping of header names to templates"
     )
+    required: bool = Field(
+        False,
+        description="true or false: true fails the run when an item's url or save_as names a"
+        " key the item does not have",
+    )
 
 
 class EmitSpec(_Strict):
@@ -252,6 +257,26 @@ Rule = Annotated[
 ]
 
 
+class FieldSpec(_Strict):
+    """A stage field in its long form: the jsonpath, and whether every page must match it."""
+
+    path: str = Field(description="a jsonpath into the stage's response, e.g. '$.hero.name'")
+    required: bool = Field(
+        False, description="true or false: true fails the run when a page's response lacks it"
+    )
+
+
+def _path_or_long_form(value: Any) -> str:
+    """A mapping is the long form of a field, anything else its jsonpath."""
+    return "long" if isinstance(value, dict) else "path"
+
+
+StageField = Annotated[
+    Annotated[str, Tag("path")] | Annotated[FieldSpec, Tag("long")],
+    Discriminator(_path_or_long_form),
+]
+
+
 class StageSpec(_Strict):
     """One request per parent item, and what to take from its response."""
 
@@ -279,8 +304,10 @@ class StageSpec(_Strict):
         default_factory=dict, description="a form body: a mapping of field names to templates"
     )
     format: Literal["json", "jsonp"] = Field("json", description="json or jsonp")
-    fields: dict[str, str] = Field(
-        default_factory=dict, description="a mapping of names to jsonpaths, e.g. '$.hero.name'"
+    fields: dict[str, StageField] = Field(
+        default_factory=dict,
+        description="a mapping of names to jsonpaths, e.g. '$.hero.name', or to"
+        " {path: JSONPATH, required: true}",
     )
     each: str | None = Field(None, description="a jsonpath that selects the items to fan out over")
     as_: str | None = Field(
@@ -297,6 +324,13 @@ class StageSpec(_Strict):
         None, description="a mapping with by, param, from, has_more, total, max_pages, ..."
     )
     emit: EmitSpec | None = Field(None, description="a mapping with to and fields")
+
+    def field_paths(self) -> dict[str, str]:
+        """Each field's jsonpath, whichever form it is written in."""
+        return {
+            name: value if isinstance(value, str) else value.path
+            for name, value in self.fields.items()
+        }
 
 
 class CrawlSpec(_Strict):

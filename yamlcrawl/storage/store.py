@@ -91,11 +91,13 @@ class Manifest(Subscriber):
         self.file_not_fetched(request, "failed", reason)
 
     def page_done(self, result: PageResult) -> None:
-        """Record a page that failed, or that ended something early."""
+        """Record a page that failed, that ended something early, or that was null (empty)."""
         if result.error is not None:
             self.page_failed(result)
         if result.warning is not None:
             self.page_warning(result)
+        if result.empty:
+            self._page(result.url, result.unit.stage, "empty", reason="the response is null")
 
     def file_not_fetched(self, request: FileRequest, status: str, reason: str) -> None:
         """Record a file that was never fetched: skipped, duplicate, or unnameable (with the

@@ -122,6 +122,11 @@ def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentPars
     )
     run.add_argument("--limit", type=_positive, metavar="N", help="first N items per fan-out")
     run.add_argument(
+        "--strict",
+        action="store_true",
+        help="a jsonpath or template that matched nothing fails the run (else: a warning)",
+    )
+    run.add_argument(
         "--output", "-o", type=Path, metavar="DIR", help="the output folder (not '-': a folder)"
     )
     _topology_options(run)
@@ -406,7 +411,9 @@ def _crawl(args: argparse.Namespace, plan: Plan, log_file: TextIO | None) -> int
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         output = DryRun() if args.dry_run else SaveFiles()
-        coordinator = Coordinator(plan, subscribers, output, fresh=args.fresh, cancel=cancel)
+        coordinator = Coordinator(
+            plan, subscribers, output, fresh=args.fresh, cancel=cancel, strict=args.strict
+        )
         stats = coordinator.run()
     except BackendError as exc:  # raised before anything is drawn or written
         from yamlcrawl.shown import shown

@@ -17,7 +17,7 @@ from rich.text import Text
 from yamlcrawl.language.plan import Plan
 from yamlcrawl.language.redact import redact
 from yamlcrawl.shown import shown
-from yamlcrawl.types import Event, FileRequest, FileResult, PageResult, Subscriber
+from yamlcrawl.types import Event, FileRequest, FileResult, PageResult, RunStats, Subscriber
 
 QUIET, NORMAL, VERBOSE = 0, 1, 2
 
@@ -72,6 +72,8 @@ class Log(Subscriber):
                 f"[red]failed[/] page {escape(stage)} {escape(result.url)}: {escape(result.error)}",
                 always=True,
             )
+        elif self.lines_wanted and result.empty:
+            self.line(f"page {escape(stage)} {escape(result.url)}: empty response (null)")
         elif self.lines_wanted:
             found = f", {result.items} items" if result.items else ""
             files = f", {len(result.files)} files" if result.files else ""
@@ -101,6 +103,12 @@ class Log(Subscriber):
         """A file that could not be named failed: shown as it happens, like every failure."""
         where = escape(f"[{request.stage}]")
         self.line(f"[red]failed[/] file {where} {escape(request.url)}: {escape(reason)}", True)
+
+    def run_ended(self, stats: RunStats) -> None:
+        """Rules that matched nothing, one line each: warnings, or failures (--strict, required)."""
+        for rule in stats.unmatched:
+            word = "[red]failed[/]" if rule.failed else "[yellow]warning[/]"
+            self.line(f"{word} {escape(rule.text)}", always=True)
 
     def worker_events(self, events: list[Event]) -> None:
         """A line per retry."""

@@ -72,5 +72,25 @@ def report(plan: Plan, stats: RunStats) -> dict[str, Any]:
             for f in stats.failures
         ],
         "warnings": list(stats.warnings),
+        "empty_responses": dict(stats.empty),
+        "unmatched": [
+            {
+                "stage": rule.stage,
+                "rule": rule.rule,
+                "path": rule.path,
+                "missed": rule.missed,
+                "of": rule.of,
+                "counted": rule.unit,
+                "example_url": rule.example_url,
+                "at": rule.at,
+                "keys": list(rule.keys),
+                "found": rule.found,
+                "missing": rule.missing,
+                "suggestion": rule.suggestion,
+                "failed": rule.failed,
+                "text": rule.text,
+            }
+            for rule in stats.unmatched
+        ],
     }
     return dict(redact_value(data, plan.secrets))

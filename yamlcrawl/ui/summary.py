@@ -88,6 +88,7 @@ def summary_rows(plan: Plan, stats: RunStats) -> list[tuple[str, str]]:
             else []
         ),
         *([("records written", f"{stats.records}")] if any(s.emit for s in plan.stages) else []),
+        *([("empty responses (null)", empty_text(stats))] if stats.empty else []),
         ("bytes", f"{stats.bytes:,}"),
         ("time", f"{stats.elapsed:.2f} s"),
         (
@@ -98,6 +99,12 @@ def summary_rows(plan: Plan, stats: RunStats) -> list[tuple[str, str]]:
         ("output", plan.output.dir),
     ]
     return rows
+
+
+def empty_text(stats: RunStats) -> str:
+    """``3 (detail 2, list 1)``: the responses that were JSON null, by stage."""
+    by_stage = ", ".join(f"{stage} {count}" for stage, count in stats.empty.items())
+    return f"{sum(stats.empty.values())} ({by_stage})"
 
 
 def mode_text(plan: Plan) -> str:

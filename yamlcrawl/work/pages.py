@@ -42,6 +42,7 @@ from yamlcrawl.work.requests import (
     render_headers,
     render_json,
 )
+from yamlcrawl.work.unmatched import page_unmatched
 
 
 def fetch_page(run: RunContext, unit: PageUnit) -> PageResult:
@@ -72,6 +73,10 @@ def fetch_page(run: RunContext, unit: PageUnit) -> PageResult:
         )
     except FetchError as exc:
         return PageResult(unit, url, str(exc), attempts=exc.attempts)
+    if document.data is None:  # a deleted item: nothing to fan out, bind, save or emit
+        return PageResult(
+            unit, url, None, attempts=document.attempts, bytes=document.bytes, empty=True
+        )
     again = repeated(unit.page, document, with_query(url, params)) if stage.paginate else None
     if again is not None:  # the last page again: nothing of it is new, so none of it is used
         return PageResult(
@@ -92,18 +97,20 @@ def fetch_page(run: RunContext, unit: PageUnit) -> PageResult:
         warning = "; ".join(w for w in (warning, paged) if w) or None
         if following is not None:
             children += (PageUnit(following.key(), unit.stage, context, following),)
+    files = _file_requests(plan, unit, stage, contexts)
     return PageResult(
         unit,
         url,
         None,
         children=children,
-        files=_file_requests(plan, unit, stage, contexts),
+        files=files,
         items=len(contexts) if stage.each else 0,
         attempts=document.attempts,
         bytes=document.bytes,
         warning=warning,
         records=tuple(_record(stage, c) for c in contexts) if stage.emit else (),
         left_out=found - passed if stage.where else 0,
+        unmatched=page_unmatched(stage, document.data, contexts, found, files),
     )
 
 
