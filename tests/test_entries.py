@@ -110,3 +110,12 @@ def test_one_rule_saves_every_entry_under_its_key(
         {"n": 0, "move": "tackle", "key": "t"},
         {"n": 1, "move": "growl", "key": "g"},
     ]
+
+
+def test_plan_shows_the_key(run_cli: RunCli, tmp_path: Path) -> None:
+    config = tmp_path / "crawl.yaml"
+    config.write_text(CRAWL, "utf-8")
+    result = run_cli("plan", config)
+    assert result.code == 0, result.err
+    assert "each $.sprites.* as sprite, key slot" in result.out
+    assert "each $.moves[*] as move, key n" in result.out

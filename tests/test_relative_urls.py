@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 
 from tests.apiserver import Api, serving
-from tests.conftest import LANGUAGE_MODES, ModeArgs, RunCli
+from tests.conftest import LANGUAGE_MODES, MakeSession, ModeArgs, RunCli
 from tests.support import manifest_records, saved_files
+from yamlcrawl.http.fetch import fetch_document
 from yamlcrawl.language.loader import load_text
 from yamlcrawl.language.pagination import STYLES
 from yamlcrawl.language.plan import Plan, build_plan
-from yamlcrawl.types import PageUnit
+from yamlcrawl.types import HttpSettings, PageUnit
 from yamlcrawl.work.pages import file_request
 from yamlcrawl.work.requests import page_request, resolve
 
@@ -179,3 +180,12 @@ def test_dry_run_lists_absolute_urls(api: Api, cdn: Api, run_cli: RunCli, tmp_pa
     assert f"{api.base}/v1/books/img/2.png" in listed
     assert f"{cdn.base}/x3.png" in listed
     assert f"{api.base}/v1/img/5.png" in listed
+
+
+def test_a_document_knows_the_url_it_came_from(api: Api, session: MakeSession) -> None:
+    api.routes["/old"] = lambda q: ("", {"Location": "/new/place?a=1"})
+    api.routes["/new/place"] = lambda q: ({"ok": True}, {})
+    document = fetch_document(session(HttpSettings()), f"{api.base}/old", params={"b": "2"})
+    assert document.url == f"{api.base}/new/place?a=1"  # where its relative links start from
+    direct = fetch_document(session(HttpSettings()), f"{api.base}/new/place", params={"b": "2"})
+    assert direct.url == f"{api.base}/new/place?b=2"
