@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import urllib.parse
@@ -43,7 +44,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             data, headers = route(dict(urllib.parse.parse_qsl(parts.query)))
             body = data if isinstance(data, bytes) else json.dumps(data).encode()
-            status = 200
+            status = 302 if "Location" in headers else 200  # a reply with a Location redirects
         headers = {"Content-Type": "application/json", **headers}
         self.send_response(status)
         self.send_header("Content-Length", str(len(body)))
@@ -66,6 +67,13 @@ class _Server(ThreadingHTTPServer):
 
 @pytest.fixture
 def api() -> Iterator[Api]:
+    with serving() as served:
+        yield served
+
+
+@contextlib.contextmanager
+def serving() -> Iterator[Api]:
+    """An `Api` served on 127.0.0.1 (a port of its own) while the block runs."""
     server = _Server(("127.0.0.1", 0), _Handler)
     server.api = Api()
     server.api.base = f"http://127.0.0.1:{server.server_address[1]}"

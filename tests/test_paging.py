@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.apiserver import Api, Reply, Route
-from tests.conftest import RunCli
+from tests.conftest import LANGUAGE_MODES, ModeArgs, RunCli
 from tests.support import manifest_records, saved_files
-from yamlcrawl.work.paging import link_next
+from yamlcrawl.types import PageState
+from yamlcrawl.work.paging import KNOWN_ITEMS, item_digests, link_next, no_new_items, remember
 
 BOOKS = [f"book{n:02d}" for n in range(1, 24)]  # 23 books: pages of 5 are 5, 5, 5, 5, 3
 
@@ -180,18 +184,25 @@ def test_a_server_that_ignores_the_page_number(api: Api, run_cli: RunCli, tmp_pa
     def same(q: dict[str, str]) -> Reply:
         return {"items": BOOKS[:5]}, {}
 
-    emit = "emit: {to: rows.jsonl, fields: {id: '{book}'}}"
-    out, names = crawl_books(api, run_cli, tmp_path, same, "{by: page, param: page}", more=emit)
+    out, names = crawl_books(api, run_cli, tmp_path, same, "{by: page, param: page}", more=EMIT)
     assert names - {"rows.jsonl"} == set(BOOKS[:5])
     warning = f"page 2 ({api.base}/books?page=2) is the same as page 1: stopped paginating"
     assert warning in out
     assert len(list_requests(api)) == 2
-    # The repeated page is not processed: no item twice, no file counted as a duplicate.
-    rows = (tmp_path / "out" / "rows.jsonl").read_text("utf-8").splitlines()
-    assert len(rows) == 5
+    assert_each_item_once(tmp_path / "out", BOOKS[:5])
     statuses = [r["status"] for r in manifest_records(tmp_path / "out")]
-    assert statuses.count("saved") == 5 and "duplicate" not in statuses
     assert statuses.count("warning") == 1
+
+
+EMIT = "emit: {to: rows.jsonl, fields: {id: '{book}'}}"
+
+
+def assert_each_item_once(output: Path, books: list[str]) -> None:
+    """The page that ended the pagination was not processed: each book's row and file once."""
+    rows = (output / "rows.jsonl").read_text("utf-8").splitlines()
+    assert sorted(json.loads(row)["id"] for row in rows) == books
+    statuses = [r["status"] for r in manifest_records(output)]
+    assert statuses.count("saved") == len(books) and "duplicate" not in statuses
 
 
 def test_limit_counts_items_across_pages(api: Api, run_cli: RunCli, tmp_path: Path) -> None:
@@ -228,3 +239,83 @@ def test_a_page_that_where_empties_does_not_end_it(
 )
 def test_link_header_parsing(header: str, target: str | None) -> None:
     assert link_next(header) == target
+
+
+@pytest.mark.parametrize("mode", LANGUAGE_MODES)
+def test_a_page_with_no_new_items_ends_it(
+    api: Api, run_cli: RunCli, mode_args: ModeArgs, tmp_path: Path, mode: str
+) -> None:
+    served = itertools.count(1)
+
+    def same_items(q: dict[str, str]) -> Reply:  # the page is ignored; the metadata changes
+        return {"items": BOOKS[:5], "served": next(served)}, {}
+
+    paginate = "{by: page, param: page}"
+    out, names = crawl_books(
+        api, run_cli, tmp_path, same_items, paginate, *mode_args(mode), more=EMIT
+    )
+    assert names - {"rows.jsonl"} == set(BOOKS[:5])
+    warning = (
+        f"page 2 ({api.base}/books?page=2) has no item earlier pages did not have:"
+        " stopped paginating"
+    )
+    assert warning in out
+    assert len(list_requests(api)) == 2
+    assert_each_item_once(tmp_path / "out", BOOKS[:5])
+
+
+@pytest.mark.parametrize("mode", LANGUAGE_MODES)
+def test_a_server_that_wraps_around(
+    api: Api, run_cli: RunCli, mode_args: ModeArgs, tmp_path: Path, mode: str
+) -> None:
+    def three_pages(q: dict[str, str]) -> Reply:  # page 4 is page 1 again, page 5 page 2...
+        page = int(q["page"])
+        start = (page - 1) % 3 * 5
+        return {"items": BOOKS[start : start + 5], "page": page}, {}
+
+    paginate = "{by: page, param: page}"
+    out, names = crawl_books(
+        api, run_cli, tmp_path, three_pages, paginate, *mode_args(mode), more=EMIT
+    )
+    assert names - {"rows.jsonl"} == set(BOOKS[:15])
+    assert f"page 4 ({api.base}/books?page=4) has no item earlier pages did not have" in out
+    assert len(list_requests(api)) == 4
+    assert_each_item_once(tmp_path / "out", BOOKS[:15])
+
+
+def state_knowing(items: list[Any], number: int = 2) -> PageState:
+    return PageState(number, number, 0, 0, (), "", (0,), item_digests(items))
+
+
+# (items the earlier pages had, this page's items, whether it ends the pagination)
+NEW_ITEMS = [
+    (["a", "b"], ["a", "b"], True),
+    (["a", "b"], ["b"], True),
+    (["a", "b"], ["b", "c"], False),  # one new item: the page is used, whole
+    ([{"id": 1, "n": "x"}], [{"n": "x", "id": 1}], True),  # key order does not matter
+    ([{"id": 1}], [{"id": 1.5}], False),
+    ([1], ["1"], False),  # a number is not its text
+    ([], ["a"], False),
+    (["a"], [], False),  # an empty page ends it on its own, without a warning
+]
+
+
+@pytest.mark.parametrize(("before", "items", "ends"), NEW_ITEMS)
+def test_what_counts_as_a_new_item(before: list[Any], items: list[Any], ends: bool) -> None:
+    why = no_new_items(state_knowing(before), item_digests(items), "http://h/b?page=2")
+    expected = (
+        "page 2 (http://h/b?page=2) has no item earlier pages did not have: stopped paginating"
+    )
+    assert why == (expected if ends else None)
+
+
+def test_the_first_page_is_never_old() -> None:
+    assert no_new_items(None, item_digests(["a"]), "http://h/b") is None
+
+
+def test_the_items_a_chain_remembers_are_bounded() -> None:
+    first = item_digests(range(KNOWN_ITEMS))
+    known = remember(first, item_digests(range(KNOWN_ITEMS, KNOWN_ITEMS + 10)))
+    assert len(known) == len(first)  # 8 bytes an item, KNOWN_ITEMS items at most
+    assert known[:8] == item_digests([0])  # the first page's first item stays
+    assert known[-8:] == item_digests([KNOWN_ITEMS + 9])  # and the latest one is there

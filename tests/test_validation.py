@@ -101,6 +101,22 @@ VALID = {
               - {url: "{user.avatar}", save_as: "avatars/{user.path|path}"}
               - {url: "{user.avatar}", save_as: "by-type/{user.id|hash}{ext}"}
     """,
+    "an object's entries: key binds each member's name for save_as, where, emit and children": """
+        stages:
+          pokemon:
+            url: http://h/pokemon/1
+            fields: {name: $.name}
+            each: $.sprites.*
+            as: sprite
+            key: slot
+            where: {"{slot}": {not: other}}
+            emit: {to: sprites.jsonl, fields: {slot: "{slot}"}}
+            downloads:
+              - {url: "{sprite}", save_as: "{name}/{slot}.png"}
+          detail:
+            from: pokemon
+            url: "{sprite}?slot={slot}"
+    """,
 }
 
 
@@ -195,7 +211,7 @@ INVALID: dict[str, tuple[str, list[str]]] = {
         [
             "crawler.yaml:5:5: unknown key 'eacg' at stages.heroes — expected one of: as,"
             " auth, cookies, downloads, each, emit, fields, form, format, from, headers, json,"
-            " method, paginate, params, url, where;"
+            " key, method, paginate, params, url, where;"
             " did you mean 'each'?"
         ],
     ),
@@ -780,6 +796,64 @@ INVALID: dict[str, tuple[str, list[str]]] = {
             "crawler.yaml:3:12: '{token:.4}' keeps part of 'token', which takes ${TOKEN} from the"
             " environment, at stages.a.url — expected it whole (a part of a secret cannot be"
             " masked as ***)",
+        ],
+    ),
+    "key without each, in a start stage": (
+        "stages:\n  a:\n    url: x\n    key: slot\n",
+        [
+            "crawler.yaml:4:10: 'key' without 'each' at stages.a"
+            " — expected 'each: JSONPATH' beside it, the items to fan out over"
+        ],
+    ),
+    "key: the same name as as, not a name, reserved, a var's name": (
+        """
+        vars: {slot: x}
+        stages:
+          a:
+            url: x
+            each: $.sprites.*
+            as: sprite
+            key: sprite
+          b:
+            url: x
+            each: $.sprites.*
+            as: sprite
+            key: 2nd
+          c:
+            url: x
+            each: $.sprites.*
+            as: sprite
+            key: ext
+          d:
+            url: x
+            each: $.sprites.*
+            as: sprite
+            key: slot
+        """,
+        [
+            "crawler.yaml:8:10: 'sprite' is already bound by stages.a at stages.a.key"
+            " — expected a new name",
+            "crawler.yaml:13:10: '2nd' is not a name at stages.b.key"
+            " — expected letters, digits and _, not starting with a digit",
+            "crawler.yaml:18:10: 'ext' is reserved at stages.c.key (in save_as, {ext} is the"
+            " extension the response's Content-Type names) — expected another name",
+            "crawler.yaml:23:10: 'slot' is already bound by vars at stages.d.key"
+            " — expected a new name",
+        ],
+    ),
+    "a template naming a key its stage does not bind": (
+        """
+        stages:
+          a:
+            url: x
+            each: $.sprites.*
+            as: sprite
+            downloads: [{url: "{sprite}", save_as: "{slot}.png"}]
+        """,
+        [
+            "crawler.yaml:7:44: template names 'slot', which nothing binds, at"
+            " stages.a.downloads[0].save_as — expected one of: ext, sprite"
+            " (bound by vars, --set, or an ancestor's as/fields)"
         ],
     ),
     "several problems at once, in file order": (

@@ -113,6 +113,8 @@ class PageState:
         seen: Short digests of the requests made so far in this chain (the loop guard).
         previous: Digest of the previous page's body.
         first: The key of the first page: later pages are keyed from it.
+        known: 8-byte digests of the items the pages before this one had (each item's
+            canonical JSON), end to end; bounded (paging.py `remember`).
     """
 
     number: int
@@ -122,6 +124,7 @@ class PageState:
     seen: tuple[str, ...]
     previous: str
     first: Key
+    known: bytes = b""
 
     def key(self) -> Key:
         """This page's unit key: its first page's key and minus its number (never an item)."""
@@ -130,12 +133,17 @@ class PageState:
 
 @dataclass(frozen=True)
 class PageUnit:
-    """Fetch one page of ``stage`` with the names bound so far."""
+    """Fetch one page of ``stage`` with the names bound so far.
+
+    ``base`` is the URL of the page whose item led here (its final URL, after redirects), the
+    base a relative ``url`` resolves against; a start page has none.
+    """
 
     key: Key
     stage: str
     context: dict[str, Any]
     page: PageState | None = None  # a later page of a paginated stage (paging.py)
+    base: str = ""
 
 
 @dataclass(frozen=True)

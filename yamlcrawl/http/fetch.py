@@ -102,7 +102,9 @@ class Document:
         status: The HTTP status of the response.
         attempts: 1 + retries used.
         bytes: Size of the body (after content decoding).
-        url: The URL requested, query included (where relative links resolve from).
+        url: The URL the body came from, after redirects (the URL requested, query included,
+            if the transport does not say): where relative links resolve from, as a browser
+            resolves them.
         link: The response's Link header ("" if none), for `paginate: {by: link}`.
         digest: SHA-1 of the body: the same page twice has the same digest.
     """
@@ -184,14 +186,15 @@ def fetch_document(
         headers = {"Content-Type": body[0], **(headers or {})}
         content = body[1]
 
-    def attempt() -> tuple[int, str, bytes, str]:
+    def attempt() -> tuple[int, str, bytes, str, str]:
         with _send(client, settings, (method, target), headers, content, private) as resp:
             _check_status(resp, settings)
             received = _read_all(resp, settings)
             link = resp.headers.get("Link", "")
-            return resp.status, resp.headers.get("Content-Type", ""), received, link
+            final = _final_url(resp, target)
+            return resp.status, resp.headers.get("Content-Type", ""), received, link, final
 
-    (status, content_type, received, link), attempts = _with_retries(
+    (status, content_type, received, link, final), attempts = _with_retries(
         session, method, shown, attempt, on_retry
     )
     data = _document_data(received, content_type, fmt, (method, shown), (status, attempts))
@@ -200,7 +203,7 @@ def fetch_document(
         status=status,
         attempts=attempts,
         bytes=len(received),
-        url=target,
+        url=final,
         link=link,
         digest=hashlib.sha1(received, usedforsecurity=False).hexdigest(),
     )
@@ -604,6 +607,17 @@ def _check_url(method: str, url: str, shown: str) -> None:
         else:
             return
     raise FetchError(f"{method} {shown} refused: the URL {problem}", url=shown, attempts=0)
+
+
+def _final_url(resp: urllib3.BaseHTTPResponse, requested: str) -> str:
+    """The absolute URL a response came from (after redirects), else the one requested."""
+    try:
+        final = resp.url
+    except NotImplementedError:
+        return requested
+    if final and urllib.parse.urlsplit(final).scheme.lower() in ("http", "https"):
+        return final
+    return requested
 
 
 def with_query(url: str, params: Mapping[str, str] | None) -> str:

@@ -116,6 +116,8 @@ class Client:
     ) -> urllib3.BaseHTTPResponse:
         """Send one request, following up to `max_redirects` redirects; the body is unread.
 
+        The response's `url` is the URL it came from, after the redirects.
+
         The caller reads the body and then calls `release_conn()` (or `close()` if it stops
         early) on the response. A redirect to another origin (scheme, host or port) drops
         Authorization, Proxy-Authorization, Cookie and the headers named in `private`
@@ -133,6 +135,7 @@ class Client:
             response = self._open(method, url, sent, limit, body)
             location = response.get_redirect_location()
             if not location:
+                response.url = url  # the final URL, where relative links resolve from
                 return response
             response.close()  # its body is of no use, and may be large
             response.release_conn()

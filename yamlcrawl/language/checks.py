@@ -189,6 +189,8 @@ def _bindings(stage: StageSpec) -> list[tuple[str, YamlPath]]:
     bound: list[tuple[str, YamlPath]] = [(field, ("fields", field)) for field in stage.fields]
     if stage.as_ is not None:
         bound.append((stage.as_, ("as",)))
+    if stage.key is not None and stage.each is not None:
+        bound.append((stage.key, ("key",)))
     return bound
 
 
@@ -244,12 +246,14 @@ def _check_fan_out(checker: _Checker, base: YamlPath, stage: StageSpec) -> None:
                 f"'each' without 'as' at {dotted(base)}"
                 " — expected 'as: NAME' beside it, the name each item is bound to",
             )
-    elif stage.as_ is not None:
-        checker.add(
-            (*base, "as"),
-            f"'as' without 'each' at {dotted(base)}"
-            " — expected 'each: JSONPATH' beside it, the items to fan out over",
-        )
+    else:
+        for name in ("as", "key"):
+            if getattr(stage, "as_" if name == "as" else name) is not None:
+                checker.add(
+                    (*base, name),
+                    f"'{name}' without 'each' at {dotted(base)}"
+                    " — expected 'each: JSONPATH' beside it, the items to fan out over",
+                )
 
 
 def _check_emit_file(checker: _Checker, path: YamlPath, to: str) -> None:

@@ -63,6 +63,28 @@ def find_all(expression: str, data: Any) -> list[Any]:
     return [match.value for match in compile_jsonpath(expression).find(data)]
 
 
+Entry = tuple[str | int | None, Any]  # a match's key (member name or list index) and value
+
+
+def find_entries(expression: str, data: Any) -> list[Entry]:
+    """Every value ``expression`` matches in ``data``, in document order, each with its key:
+    the name it has in its object, or its index in its list (None for the document itself)."""
+    matches = compile_jsonpath(expression).find(data)
+    return [(_entry_key(match.path), match.value) for match in matches]
+
+
+def _entry_key(path: Any) -> str | int | None:
+    """The key a match's last step took: a member name (Fields) or an index (Index)."""
+    from jsonpath_ng import Fields, Index
+
+    if isinstance(path, Fields) and len(path.fields) == 1:
+        return str(path.fields[0])
+    if isinstance(path, Index):
+        indices = getattr(path, "indices", None) or (getattr(path, "index", None),)
+        return indices[0] if len(indices) == 1 else None
+    return None
+
+
 def find_first(expression: str, data: Any) -> Any:
     """The first value ``expression`` matches, or None."""
     matches = compile_jsonpath(expression).find(data)

@@ -97,6 +97,7 @@ class StagePlan:
     where: tuple[tuple[str, str, Any], ...] = ()  # (template, test, operand): all must hold
     emit: tuple[str, Pairs] | None = None  # (file in the output folder, (column, template)...)
     required: tuple[str, ...] = ()  # the fields a page must match (`required: true`)
+    key: str | None = None  # the name each item's key (member name or index) is bound to
 
 
 @dataclass(frozen=True)

@@ -313,6 +313,11 @@ class StageSpec(_Strict):
     as_: str | None = Field(
         None, alias="as", description="a name (letters, digits, _) for each item of `each`"
     )
+    key: str | None = Field(
+        None,
+        description="a name (letters, digits, _) for each item's key: its member name in an"
+        " object (`each: $.sprites.*`), its index in a list",
+    )
     where: dict[str, Rule] = Field(
         default_factory=dict,
         description="a mapping of templates to what their text must be (all must hold)",

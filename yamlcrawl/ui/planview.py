@@ -55,7 +55,10 @@ def _fields(stage: StagePlan) -> list[str]:
 
 
 def _each(stage: StagePlan) -> list[str]:
-    return [] if stage.each is None else [f"each {stage.each} as {stage.as_ or ''}"]
+    if stage.each is None:
+        return []
+    key = f", key {stage.key}" if stage.key else ""
+    return [f"each {stage.each} as {stage.as_ or ''}{key}"]
 
 
 def _where(stage: StagePlan) -> list[str]:

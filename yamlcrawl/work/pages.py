@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from yamlcrawl.http.fetch import FetchError, fetch_document, with_query
-from yamlcrawl.language.jsonpaths import find_all, find_first
+from yamlcrawl.http.fetch import Document, FetchError, fetch_document, with_query
+from yamlcrawl.language.jsonpaths import Entry, find_entries, find_first
 from yamlcrawl.language.plan import DownloadRule, Plan, StagePlan
 from yamlcrawl.language.redact import redact_value
 from yamlcrawl.language.template import FormatError, RenderError, compile_template
@@ -31,7 +31,7 @@ from yamlcrawl.types import (
 )
 from yamlcrawl.work.context import RunContext
 from yamlcrawl.work.events import Event, report_retry, worker_name
-from yamlcrawl.work.paging import next_page, repeated
+from yamlcrawl.work.paging import item_digests, next_page, no_new_items, repeated
 from yamlcrawl.work.requests import (
     HeaderError,
     page_headers,
@@ -41,6 +41,7 @@ from yamlcrawl.work.requests import (
     render,
     render_headers,
     render_json,
+    resolve,
 )
 from yamlcrawl.work.unmatched import page_unmatched
 
@@ -73,40 +74,49 @@ def fetch_page(run: RunContext, unit: PageUnit) -> PageResult:
         )
     except FetchError as exc:
         return PageResult(unit, url, str(exc), attempts=exc.attempts)
+    return _page_result(plan, unit, (url, params), document)
+
+
+def _page_result(
+    plan: Plan, unit: PageUnit, request: tuple[str, dict[str, str]], document: Document
+) -> PageResult:
+    """What a fetched page gives: its items' child pages, files and records, its next page."""
+    stage = plan.stage(unit.stage)
+    url, params = request
+    done = partial(PageResult, unit, url, attempts=document.attempts, bytes=document.bytes)
     if document.data is None:  # a deleted item: nothing to fan out, bind, save or emit
-        return PageResult(
-            unit, url, None, attempts=document.attempts, bytes=document.bytes, empty=True
-        )
-    again = repeated(unit.page, document, with_query(url, params)) if stage.paginate else None
-    if again is not None:  # the last page again: nothing of it is new, so none of it is used
-        return PageResult(
-            unit, url, None, warning=again, attempts=document.attempts, bytes=document.bytes
-        )
-    before = unit.page.items if unit.page is not None else 0
+        return done(None, empty=True)
     try:
-        contexts, found, passed, uncompared = fan_out(plan, stage, context, document.data, before)
+        items = items_of(plan, stage, document.data)
     except TooManyItemsError as exc:
-        return PageResult(unit, url, str(exc), attempts=document.attempts, bytes=document.bytes)
-    children = _children(unit, stage, contexts)
+        return done(str(exc))
+    digests = item_digests(value for _, value in items) if stage.paginate else b""
+    if stage.paginate is not None:  # nothing of a page seen before is used: no item twice
+        sent = with_query(url, params)
+        again = repeated(unit.page, document, sent) or no_new_items(unit.page, digests, sent)
+        if again is not None:
+            return done(None, warning=again)
+    before = unit.page.items if unit.page is not None else 0
+    contexts, found, passed, uncompared = fan_out(
+        plan, stage, unit.context, document.data, before, items
+    )
+    children = _children(unit, stage, contexts, document.url)
     warning = uncompared.warning()
     if stage.paginate is not None:
         counts = (found, len(contexts))  # an empty page ends it; one `where` emptied does not
         following, paged = next_page(
-            stage.paginate, unit.page, unit.key, document, counts, plan.limit, (url, params)
+            stage.paginate, unit.page, unit.key, document, counts, plan.limit, request, digests
         )
         warning = "; ".join(w for w in (warning, paged) if w) or None
         if following is not None:
-            children += (PageUnit(following.key(), unit.stage, context, following),)
-    files = _file_requests(plan, unit, stage, contexts)
-    return PageResult(
-        unit,
-        url,
+            later = PageUnit(following.key(), unit.stage, unit.context, following, unit.base)
+            children += (later,)
+    files = _file_requests(plan, unit, stage, contexts, document.url)
+    return done(
         None,
         children=children,
         files=files,
         items=len(contexts) if stage.each else 0,
-        attempts=document.attempts,
-        bytes=document.bytes,
         warning=warning,
         records=tuple(_record(stage, c) for c in contexts) if stage.emit else (),
         left_out=found - passed if stage.where else 0,
@@ -136,25 +146,45 @@ def item_contexts(
     return fan_out(plan, stage, context, data, before)[0]
 
 
+def items_of(plan: Plan, stage: StagePlan, data: Any) -> list[Entry]:
+    """The items ``each`` finds on a page, with their keys (none without ``each``).
+
+    Raises:
+        TooManyItemsError: More than ``run.max_items``.
+    """
+    if stage.each is None:
+        return []
+    items = find_entries(stage.each, data)
+    if len(items) > plan.max_items:
+        raise TooManyItemsError(
+            f"the page has {len(items):,} items at {stage.each}, more than run.max_items"
+            f" ({plan.max_items:,}) — page the list (paginate), or raise run.max_items"
+        )
+    return items
+
+
 def fan_out(
-    plan: Plan, stage: StagePlan, context: Mapping[str, Any], data: Any, before: int = 0
+    plan: Plan,
+    stage: StagePlan,
+    context: Mapping[str, Any],
+    data: Any,
+    before: int = 0,
+    items: list[Entry] | None = None,
 ) -> tuple[list[dict[str, Any]], int, int, Uncompared]:
     """The kept items' contexts (``where``, then ``--limit``), how many items the page had, how
-    many of them ``where`` kept, and those it left out as it could not compare them."""
+    many of them ``where`` kept, and those it left out as it could not compare them.
+
+    ``items``: what `items_of` found on the page, if the caller has it already.
+    """
     base = dict(context)
     base.update((name, find_first(path, data)) for name, path in stage.fields)
     uncompared = Uncompared()
     if stage.each is None or stage.as_ is None:
         kept = [base] if passes(stage, base, uncompared) else []
         return kept, 1, len(kept), uncompared
-    name = stage.as_
-    items = find_all(stage.each, data)
-    if len(items) > plan.max_items:
-        raise TooManyItemsError(
-            f"the page has {len(items):,} items at {stage.each}, more than run.max_items"
-            f" ({plan.max_items:,}) — page the list (paginate), or raise run.max_items"
-        )
-    found = [{**base, name: item} for item in items]
+    name, key = stage.as_, stage.key
+    entries = items_of(plan, stage, data) if items is None else items
+    found = [{**base, name: item, **({key: k} if key else {})} for k, item in entries]
     contexts = [c for c in found if passes(stage, c, uncompared)]
     passed = len(contexts)
     if plan.limit is not None:
@@ -215,29 +245,37 @@ class Uncompared:
 
 
 def _children(
-    unit: PageUnit, stage: StagePlan, contexts: list[dict[str, Any]]
+    unit: PageUnit, stage: StagePlan, contexts: list[dict[str, Any]], base: str
 ) -> tuple[PageUnit, ...]:
     return tuple(
-        PageUnit((*unit.key, item, child), name, context)
+        PageUnit((*unit.key, item, child), name, context, base=base)
         for item, context in enumerate(contexts)
         for child, name in enumerate(stage.children)
     )
 
 
 def _file_requests(
-    plan: Plan, unit: PageUnit, stage: StagePlan, contexts: list[dict[str, Any]]
+    plan: Plan, unit: PageUnit, stage: StagePlan, contexts: list[dict[str, Any]], base: str
 ) -> tuple[FileRequest, ...]:
     return tuple(
-        file_request(plan, stage, rule, context, (*unit.key, item, rule.index))
+        file_request(plan, stage, rule, context, (*unit.key, item, rule.index), base)
         for item, context in enumerate(contexts)
         for rule in stage.downloads
     )
 
 
 def file_request(
-    plan: Plan, stage: StagePlan, rule: DownloadRule, context: Mapping[str, Any], key: Key
+    plan: Plan,
+    stage: StagePlan,
+    rule: DownloadRule,
+    context: Mapping[str, Any],
+    key: Key,
+    base: str = "",
 ) -> FileRequest:
-    """Render one download rule for one item: its URL, its safe relative path, its headers."""
+    """Render one download rule for one item: its URL, its safe relative path, its headers.
+
+    A relative URL resolves against ``base``, the URL of the page the item came from.
+    """
     try:
         url = render(rule.url, context).strip()
     except RenderError as exc:
@@ -246,6 +284,7 @@ def file_request(
     if not url:
         skip = "no URL (empty)"
         return FileRequest(key, stage.name, "", "", (), skip=skip, item=item_names(plan, context))
+    url = resolve(url, base)
     escape = partial(escape_value, replace=plan.output.replace)
     template = compile_template(rule.save_as)
     stem = template.response_ext()

@@ -43,6 +43,13 @@ def render(source: str, context: Mapping[str, Any]) -> str:
     return compile_template(source).render(context)
 
 
+def resolve(url: str, base: str) -> str:
+    """``url`` resolved against the URL of the page it came from, as a browser resolves a link
+    (``/x``, ``x``, ``../x``, ``//host/x``, ``?q=1``); an absolute URL, or one without a base
+    (a start page), is kept as it is."""
+    return urllib.parse.urljoin(base, url) if base and url else url
+
+
 def _render_pairs(pairs: Pairs, context: Mapping[str, Any]) -> dict[str, str]:
     return {name: render(value, context) for name, value in pairs}
 
@@ -121,8 +128,11 @@ def page_signature(plan: Plan, unit: PageUnit) -> tuple[str, str] | None:
 def page_request(
     stage: StagePlan, unit: PageUnit
 ) -> tuple[str, dict[str, str], tuple[str, bytes] | None]:
-    """The URL, query parameters and body of the page ``unit`` asks for (this page of it)."""
-    url = render(stage.url, unit.context)
+    """The URL, query parameters and body of the page ``unit`` asks for (this page of it).
+
+    A relative URL resolves against the page the unit's item came from (``unit.base``).
+    """
+    url = resolve(render(stage.url, unit.context), unit.base)
     params = _render_pairs(stage.params, unit.context)
     url, params = request_for(stage.paginate, unit.page, url, params)
     return url, params, _page_body(stage, unit.context)
