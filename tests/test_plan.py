@@ -92,6 +92,7 @@ stages:
   books:
     url: "${API_BASE}/books?key=${API_KEY}"
     paginate: {by: page, param: page, size: 50, size_param: per_page, has_more: $.more}
+    fields: {total: $.total, shelf: {path: $.shelf, required: true}}
     each: $.items[*]
     as: book
     where:
@@ -100,7 +101,9 @@ stages:
       "{book.kind}": novel
       "{book.published}": {ge: 2024-01-01}
     emit: {to: books.csv, fields: {id: "{book.id}", title: "{book.title}"}}
-    downloads: [{url: "{book.cover}", save_as: "{book.id}.jpg"}]
+    downloads:
+      - {url: "{book.cover}", save_as: "{book.id}.jpg"}
+      - {url: "{book.back}", save_as: "{book.id}-back.jpg", required: true}
   reviews:
     from: books
     url: "{api}/books/{book.id}/reviews"
@@ -120,8 +123,10 @@ def test_plan_shows_where_paginate_and_emit_with_secrets_masked(
     run = run_cli("plan", crawl, "--set", "http.rate=2")
     assert run.code == 0, run.err
     lines = [line.strip(" │└├─") for line in run.out.splitlines()]
-    assert lines[1:12] == [
+    assert lines[1:15] == [
         "books: GET ***/books?key=***, once",
+        "total = $.total",
+        "shelf = $.shelf (required)",
         "each $.items[*] as book",
         "where {book.pages} gt 100",
         'where {book.lang} in ["en", "fr"]',
@@ -131,6 +136,7 @@ def test_plan_shows_where_paginate_and_emit_with_secrets_masked(
         " has_more: $.more, max_pages: 1000",
         "emit -> books.csv: id = {book.id}, title = {book.title}",
         "download [0] {book.cover} -> {book.id}.jpg",
+        "download [1] {book.back} -> {book.id}-back.jpg (required)",
         "reviews: GET {api}/books/{book.id}/reviews, once per book of books",
         "paginate by next: from: $.next, max_pages: 1000",
     ]

@@ -51,7 +51,11 @@ def _stage_label(plan: Plan, stage: StagePlan, text: _Text) -> str:
 
 
 def _fields(stage: StagePlan) -> list[str]:
-    return [f"{name} = {path}" for name, path in stage.fields]
+    return [f"{name} = {path}{_required(name in stage.required)}" for name, path in stage.fields]
+
+
+def _required(required: bool) -> str:
+    return " (required)" if required else ""
 
 
 def _each(stage: StagePlan) -> list[str]:
@@ -97,7 +101,10 @@ def _emit(stage: StagePlan) -> list[str]:
 
 
 def _downloads(stage: StagePlan) -> list[str]:
-    return [f"download [{rule.index}] {rule.url} -> {rule.save_as}" for rule in stage.downloads]
+    return [
+        f"download [{rule.index}] {rule.url} -> {rule.save_as}{_required(rule.required)}"
+        for rule in stage.downloads
+    ]
 
 
 # What a stage's node says under its request, a line or more per option, in this order.
