@@ -161,6 +161,10 @@ def test_each_rule_that_matched_nothing_is_named_once(
     for text in texts:  # the summary lists each among its warnings
         assert text in out.replace(api.base, "URL")
         assert text in [w.replace(api.base, "URL") for w in report["warnings"]]
+    headings = [line for line in out.splitlines() if line.endswith(("warning:", "warnings:"))]
+    assert headings == (
+        [f"{len(expected)} warning{'s' if len(expected) > 1 else ''}:"] if expected else []
+    )
 
 
 def test_a_field_missing_on_more_than_half_of_four_pages_or_more(
