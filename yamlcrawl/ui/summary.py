@@ -49,8 +49,8 @@ class Summary(Subscriber):
                 line = f"{failure.kind} [{failure.stage}] {failure.url}{target}: {failure.reason}"
                 self._item(line)
         if stats.warnings:
-            count = len(stats.warnings)
-            self.out.print(f"[yellow]{count} warning{'s' if count > 1 else ''}:[/]")
+            many = len(stats.warnings)
+            self.out.print(f"[yellow]{many} warning{'s' if many > 1 else ''}:[/]")
             for warning in stats.warnings:
                 self._item(warning)
 
