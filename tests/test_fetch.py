@@ -364,7 +364,7 @@ def test_short_body_caught_even_if_urllib3_does_not_enforce_length(
     url = "http://example.invalid/cut.jpg"
     cause = "failed after 2 attempts: body ended after 1200 of 5000 bytes"
     with pytest.raises(FetchError, match=f"{cause}$"):
-        fetch_document(session(settings, transport=cut.factory), url)
+        fetch_document(session(settings, pages=cut.pages), url)
     progress: list[int] = []
     with pytest.raises(FetchError, match=f"{cause}$"):
         download(

@@ -56,7 +56,9 @@ class HttpSettings:
         backoff: Seconds before the first retry, doubled for each next one (+ up to 10% jitter).
         user_agent: `chrome`, `firefox`, `safari`, `edge`, `random`, or a literal UA string.
         proxies: (scheme, proxy URL) pairs; schemes not given use the environment's.
-        verify: Verify TLS certificates.
+        verify: Verify TLS certificates (True: against the usual bundle), or the path of the
+            CA bundle to verify them against.
+        cert: A client certificate file (with its key), or (certificate, key) files; None.
         max_redirects: Redirects followed before giving up.
         retry_on: HTTP statuses that are retried.
         max_bytes: Largest file a download may bring (None: no limit).
@@ -72,7 +74,8 @@ class HttpSettings:
     backoff: float = 0.5
     user_agent: str = "chrome"
     proxies: tuple[tuple[str, str], ...] = ()
-    verify: bool = True
+    verify: bool | str = True
+    cert: str | tuple[str, str] | None = None
     max_redirects: int = 10
     retry_on: tuple[int, ...] = tuple(sorted(RETRY_STATUSES))
     max_bytes: int | None = DEFAULT_MAX_BYTES
