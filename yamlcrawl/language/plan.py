@@ -49,11 +49,14 @@ class DownloadRule:
 
 @dataclass(frozen=True)
 class AuthPlan:
-    """Credentials for page requests: a bearer token, or a basic user and password (templates)."""
+    """Credentials for page requests: a bearer token, or a basic or Digest user and password
+    (templates)."""
 
     bearer: str | None = None
     user: str | None = field(default=None, metadata=taken_from("basic.user"))
     password: str | None = field(default=None, metadata=taken_from("basic.password"))
+    digest_user: str | None = field(default=None, metadata=taken_from("digest.user"))
+    digest_password: str | None = field(default=None, metadata=taken_from("digest.password"))
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from yamlcrawl.work.events import Event, report_retry, worker_name
 from yamlcrawl.work.paging import item_digests, next_page, no_new_items, repeated
 from yamlcrawl.work.requests import (
     HeaderError,
+    digest_credentials,
     page_headers,
     page_request,
     private_headers,
@@ -54,6 +55,7 @@ def fetch_page(run: RunContext, unit: PageUnit) -> PageResult:
     try:
         url, params, body = page_request(stage, unit)
         headers = page_headers(plan, stage, context)
+        digest = digest_credentials(stage, context)
     except HeaderError as exc:
         return PageResult(unit, stage.url, str(exc))
     except RenderError as exc:
@@ -71,6 +73,7 @@ def fetch_page(run: RunContext, unit: PageUnit) -> PageResult:
             on_retry=partial(report_retry, run.events, uid),
             body=body,
             private=private_headers(plan, plan.http_headers + stage.headers, headers),
+            digest=digest,
         )
     except FetchError as exc:
         return PageResult(unit, url, str(exc), attempts=exc.attempts)
