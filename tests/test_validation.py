@@ -1020,7 +1020,7 @@ SET_INVALID: dict[str, tuple[str, dict[str, str], dict[str, str], list[str]]] = 
         {},
         [
             "--set http.rat=2: unknown key 'rat' at http — expected one of: auth, backoff,"
-            " cookies, deadline, headers, max_bytes, max_page_bytes, max_redirects, per_host,"
+            " cert, cookies, deadline, headers, max_bytes, max_page_bytes, max_redirects, per_host,"
             " proxies, rate, retries, retry_on, timeout, user_agent, verify; did you mean"
             " 'rate'?"
         ],
