@@ -42,6 +42,7 @@ class Asked:
     method: str
     path: str
     headers: CaseInsensitiveDict[str]
+    body: bytes = b""
 
 
 def ok(data: Any) -> Answer:
@@ -54,9 +55,9 @@ class _WebHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
-        asked = Asked(self.command, self.path, CaseInsensitiveDict(self.headers.items()))
+        body = self.rfile.read(length) if length else b""
+        headers = CaseInsensitiveDict(self.headers.items())
+        asked = Asked(self.command, self.path, headers, body)
         self.server.asked.append(asked)
         send_answer(self, *self.server.responder(asked))
 

@@ -24,8 +24,10 @@ from tests.netservers import (
     ok,
     running,
 )
-from tests.support import download, manifest_records, saved_files
+from tests.support import Run, download, manifest_records, saved_files
+from yamlcrawl.backends import modes
 from yamlcrawl.http.fetch import FetchError, fetch_document
+from yamlcrawl.language.loader import ConfigError, load_text
 from yamlcrawl.types import HttpSettings
 
 SETTINGS = HttpSettings(timeout=5, retries=0, user_agent="t")
@@ -304,16 +306,150 @@ def test_a_crawl_behind_digest_auth_in_every_mode(
         (200, {}, asked.path.encode()) if asked.path.startswith("/files/") else gate(asked)
     )
     monkeypatch.setenv("DIGEST_PASSWORD", SECRET)
-    config = tmp_path / "crawl.yaml"
-    config.write_text(dedent(CRAWL), "utf-8")
-    output, log, report = tmp_path / "out", tmp_path / "log.txt", tmp_path / "report.json"
-    args = ["--set", f"api={web.base}", "--output", output, "-v", "--log-file", log]
-    run = run_cli(config, *args, "--report", report, *mode_args(mode))
-    assert run.code == 1, run.out + run.err  # the missing page
+    run, output, shown = crawl_on(web, run_cli, tmp_path, CRAWL, *mode_args(mode))
+    assert run.code == 1, shown  # the missing page
     assert saved_files(output) == {"a.bin": b"/files/a.bin", "b.bin": b"/files/b.bin"}
     assert "/items/gone.json failed: HTTP 404 Not Found" in run.out + run.err
     files = [asked for asked in web.asked if asked.path.startswith("/files/")]
     assert all("Authorization" not in asked.headers for asked in files)  # pages only
-    manifest = json.dumps(manifest_records(output))
-    for shown in (run.out, run.err, log.read_text(), report.read_text(), manifest):
-        assert SECRET not in shown
+    assert SECRET not in shown
+
+
+def crawl_on(
+    web: WebServer, run_cli: RunCli, tmp_path: Path, text: str, *args: str
+) -> tuple[Run, Path, str]:
+    """Run a crawl against ``web`` (its var ``api``); the run, its output folder, and all it
+    showed or wrote: output, log file, report, manifest."""
+    config = tmp_path / "crawl.yaml"
+    config.write_text(dedent(text), "utf-8")
+    output, log, report = tmp_path / "out", tmp_path / "log.txt", tmp_path / "report.json"
+    run = run_cli(
+        config, "--set", f"api={web.base}", "--output", output, "-v", "--log-file", log,
+        "--report", report, *args,
+    )  # fmt: skip
+    manifest = json.dumps(manifest_records(output)) if (output / "manifest.jsonl").exists() else ""
+    return run, output, "\n".join((run.out, run.err, log.read_text(), report.read_text(), manifest))
+
+
+# --- cookies are crawl state ------------------------------------------------------------------
+
+LOGIN_CRAWL = """
+vars: {api: "http://127.0.0.1", password: "${LOGIN_PASSWORD}"}
+http: {timeout: 5, retries: 0}
+stages:
+  login:
+    url: "{api}/login"
+    method: POST
+    form: {user: ann, password: "{password}"}
+  list:
+    from: login
+    url: "{api}/list.json"
+    paginate: {by: page, param: page, start: 1, max_pages: 2}
+    each: $.items[*]
+    as: item
+  item:
+    from: list
+    url: "{api}/items/{item}.json"
+    downloads:
+      - url: "{api}/files/{item}.bin"
+        save_as: "{item}.bin"
+  outside:
+    url: "{api}/outside.json"
+"""
+
+
+def login_site(asked: Asked) -> Answer:
+    """A login POST sets a session cookie; every page and file below wants it; the list also
+    sets a cookie for /files only, which only files send."""
+    cookie = asked.headers.get("Cookie", "")
+    if asked.path == "/login":
+        if asked.body != f"user=ann&password={SECRET}".encode():
+            return 401, JSON, b'"wrong password"'
+        return 200, {**JSON, "Set-Cookie": "sid=s3ss10n; Path=/; HttpOnly"}, b'{"ok": true}'
+    if asked.path == "/outside.json":  # not below the login: no session
+        return ok({"cookie": cookie})
+    if "sid=s3ss10n" not in cookie:
+        return 403, JSON, b'"log in first"'
+    if asked.path.startswith("/list.json"):
+        page = asked.path.rsplit("=", 1)[-1]
+        items = {"1": ["a", "b"], "2": ["c"]}.get(page, [])
+        return (
+            200,
+            {**JSON, "Set-Cookie": f"list={page}; Path=/files"},
+            json.dumps({"items": items}).encode(),
+        )
+    if asked.path.startswith("/items/"):
+        return ok({"cookie": cookie})
+    if asked.path.startswith("/files/") and "list=" in cookie:
+        return 200, {}, cookie.encode()
+    return 404, JSON, b'"no such thing"'
+
+
+@pytest.mark.parametrize("mode", LANGUAGE_MODES)
+def test_a_login_cookie_goes_with_every_page_and_file_below_it_in_every_mode(
+    web: WebServer,
+    run_cli: RunCli,
+    mode_args: ModeArgs,
+    tmp_path: Path,
+    mode: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    web.responder = login_site
+    monkeypatch.setenv("LOGIN_PASSWORD", SECRET)
+    run, output, shown = crawl_on(web, run_cli, tmp_path, LOGIN_CRAWL, *mode_args(mode))
+    assert run.code == 0, shown
+    assert saved_files(output) == {
+        "a.bin": b"list=1; sid=s3ss10n",  # the longer path first, as browsers order them
+        "b.bin": b"list=1; sid=s3ss10n",
+        "c.bin": b"list=2; sid=s3ss10n",  # the second page set its own
+    }
+    pages = {asked.path: asked.headers.get("Cookie") for asked in web.asked}
+    assert pages["/items/a.json"] == "sid=s3ss10n"  # /files only: not on pages
+    assert pages["/outside.json"] is None  # a stage not below the login sends none
+    assert SECRET not in shown
+
+
+def test_a_cookies_file_gives_the_cookies_a_crawl_starts_with(
+    web: WebServer, run_cli: RunCli, tmp_path: Path
+) -> None:
+    web.responder = lambda asked: ok({"cookie": asked.headers.get("Cookie")})
+    cookies = tmp_path / "cookies.txt"
+    cookies.write_text(
+        "# Netscape HTTP Cookie File\n"
+        "127.0.0.1\tFALSE\t/\tFALSE\t4102444800\tsid\tfrom-the-file\n"
+        "127.0.0.1\tFALSE\t/elsewhere\tFALSE\t4102444800\tother\tnot-here\n"
+        "example.com\tFALSE\t/\tFALSE\t4102444800\tforeign\tnot-here\n"
+    )
+    config = tmp_path / "crawl.yaml"
+    config.write_text(
+        dedent(f"""
+        http: {{timeout: 5, retries: 0, cookies_file: "{cookies}", cookies: {{lang: zh}}}}
+        stages:
+          first:
+            url: "{web.base}/first.json"
+            each: $.cookie
+            as: sent
+          second:
+            from: first
+            url: "{web.base}/second.json"
+        """),
+        "utf-8",
+    )
+    run = run_cli(config, "--output", tmp_path / "out", "-q")
+    assert run.code == 0, run.out + run.err
+    assert [asked.headers.get("Cookie") for asked in web.asked] == [
+        "lang=zh; sid=from-the-file",
+        "lang=zh; sid=from-the-file",
+    ]
+
+
+def test_a_cookies_file_not_in_the_netscape_format_is_refused(tmp_path: Path) -> None:
+    cookies = tmp_path / "cookies.txt"
+    cookies.write_text("sid=1\n")
+    text = f"http:\n  cookies_file: {cookies}\nstages:\n  a: {{url: 'http://h/x'}}\n"
+    with pytest.raises(ConfigError) as caught:
+        load_text(text, "crawler.yaml", modes=modes(), environ={})
+    assert str(caught.value) == (
+        f"crawler.yaml:2:17: cannot read '{cookies}' at http.cookies_file"
+        " (not in the Netscape format) — expected a Netscape cookies.txt file"
+    )

@@ -234,6 +234,18 @@ INVALID: dict[str, tuple[str, list[str]]] = {
             " — expected its key file (PEM)",
         ],
     ),
+    "a cookies file that is not there": (
+        """
+        http:
+          cookies_file: no-such-cookies.txt
+        stages:
+          a: {url: "http://h/x"}
+        """,
+        [
+            "crawler.yaml:3:17: cannot read 'no-such-cookies.txt' at http.cookies_file"
+            " (No such file or directory) — expected a Netscape cookies.txt file"
+        ],
+    ),
     "a client certificate as a list of one": (
         """
         http:
@@ -1020,9 +1032,9 @@ SET_INVALID: dict[str, tuple[str, dict[str, str], dict[str, str], list[str]]] = 
         {},
         [
             "--set http.rat=2: unknown key 'rat' at http — expected one of: auth, backoff,"
-            " cert, cookies, deadline, headers, max_bytes, max_page_bytes, max_redirects, per_host,"
-            " proxies, rate, retries, retry_on, timeout, user_agent, verify; did you mean"
-            " 'rate'?"
+            " cert, cookies, cookies_file, deadline, headers, max_bytes, max_page_bytes,"
+            " max_redirects, per_host, proxies, rate, retries, retry_on, timeout, user_agent,"
+            " verify; did you mean 'rate'?"
         ],
     ),
     "a misspelt section": (

@@ -31,10 +31,11 @@ import urllib3
 import urllib3.exceptions
 
 from yamlcrawl.http import deadline, pageclient
+from yamlcrawl.http.cookies import jar_of, rows_of
 from yamlcrawl.http.politeness import polite
 from yamlcrawl.http.session import Session, resolve_user_agent
 from yamlcrawl.http.transport import RedirectError
-from yamlcrawl.types import ByteSink, HttpSettings
+from yamlcrawl.types import ByteSink, Cookies, HttpSettings
 
 __all__ = [
     "MAX_DEPTH",
@@ -107,6 +108,7 @@ class Document:
             resolves them.
         link: The response's Link header ("" if none), for `paginate: {by: link}`.
         digest: SHA-1 of the body: the same page twice has the same digest.
+        cookies: The cookies sent, with those the response (and its redirects) set.
     """
 
     data: Any
@@ -116,6 +118,7 @@ class Document:
     url: str = ""
     link: str = ""
     digest: str = ""
+    cookies: Cookies = ()
 
 
 class _AttemptError(Exception):
@@ -154,6 +157,7 @@ def fetch_document(
     body: tuple[str, bytes] | None = None,
     private: Collection[str] = (),
     digest: tuple[str, str] | None = None,
+    cookies: Cookies = (),
 ) -> Document:
     """Request `url` and parse the body as JSON, retrying transient failures.
 
@@ -169,9 +173,10 @@ def fetch_document(
         private: Names of headers built from secrets: dropped, as Authorization and Cookie
             are, by a redirect to another origin (pageclient.py).
         digest: (user, password) for HTTP Digest authentication.
+        cookies: The cookies the request sends where they apply (cookies.py).
 
     Returns:
-        The parsed document with its status, attempts and size.
+        The parsed document with its status, attempts and size, and the cookies after it.
 
     Raises:
         FetchError: The URL is not http(s), the request failed for good (after retries where
@@ -183,6 +188,7 @@ def fetch_document(
     settings = session.settings
     pages = session.page_client()
     target = with_query(url, params)
+    jar = jar_of(cookies)
     content = None
     if body is not None:
         headers = {"Content-Type": body[0], **(headers or {})}
@@ -197,6 +203,7 @@ def fetch_document(
             body=content,
             private=private,
             digest=digest,
+            jar=jar,
         )
 
     def attempt() -> tuple[int, str, bytes, str, str]:
@@ -219,6 +226,7 @@ def fetch_document(
         url=final,
         link=link,
         digest=hashlib.sha1(received, usedforsecurity=False).hexdigest(),
+        cookies=rows_of(jar),
     )
 
 

@@ -13,7 +13,8 @@ What is ours on top of requests, each for a reason:
 - the body of a response requests would read and throw away (a redirect, a 401) is not read:
   its size is not bounded there;
 - cookies a server sets do not stay in the process's session: each request starts from the
-  crawl's own, so every mode sees the same (a redirect chain keeps those set along it);
+  jar its unit carries (cookies.py), so every mode sees the same, and what the responses set
+  goes back into that jar (a redirect chain sends those set along it);
 - errors come out as the urllib3 exceptions underneath, which `fetch` classifies.
 """
 
@@ -32,10 +33,12 @@ from typing import Any
 import requests
 import requests.adapters
 import requests.auth
+import requests.cookies
 import urllib3
 import urllib3.exceptions
 
 from yamlcrawl.http import transport
+from yamlcrawl.http.cookies import header_from
 from yamlcrawl.http.transport import (
     PRIVATE_HEADERS,
     RedirectError,
@@ -193,6 +196,7 @@ def send(
     body: bytes | None = None,
     private: Collection[str] = (),
     digest: tuple[str, str] | None = None,
+    jar: requests.cookies.RequestsCookieJar | None = None,
 ) -> urllib3.BaseHTTPResponse:
     """Send one page request (method, URL), following redirects; the body is left unread.
 
@@ -204,6 +208,7 @@ def send(
         body: The request body, if any.
         private: Headers built from secrets, dropped by a redirect to another origin.
         digest: (user, password) for Digest authentication.
+        jar: The cookies to send where they apply; what every response sets is added to it.
 
     Returns:
         The last response, as urllib3 hands it over, its `url` the final one: the caller
@@ -217,8 +222,9 @@ def send(
     given = dict(headers)
     cookie = next((given.pop(k) for k in list(given) if k.lower() == "cookie"), "")
     has_auth = digest is not None or any(k.lower() == "authorization" for k in given)
-    if cookie:
-        given["Cookie"] = cookie
+    if cookie:  # requests sends the jar's only without one: both go
+        found = None if jar is None else header_from(jar, url)
+        given["Cookie"] = f"{cookie}; {found}" if found else cookie
     auth: requests.auth.AuthBase | None = None
     if digest is not None:
         auth = requests.auth.HTTPDigestAuth(*digest)
@@ -237,7 +243,11 @@ def send(
                 proxies=dict(settings.proxies),  # before the environment's (requests: after)
                 verify=_verify(settings),
                 stream=True,
+                cookies=jar,
             )
+            if jar is not None:
+                for each in (*response.history, response):
+                    requests.cookies.extract_cookies_to_jar(jar, each.request, each.raw)  # type: ignore[no-untyped-call]
         except requests.RequestException as exc:
             failure = _underlying(exc, settings)
         except OSError as exc:  # requests' own: a CA bundle or certificate file not found

@@ -7,6 +7,7 @@ variables, ``save_as`` stays inside the output folder, and the mode exists.
 from __future__ import annotations
 
 import graphlib
+import http.cookiejar
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -28,6 +29,7 @@ from yamlcrawl.language.template import Field as TemplateField
 from yamlcrawl.language.valuesyntax import is_jsonpath, is_template, jsonpath_for, template_for
 from yamlcrawl.language.where import RULES
 from yamlcrawl.language.yamlsource import Positions, YamlPath
+from yamlcrawl.storage.cookiefile import read_cookies_file
 from yamlcrawl.storage.outdir import kept_for_yamlcrawl
 from yamlcrawl.storage.safepath import UnsafePathError, relative_path
 
@@ -71,7 +73,7 @@ def check_semantics(
     checker = _Checker(crawl, positions, overrides, from_env or {})
     _check_mode(checker, modes)
     _check_output(checker)
-    _check_tls_files(checker)
+    _check_http_files(checker)
     if RESPONSE_EXT in checker.globals:
         checker.add(
             ("vars", RESPONSE_EXT),
@@ -132,20 +134,38 @@ def _check_output(checker: _Checker) -> None:
         )
 
 
-def _check_tls_files(checker: _Checker) -> None:
-    """A CA bundle or client certificate named in `http` is a file that exists."""
-    http = checker.crawl.http
+def _check_http_files(checker: _Checker) -> None:
+    """A CA bundle or client certificate named in `http` is a file that exists; a cookies
+    file is one that reads."""
+    settings = checker.crawl.http
     files: list[tuple[YamlPath, str, str]] = []
-    if isinstance(http.verify, str):
-        files.append((("http", "verify"), http.verify, "a CA bundle file (PEM)"))
-    if isinstance(http.cert, str):
-        files.append((("http", "cert"), http.cert, "a client certificate file (PEM)"))
-    elif http.cert is not None:
-        files.append((("http", "cert", 0), http.cert[0], "a client certificate file (PEM)"))
-        files.append((("http", "cert", 1), http.cert[1], "its key file (PEM)"))
+    if isinstance(settings.verify, str):
+        files.append((("http", "verify"), settings.verify, "a CA bundle file (PEM)"))
+    if isinstance(settings.cert, str):
+        files.append((("http", "cert"), settings.cert, "a client certificate file (PEM)"))
+    elif settings.cert is not None:
+        files.append((("http", "cert", 0), settings.cert[0], "a client certificate file (PEM)"))
+        files.append((("http", "cert", 1), settings.cert[1], "its key file (PEM)"))
     for path, name, expected in files:
         if not Path(name).is_file():
             checker.add(path, f"no file '{name}' at {dotted(path)} — expected {expected}")
+    if settings.cookies_file is not None:
+        _check_cookies_file(checker, settings.cookies_file)
+
+
+def _check_cookies_file(checker: _Checker, name: str) -> None:
+    try:
+        read_cookies_file(name)
+    except http.cookiejar.LoadError:  # its message repeats the path
+        why = "not in the Netscape format"
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+    else:
+        return
+    checker.add(
+        ("http", "cookies_file"),
+        f"cannot read '{name}' at http.cookies_file ({why}) — expected a Netscape cookies.txt file",
+    )
 
 
 def _check_graph(checker: _Checker) -> None:

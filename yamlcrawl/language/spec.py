@@ -94,6 +94,10 @@ class HttpSpec(_Strict):
     cookies: TemplateMap = Field(
         default_factory=dict, description="a mapping of cookie names to templates"
     )
+    cookies_file: Annotated[str, Field(min_length=1)] | None = Field(
+        None,
+        description="the path of a Netscape cookies.txt file: cookies the crawl starts with",
+    )
     auth: AuthSpec | None = Field(None, description="a mapping with bearer, basic or digest")
     proxies: dict[str, str] = Field(
         default_factory=dict, description="a mapping of URL schemes (http, https) to proxy URLs"

@@ -5,7 +5,7 @@ child pages and files they ask for.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -22,6 +22,7 @@ from yamlcrawl.storage.safepath import (
     relative_path,
 )
 from yamlcrawl.types import (
+    Cookies,
     FileRequest,
     Key,
     PageResult,
@@ -74,6 +75,7 @@ def fetch_page(run: RunContext, unit: PageUnit) -> PageResult:
             body=body,
             private=private_headers(plan, plan.http_headers + stage.headers, headers),
             digest=digest,
+            cookies=unit.cookies,
         )
     except FetchError as exc:
         return PageResult(unit, url, str(exc), attempts=exc.attempts)
@@ -103,7 +105,7 @@ def _page_result(
     contexts, found, passed, uncompared = fan_out(
         plan, stage, unit.context, document.data, before, items
     )
-    children = _children(unit, stage, contexts, document.url)
+    children = _children(unit, stage, contexts, document.url, document.cookies)
     warning = uncompared.warning()
     if stage.paginate is not None:
         counts = (found, len(contexts))  # an empty page ends it; one `where` emptied does not
@@ -112,9 +114,11 @@ def _page_result(
         )
         warning = "; ".join(w for w in (warning, paged) if w) or None
         if following is not None:
-            later = PageUnit(following.key(), unit.stage, unit.context, following, unit.base)
+            later = PageUnit(
+                following.key(), unit.stage, unit.context, following, unit.base, document.cookies
+            )
             children += (later,)
-    files = _file_requests(plan, unit, stage, contexts, document.url)
+    files = _file_requests(plan, unit, stage, contexts, document.url, document.cookies)
     return done(
         None,
         children=children,
@@ -248,23 +252,35 @@ class Uncompared:
 
 
 def _children(
-    unit: PageUnit, stage: StagePlan, contexts: list[dict[str, Any]], base: str
+    unit: PageUnit,
+    stage: StagePlan,
+    contexts: list[dict[str, Any]],
+    base: str,
+    cookies: Cookies,
 ) -> tuple[PageUnit, ...]:
     return tuple(
-        PageUnit((*unit.key, item, child), name, context, base=base)
+        PageUnit((*unit.key, item, child), name, context, base=base, cookies=cookies)
         for item, context in enumerate(contexts)
         for child, name in enumerate(stage.children)
     )
 
 
 def _file_requests(
-    plan: Plan, unit: PageUnit, stage: StagePlan, contexts: list[dict[str, Any]], base: str
+    plan: Plan,
+    unit: PageUnit,
+    stage: StagePlan,
+    contexts: list[dict[str, Any]],
+    base: str,
+    cookies: Cookies,
 ) -> tuple[FileRequest, ...]:
-    return tuple(
+    requests = tuple(
         file_request(plan, stage, rule, context, (*unit.key, item, rule.index), base)
         for item, context in enumerate(contexts)
         for rule in stage.downloads
     )
+    if not cookies:
+        return requests
+    return tuple(replace(request, cookies=cookies) for request in requests)
 
 
 def file_request(
