@@ -532,6 +532,10 @@ def test_environment_proxy_and_no_proxy(
         ("notexample.com", "example.com", False),
         ("anything", "*", True),
         ("10.0.0.1", "10.0.0.1:8080, other", True),
+        ("10.1.2.3", "example.com,10.0.0.0/8", True),  # a CIDR range
+        ("11.1.2.3", "10.0.0.0/8", False),
+        ("10.example.com", "10.0.0.0/8", False),  # a name is not an address in it
+        ("::1", "::/120", True),
         ("example.com", "", False),
     ],
 )

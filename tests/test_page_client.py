@@ -98,17 +98,18 @@ def test_a_socks_proxy_carries_page_requests(
     web: WebServer,
     session: MakeSession,
     no_proxy_environment: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     socks = Socks5Proxy()
     port = web.server_address[1]
     proxies = (("http", f"{scheme}://127.0.0.1:{socks.port}"),)
+    settings = HttpSettings(timeout=5, retries=0, user_agent="t", proxies=proxies)
     with running(socks):
-        document = fetch_document(
-            session(HttpSettings(timeout=5, retries=0, user_agent="t", proxies=proxies)),
-            f"http://{host}:{port}/through.json",
-        )
+        document = fetch_document(session(settings), f"http://{host}:{port}/through.json")
+        saved = download(session(settings), f"http://{host}:{port}/file.bin", tmp_path / "f")
     assert document.data == {"path": "/through.json"}
-    assert socks.connects == [(connect_to, port)]
+    assert saved.bytes == len(b'{"path": "/file.bin"}')  # files too, on their own client
+    assert socks.connects == [(connect_to, port), (connect_to, port)]
 
 
 def test_no_proxy_takes_cidr_ranges(

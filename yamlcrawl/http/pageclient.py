@@ -27,7 +27,6 @@ import urllib.parse
 import warnings
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 import requests
@@ -42,11 +41,10 @@ from yamlcrawl.http.cookies import header_from
 from yamlcrawl.http.transport import (
     PRIVATE_HEADERS,
     RedirectError,
-    WatchedHTTPConnection,
-    WatchedPool,
     ca_bundle,
     keeps_credentials,
     origin,
+    socks_pools,
 )
 from yamlcrawl.http.useragent import resolve_user_agent
 from yamlcrawl.types import HttpSettings
@@ -67,28 +65,8 @@ class _WatchedAdapter(requests.adapters.HTTPAdapter):
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
         manager = super().proxy_manager_for(proxy, **proxy_kwargs)
         socks = proxy.lower().startswith("socks")
-        manager.pool_classes_by_scheme = _socks_pools() if socks else transport.WATCHED_POOLS
+        manager.pool_classes_by_scheme = socks_pools() if socks else transport.WATCHED_POOLS
         return manager
-
-
-@cache
-def _socks_pools() -> dict[str, Any]:
-    """Watched pools for a SOCKS proxy (urllib3's SOCKS module needs PySocks: loaded on use)."""
-    from urllib3.contrib import socks
-
-    class Plain(WatchedHTTPConnection, socks.SOCKSConnection):
-        pass
-
-    class Tls(WatchedHTTPConnection, socks.SOCKSHTTPSConnection):
-        pass
-
-    class PlainPool(WatchedPool, socks.SOCKSHTTPConnectionPool):
-        ConnectionCls = Plain
-
-    class TlsPool(WatchedPool, socks.SOCKSHTTPSConnectionPool):
-        ConnectionCls = Tls
-
-    return {"http": PlainPool, "https": TlsPool}
 
 
 @dataclass(frozen=True)

@@ -1,21 +1,26 @@
-"""One HTTP request on the wire: connection pools per process, proxies, TLS and redirects.
+"""One file download on the wire: connection pools per process, proxies, TLS and redirects.
 
-Built on urllib3, the engine under requests, used directly: requests' own per-request work
-(reading the environment for proxies and .netrc on every call, hooks, cookie merging, runtime
-protocol checks) cost more CPU than all the rest of a small download (README, "Figures").
-What requests did for us and a crawl needs is here, done once per process where it can be:
-default headers, environment proxies and `no_proxy`, the CA bundle, and redirects.
+Files go through urllib3, the engine under requests, used directly: requests' own per-request
+work (reading the environment for proxies and .netrc on every call, hooks, cookie merging,
+runtime protocol checks) cost more CPU than all the rest of a small download (README,
+"Figures"). Pages go through requests (pageclient.py), which shares from here what both
+clients need alike: the connection classes that the attempt's deadline watches, the rule for
+credentials on redirects, the CA bundle, the default headers. What this client does for files,
+done once per process where it can be: environment proxies and `no_proxy` (CIDR ranges too),
+SOCKS proxies (PySocks), a CA bundle path and client certificates, and redirects.
 
 `fetch` owns everything above one request: retries, limits, parsing, writing files.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import threading
 import urllib.parse
 import urllib.request
 from collections.abc import Collection, Mapping
+from functools import cache
 from typing import Any
 
 import certifi
@@ -82,6 +87,26 @@ class _WatchedHTTPSPool(WatchedPool, urllib3.HTTPSConnectionPool):
 WATCHED_POOLS: dict[str, Any] = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
 
 
+@cache
+def socks_pools() -> dict[str, Any]:
+    """Watched pools for a SOCKS proxy (urllib3's SOCKS module needs PySocks: loaded on use)."""
+    from urllib3.contrib import socks
+
+    class Plain(WatchedHTTPConnection, socks.SOCKSConnection):
+        pass
+
+    class Tls(WatchedHTTPConnection, socks.SOCKSHTTPSConnection):
+        pass
+
+    class PlainPool(WatchedPool, socks.SOCKSHTTPConnectionPool):
+        ConnectionCls = Plain
+
+    class TlsPool(WatchedPool, socks.SOCKSHTTPSConnectionPool):
+        ConnectionCls = Tls
+
+    return {"http": PlainPool, "https": TlsPool}
+
+
 class Client:
     """This process's connections for one crawl's HTTP settings. Safe to share between threads.
 
@@ -114,8 +139,8 @@ class Client:
         # Direct hosts get their pools from here, not a PoolManager: it parses every URL a
         # second time and builds a pool key per request, ~10% of a worker's CPU (py-spy).
         self._direct: dict[tuple[str, str], urllib3.HTTPConnectionPool] = {}
-        self._proxied: dict[str, urllib3.ProxyManager] = {}
-        self._routes: dict[tuple[str, str], urllib3.ProxyManager | None] = {}
+        self._proxied: dict[str, urllib3.PoolManager] = {}
+        self._routes: dict[tuple[str, str], urllib3.PoolManager | None] = {}
         self._lock = threading.Lock()
 
     def request(
@@ -211,7 +236,7 @@ class Client:
                         self._direct.pop(next(iter(self._direct))).close()
         return pool
 
-    def _route(self, scheme: str, host: str) -> urllib3.ProxyManager | None:
+    def _route(self, scheme: str, host: str) -> urllib3.PoolManager | None:
         """The proxy for this scheme and host, or None to connect directly; decided once."""
         key = (scheme, host)
         if key not in self._routes:
@@ -229,9 +254,15 @@ class Client:
             return environment
         return None
 
-    def _proxy_manager(self, proxy: str) -> urllib3.ProxyManager:
+    def _proxy_manager(self, proxy: str) -> urllib3.PoolManager:
         manager = self._proxied.get(proxy)
-        if manager is None:
+        if manager is None and proxy.lower().startswith("socks"):
+            from urllib3.contrib.socks import SOCKSProxyManager  # PySocks: loaded on use
+
+            manager = SOCKSProxyManager(proxy, num_pools=HOSTS, **self._pool_options)
+            manager.pool_classes_by_scheme = socks_pools()
+            self._proxied[proxy] = manager
+        elif manager is None:
             auth = urllib3.util.parse_url(proxy).auth
             headers = urllib3.make_headers(proxy_basic_auth=auth) if auth else None
             manager = urllib3.ProxyManager(
@@ -289,14 +320,25 @@ def keeps_credentials(source: tuple[str, str, int], target: tuple[str, str, int]
 
 
 def _bypassed(host: str, no_proxy: str) -> bool:
-    """Whether `no_proxy` (`*`, or comma-separated hosts and domain suffixes) covers `host`."""
+    """Whether `no_proxy` (`*`, or comma-separated hosts, domain suffixes and CIDR ranges of
+    IP addresses) covers `host`."""
     for entry in (e.strip().lower() for e in no_proxy.split(",")):
-        if entry == "*":
+        if entry == "*" or _in_range(host, entry):
             return True
         domain = entry.split(":", 1)[0].lstrip(".")
         if domain and (host == domain or host.endswith("." + domain)):
             return True
     return False
+
+
+def _in_range(host: str, entry: str) -> bool:
+    """Whether `host` is an IP address in the CIDR range `entry` (such as 10.0.0.0/8)."""
+    if "/" not in entry:
+        return False
+    try:
+        return ipaddress.ip_address(host.strip("[]")) in ipaddress.ip_network(entry, strict=False)
+    except ValueError:
+        return False
 
 
 def _tls_options(verify: bool | str, cert: str | tuple[str, str] | None) -> dict[str, Any]:
