@@ -454,3 +454,15 @@ def test_a_cookies_file_not_in_the_netscape_format_is_refused(tmp_path: Path) ->
         f"crawler.yaml:2:17: cannot read '{cookies}' at http.cookies_file"
         " (not in the Netscape format) — expected a Netscape cookies.txt file"
     )
+
+
+def test_a_header_value_is_sent_without_surrounding_whitespace_and_never_shown(
+    web: WebServer, session: MakeSession
+) -> None:
+    fetch_document(session(SETTINGS), f"{web.base}/a.json", headers={"X-Key": " s3cret-value "})
+    assert web.asked[-1].headers["X-Key"] == "s3cret-value"
+    with pytest.raises(FetchError) as caught:
+        fetch_document(session(SETTINGS), f"{web.base}/a.json", headers={"X-Key": "a\nb-s3cret"})
+    assert str(caught.value) == (
+        f"GET {web.base}/a.json failed: a header has a line break or a reserved character"
+    )

@@ -197,7 +197,8 @@ def send(
         urllib3.exceptions.HTTPError: The request failed on the network or in TLS.
     """
     method, url = request
-    given = dict(headers)
+    # Whitespace around a value is not part of it (RFC 9110, 5.5); requests refuses it.
+    given = {name: value.strip(" \t") for name, value in headers.items()}
     cookie = next((given.pop(k) for k in list(given) if k.lower() == "cookie"), "")
     has_auth = digest is not None or any(k.lower() == "authorization" for k in given)
     if cookie:  # requests sends the jar's only without one: both go
@@ -263,6 +264,8 @@ def _underlying(exc: requests.RequestException, settings: HttpSettings) -> Excep
         inner = inner.reason
     if isinstance(inner, urllib3.exceptions.HTTPError | RedirectError):
         return inner
+    if isinstance(exc, requests.exceptions.InvalidHeader):  # its message shows the value
+        return urllib3.exceptions.HTTPError("a header has a line break or a reserved character")
     if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.InvalidSchema):
         return urllib3.exceptions.LocationValueError(str(exc))
     return urllib3.exceptions.HTTPError(str(inner or exc))
