@@ -28,6 +28,19 @@ class Api:
         self.base = ""
 
 
+def send_answer(
+    handler: BaseHTTPRequestHandler, status: int, headers: dict[str, str], body: bytes
+) -> None:
+    """Send a whole response: status, Content-Length, the headers (those not ""), the body."""
+    handler.send_response(status)
+    handler.send_header("Content-Length", str(len(body)))
+    for name, value in headers.items():
+        if value:  # a route sends "" to leave a header out
+            handler.send_header(name, value)
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
@@ -45,14 +58,7 @@ class _Handler(BaseHTTPRequestHandler):
             data, headers = route(dict(urllib.parse.parse_qsl(parts.query)))
             body = data if isinstance(data, bytes) else json.dumps(data).encode()
             status = 302 if "Location" in headers else 200  # a reply with a Location redirects
-        headers = {"Content-Type": "application/json", **headers}
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in headers.items():
-            if value:  # a route sends "" to leave a header out
-                self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
+        send_answer(self, status, {"Content-Type": "application/json", **headers}, body)
 
     do_POST = do_GET  # noqa: N815 (the name http.server looks up)
 

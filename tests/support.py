@@ -10,12 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import requests
+import requests.adapters
 import urllib3
 import yaml
 
 from samples.serve import SampleServer
 from yamlcrawl.http.fetch import download_to
-from yamlcrawl.http.session import Session
+from yamlcrawl.http.session import Session, new_page_session
 from yamlcrawl.storage.files import FileSlot
 from yamlcrawl.types import HttpSettings, Subscriber
 from yamlcrawl.work.events import Event
@@ -155,7 +157,8 @@ def response(
 @dataclass
 class MockTransport:
     """A transport that answers every request with ``handler(request)`` and no network, as
-    httpx's MockTransport does; give it to a session as ``transport=mock.factory``."""
+    httpx's MockTransport does; give it to a session as ``transport=mock.factory`` (files)
+    and ``pages=mock.pages`` (pages)."""
 
     handler: Callable[[Request], urllib3.BaseHTTPResponse]
     requests: list[Request] = field(default_factory=list)
@@ -182,3 +185,25 @@ class MockTransport:
 
     def close(self) -> None:
         """Nothing to close."""
+
+    def pages(self, settings: HttpSettings) -> requests.Session:
+        """The session's page client, whose every request goes to ``handler``."""
+        client = new_page_session(settings)
+        adapter = _MockAdapter(self)
+        client.mount("http://", adapter)
+        client.mount("https://", adapter)
+        return client
+
+
+class _MockAdapter(requests.adapters.HTTPAdapter):
+    """requests' end of a `MockTransport`."""
+
+    def __init__(self, mock: MockTransport) -> None:
+        super().__init__()
+        self.mock = mock
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
+        body = request.body.encode() if isinstance(request.body, str) else request.body
+        asked = Request(str(request.method), str(request.url), dict(request.headers), body)
+        self.mock.requests.append(asked)
+        return self.build_response(request, self.mock.handler(asked))

@@ -138,7 +138,7 @@ def test_a_run_against_a_fake_transport_needs_no_network_and_no_wait(
     plan = plan_of(config, output, mode)
     site = MockTransport(busy_once(files_site))
     waits: list[float] = []
-    session = Session(plan.http, transport=site.factory, sleep=waits.append)
+    session = Session(plan.http, transport=site.factory, pages=site.pages, sleep=waits.append)
     stats = Coordinator(plan, [Recorder()], session=session).run()
     assert stats.ok, stats.failures
     assert (stats.saved, stats.retries) == (2, 1)
@@ -156,7 +156,8 @@ def test_a_run_stopped_before_it_starts_saves_nothing(tmp_path: Path) -> None:
     plan = plan_of(config, tmp_path / "out")
     cancel = CancelToken()
     cancel.stop()  # as the signal handler does when Ctrl-C comes while the run is set up
-    session = Session(plan.http, transport=MockTransport(files_site).factory)
+    mock = MockTransport(files_site)
+    session = Session(plan.http, transport=mock.factory, pages=mock.pages)
     stats = Coordinator(plan, [Recorder()], cancel=cancel, session=session).run()
     assert stats.interrupted and stats.saved == 0
 
@@ -169,9 +170,9 @@ def test_two_runs_in_one_process_share_no_state(tmp_path: Path) -> None:
     stopped.stop()
     first = plan_of(config, tmp_path / "first", "thread")
     site = MockTransport(files_site)
-    session = Session(first.http, transport=site.factory)
+    session = Session(first.http, transport=site.factory, pages=site.pages)
     assert Coordinator(first, [Recorder()], cancel=stopped, session=session).run().interrupted
     second = plan_of(config, tmp_path / "second", "thread")
-    session = Session(second.http, transport=site.factory)
+    session = Session(second.http, transport=site.factory, pages=site.pages)
     stats = Coordinator(second, [Recorder()], session=session).run()
     assert stats.saved == 2  # the first run's stop is not the second's

@@ -364,7 +364,7 @@ def test_short_body_caught_even_if_urllib3_does_not_enforce_length(
     url = "http://example.invalid/cut.jpg"
     cause = "failed after 2 attempts: body ended after 1200 of 5000 bytes"
     with pytest.raises(FetchError, match=f"{cause}$"):
-        fetch_document(session(settings, transport=cut.factory), url)
+        fetch_document(session(settings, pages=cut.pages), url)
     progress: list[int] = []
     with pytest.raises(FetchError, match=f"{cause}$"):
         download(
@@ -532,6 +532,10 @@ def test_environment_proxy_and_no_proxy(
         ("notexample.com", "example.com", False),
         ("anything", "*", True),
         ("10.0.0.1", "10.0.0.1:8080, other", True),
+        ("10.1.2.3", "example.com,10.0.0.0/8", True),  # a CIDR range
+        ("11.1.2.3", "10.0.0.0/8", False),
+        ("10.example.com", "10.0.0.0/8", False),  # a name is not an address in it
+        ("::1", "::/120", True),
         ("example.com", "", False),
     ],
 )

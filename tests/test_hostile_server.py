@@ -29,7 +29,7 @@ from tests.test_fetch import tls_server as tls_server
 from yamlcrawl.http import fetch
 from yamlcrawl.http.fetch import FetchError, fetch_document
 from yamlcrawl.http.session import Session
-from yamlcrawl.http.transport import _keeps_credentials, _origin
+from yamlcrawl.http.transport import keeps_credentials, origin
 from yamlcrawl.language.loader import load_text
 from yamlcrawl.language.plan import build_plan
 from yamlcrawl.language.problems import ConfigError
@@ -109,7 +109,7 @@ def test_a_redirect_to_another_origin_drops_every_credential(
     ],
 )
 def test_which_redirects_keep_credentials(source: str, target: str, keeps: bool) -> None:
-    assert _keeps_credentials(_origin(source), _origin(target)) is keeps
+    assert keeps_credentials(origin(source), origin(target)) is keeps
 
 
 def test_a_crawl_keeps_headers_built_from_secrets_on_its_own_origin(

@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import urllib3
 
 from tests.conftest import RunCli
 from tests.support import ROOT, SAMPLES, Recorder, Site, lol_args, manifest_records, saved_files
 from yamlcrawl.backends import modes
 from yamlcrawl.engine.coordinator import Coordinator
-from yamlcrawl.http.session import Session, resolve_user_agent
+from yamlcrawl.http.session import Session, new_page_session, resolve_user_agent
 from yamlcrawl.http.transport import Client
 from yamlcrawl.language.loader import load_spec
 from yamlcrawl.language.plan import build_plan
@@ -117,6 +118,22 @@ def client_of_one_process(settings: HttpSettings) -> ClientOfOneProcess:
     )
 
 
+def pages_of_one_process(settings: HttpSettings) -> requests.Session:
+    """The page client factory of the test below: a real one that refuses to send from any
+    process but the one that made it."""
+    client = new_page_session(settings)
+    made_in = os.getpid()
+    send = client.send
+
+    def guarded(*args: Any, **kwargs: Any) -> requests.Response:
+        if os.getpid() != made_in:
+            raise AssertionError(f"page client made in {made_in} used in {os.getpid()}")
+        return send(*args, **kwargs)
+
+    client.send = guarded  # type: ignore[method-assign]
+    return client
+
+
 @pytest.mark.parametrize("mode", PROCESS_MODES)
 def test_each_process_uses_a_client_it_made_itself(
     mode: str, lol_site: Site, tmp_path: Path
@@ -132,10 +149,10 @@ def test_each_process_uses_a_client_it_made_itself(
     plan = build_plan(loaded.spec, loaded.source).with_overrides(
         mode=mode, start_method="fork", output_dir=str(tmp_path / "out")
     )
-    coordinator = Coordinator(
-        plan, [Recorder()], session=Session(plan.http, transport=client_of_one_process)
-    )
-    coordinator.context.session.client()  # a client in the parent (process mode forks later)
+    session = Session(plan.http, transport=client_of_one_process, pages=pages_of_one_process)
+    coordinator = Coordinator(plan, [Recorder()], session=session)
+    coordinator.context.session.client()  # clients in the parent (process mode forks later)
+    coordinator.context.session.page_client()
     stats = coordinator.run()
     assert stats.ok, stats.failures
     assert stats.saved == 48

@@ -178,8 +178,8 @@ def test_auth_needs_exactly_one_kind() -> None:
     with pytest.raises(ConfigError) as caught:
         load_text(text, "crawler.yaml", modes=modes(), environ={})
     assert str(caught.value) == (
-        "crawler.yaml:2:9: neither 'bearer' nor 'basic' at http.auth — expected one of them:"
-        " 'bearer: TOKEN' or 'basic: {user: ..., password: ...}'"
+        "crawler.yaml:2:9: no credentials at http.auth — expected exactly one of 'bearer: TOKEN',"
+        " 'basic: {user: ..., password: ...}' or 'digest: {user: ..., password: ...}'"
     )
 
 

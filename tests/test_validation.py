@@ -164,6 +164,100 @@ INVALID: dict[str, tuple[str, list[str]]] = {
             " (check quotes, indentation, colons)"
         ],
     ),
+    # Issue 16: Digest authentication, a CA bundle path, a client certificate.
+    "two kinds of credentials": (
+        """
+        http:
+          auth: {bearer: t, digest: {user: u, password: p}}
+        stages:
+          a: {url: "http://h/x"}
+        """,
+        [
+            "crawler.yaml:3:9: both 'bearer' and 'digest' at http.auth — expected exactly one"
+            " of 'bearer: TOKEN', 'basic: {user: ..., password: ...}'"
+            " or 'digest: {user: ..., password: ...}'"
+        ],
+    ),
+    "a stage's auth with no credentials": (
+        """
+        stages:
+          a:
+            url: "http://h/x"
+            auth: {}
+        """,
+        [
+            "crawler.yaml:5:11: no credentials at stages.a.auth — expected exactly one"
+            " of 'bearer: TOKEN', 'basic: {user: ..., password: ...}'"
+            " or 'digest: {user: ..., password: ...}'"
+        ],
+    ),
+    "digest without a password, and a user naming nothing": (
+        """
+        http:
+          auth: {digest: {user: u}}
+        stages:
+          a:
+            url: "http://h/x"
+            auth: {digest: {user: "{nobody}", password: p}}
+        """,
+        [
+            "crawler.yaml:3:18: missing key 'password' at http.auth.digest"
+            " — expected a password template, e.g. '{password}' from ${ENV}",
+        ],
+    ),
+    "verify neither a boolean nor a path": (
+        """
+        http:
+          verify: 5
+        stages:
+          a: {url: "http://h/x"}
+        """,
+        [
+            "crawler.yaml:3:11: got the number 5 at http.verify — expected true or false:"
+            " verify TLS certificates; or the path of a CA bundle (PEM) to verify them against"
+        ],
+    ),
+    "a CA bundle and a client certificate that are not there": (
+        """
+        http:
+          verify: no-such-ca.pem
+          cert: [no-such-cert.pem, no-such-key.pem]
+        stages:
+          a: {url: "http://h/x"}
+        """,
+        [
+            "crawler.yaml:3:11: no file 'no-such-ca.pem' at http.verify"
+            " — expected a CA bundle file (PEM)",
+            "crawler.yaml:4:10: no file 'no-such-cert.pem' at http.cert[0]"
+            " — expected a client certificate file (PEM)",
+            "crawler.yaml:4:28: no file 'no-such-key.pem' at http.cert[1]"
+            " — expected its key file (PEM)",
+        ],
+    ),
+    "a cookies file that is not there": (
+        """
+        http:
+          cookies_file: no-such-cookies.txt
+        stages:
+          a: {url: "http://h/x"}
+        """,
+        [
+            "crawler.yaml:3:17: cannot read 'no-such-cookies.txt' at http.cookies_file"
+            " (No such file or directory) — expected a Netscape cookies.txt file"
+        ],
+    ),
+    "a client certificate as a list of one": (
+        """
+        http:
+          cert: [only-one.pem]
+        stages:
+          a: {url: "http://h/x"}
+        """,
+        [
+            "crawler.yaml:3:9: got a list at http.cert — expected the path of a client"
+            " certificate (PEM, with its key), or [certificate, key]"
+        ],
+    ),
     "a duplicate key": (
         """
         stages:
@@ -938,9 +1032,9 @@ SET_INVALID: dict[str, tuple[str, dict[str, str], dict[str, str], list[str]]] = 
         {},
         [
             "--set http.rat=2: unknown key 'rat' at http — expected one of: auth, backoff,"
-            " cookies, deadline, headers, max_bytes, max_page_bytes, max_redirects, per_host,"
-            " proxies, rate, retries, retry_on, timeout, user_agent, verify; did you mean"
-            " 'rate'?"
+            " cert, cookies, cookies_file, deadline, headers, max_bytes, max_page_bytes,"
+            " max_redirects, per_host, proxies, rate, retries, retry_on, timeout, user_agent,"
+            " verify; did you mean 'rate'?"
         ],
     ),
     "a misspelt section": (

@@ -56,7 +56,9 @@ class HttpSettings:
         backoff: Seconds before the first retry, doubled for each next one (+ up to 10% jitter).
         user_agent: `chrome`, `firefox`, `safari`, `edge`, `random`, or a literal UA string.
         proxies: (scheme, proxy URL) pairs; schemes not given use the environment's.
-        verify: Verify TLS certificates.
+        verify: Verify TLS certificates (True: against the usual bundle), or the path of the
+            CA bundle to verify them against.
+        cert: A client certificate file (with its key), or (certificate, key) files; None.
         max_redirects: Redirects followed before giving up.
         retry_on: HTTP statuses that are retried.
         max_bytes: Largest file a download may bring (None: no limit).
@@ -72,7 +74,8 @@ class HttpSettings:
     backoff: float = 0.5
     user_agent: str = "chrome"
     proxies: tuple[tuple[str, str], ...] = ()
-    verify: bool = True
+    verify: bool | str = True
+    cert: str | tuple[str, str] | None = None
     max_redirects: int = 10
     retry_on: tuple[int, ...] = tuple(sorted(RETRY_STATUSES))
     max_bytes: int | None = DEFAULT_MAX_BYTES
@@ -131,12 +134,19 @@ class PageState:
         return (*self.first, -self.number)
 
 
+# Cookies as crawl state, plain rows that travel with units (http/cookies.py): (domain, whether
+# the Domain attribute gave it, path, name, value, secure, expires as epoch seconds or None).
+Cookie = tuple[str, bool, str, str, str, bool, int | None]
+Cookies = tuple[Cookie, ...]
+
+
 @dataclass(frozen=True)
 class PageUnit:
-    """Fetch one page of ``stage`` with the names bound so far.
+    """Fetch one page of ``stage`` with the names bound so far, and the cookies it sends.
 
     ``base`` is the URL of the page whose item led here (its final URL, after redirects), the
-    base a relative ``url`` resolves against; a start page has none.
+    base a relative ``url`` resolves against; a start page has none. ``cookies``: those the
+    crawl started with and those set by the pages above it (http/cookies.py).
     """
 
     key: Key
@@ -144,6 +154,7 @@ class PageUnit:
     context: dict[str, Any]
     page: PageState | None = None  # a later page of a paginated stage (paging.py)
     base: str = ""
+    cookies: Cookies = ()
 
 
 @dataclass(frozen=True)
@@ -160,6 +171,7 @@ class FileRequest:
     ext_to_come: bool = False  # save_as ends in {ext}: `path` is the name without it
     # A file skipped or unnameable: the names its item binds (vars aside), values shortened.
     item: tuple[tuple[str, Any], ...] = ()
+    cookies: Cookies = ()  # its page's, after the page's response set its own
 
     @property
     def planned(self) -> str:
@@ -184,6 +196,7 @@ class DownloadUnit:
     expect: tuple[int, str] | None = None  # (bytes, sha256) an earlier run saved it with
     ext_to_come: bool = False
     found: str | None = None
+    cookies: Cookies = ()  # those that apply to `url` are sent
 
     @property
     def planned(self) -> str:

@@ -153,7 +153,9 @@ class Coordinator:
         completed = False  # only a run that got to its end puts `emit` files in place
         try:
             for index, stage in enumerate(self.plan.start_stages):
-                unit = PageUnit((index,), stage.name, dict(self.plan.vars))
+                unit = PageUnit(
+                    (index,), stage.name, dict(self.plan.vars), cookies=self.plan.start_cookies
+                )
                 self._first_asked(unit)  # known, so no later page asks for it again
                 self._queue_page(unit)
                 self._order.append(unit.key)

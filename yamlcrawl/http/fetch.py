@@ -30,11 +30,12 @@ from typing import Any, Literal, TypeVar
 import urllib3
 import urllib3.exceptions
 
-from yamlcrawl.http import deadline
+from yamlcrawl.http import deadline, pageclient
+from yamlcrawl.http.cookies import jar_of, rows_of
 from yamlcrawl.http.politeness import polite
-from yamlcrawl.http.session import Session, Transport, resolve_user_agent
+from yamlcrawl.http.session import Session, resolve_user_agent
 from yamlcrawl.http.transport import RedirectError
-from yamlcrawl.types import ByteSink, HttpSettings
+from yamlcrawl.types import ByteSink, Cookies, HttpSettings
 
 __all__ = [
     "MAX_DEPTH",
@@ -107,6 +108,7 @@ class Document:
             resolves them.
         link: The response's Link header ("" if none), for `paginate: {by: link}`.
         digest: SHA-1 of the body: the same page twice has the same digest.
+        cookies: The cookies sent, with those the response (and its redirects) set.
     """
 
     data: Any
@@ -116,6 +118,7 @@ class Document:
     url: str = ""
     link: str = ""
     digest: str = ""
+    cookies: Cookies = ()
 
 
 class _AttemptError(Exception):
@@ -153,6 +156,8 @@ def fetch_document(
     on_retry: Callable[[str], None] | None = None,
     body: tuple[str, bytes] | None = None,
     private: Collection[str] = (),
+    digest: tuple[str, str] | None = None,
+    cookies: Cookies = (),
 ) -> Document:
     """Request `url` and parse the body as JSON, retrying transient failures.
 
@@ -166,10 +171,12 @@ def fetch_document(
         on_retry: Called with the reason before each retry.
         body: (content type, bytes) to send, sent again as it is on each retry.
         private: Names of headers built from secrets: dropped, as Authorization and Cookie
-            are, by a redirect to another origin (transport.Client.request).
+            are, by a redirect to another origin (pageclient.py).
+        digest: (user, password) for HTTP Digest authentication.
+        cookies: The cookies the request sends where they apply (cookies.py).
 
     Returns:
-        The parsed document with its status, attempts and size.
+        The parsed document with its status, attempts and size, and the cookies after it.
 
     Raises:
         FetchError: The URL is not http(s), the request failed for good (after retries where
@@ -179,15 +186,28 @@ def fetch_document(
     shown = _with_params(url, params)
     _check_url(method, url, shown)
     settings = session.settings
-    client = session.client()
+    pages = session.page_client()
     target = with_query(url, params)
+    jar = jar_of(cookies)
     content = None
     if body is not None:
         headers = {"Content-Type": body[0], **(headers or {})}
         content = body[1]
 
+    def open_page() -> urllib3.BaseHTTPResponse:
+        return pageclient.send(
+            pages,
+            settings,
+            (method, target),
+            headers=headers or {},
+            body=content,
+            private=private,
+            digest=digest,
+            jar=jar,
+        )
+
     def attempt() -> tuple[int, str, bytes, str, str]:
-        with _send(client, settings, (method, target), headers, content, private) as resp:
+        with _send(open_page, settings) as resp:
             _check_status(resp, settings)
             received = _read_all(resp, settings)
             link = resp.headers.get("Link", "")
@@ -206,6 +226,7 @@ def fetch_document(
         url=final,
         link=link,
         digest=hashlib.sha1(received, usedforsecurity=False).hexdigest(),
+        cookies=rows_of(jar),
     )
 
 
@@ -251,8 +272,18 @@ def download_to(
     settings = session.settings
     client = session.client()
 
+    def open_file() -> urllib3.BaseHTTPResponse:
+        return client.request(
+            "GET",
+            url,
+            headers=headers or {},
+            timeout=settings.timeout,
+            max_redirects=settings.max_redirects,
+            private=private,
+        )
+
     def attempt() -> None:
-        with _send(client, settings, ("GET", url), headers, private=private) as resp:
+        with _send(open_file, settings) as resp:
             _check_status(resp, settings)
             _stream_to(resp, sink, settings, on_bytes)
 
@@ -268,33 +299,19 @@ def download_to(
 
 @contextlib.contextmanager
 def _send(
-    client: Transport,
-    settings: HttpSettings,
-    request: tuple[str, str],
-    headers: Mapping[str, str] | None,
-    body: bytes | None = None,
-    private: Collection[str] = (),
+    send: Callable[[], urllib3.BaseHTTPResponse], settings: HttpSettings
 ) -> Iterator[urllib3.BaseHTTPResponse]:
-    """Send one request (method, URL); yield the response with its body unread, let go after.
+    """Send one request (`send` does); yield the response with its body unread, let go after.
 
     A body read to its end hands the connection back to the pool for the next request; one
     left unread (an error status, a failure mid-body) closes it. The whole attempt, body
     included, runs under `settings.attempt_deadline` (deadline.py): past it, the connection
     is cut and the attempt fails, not retried, with the deadline as its cause.
     """
-    method, url = request
     with deadline.watch(settings.attempt_deadline) as limit:
         try:
             try:
-                resp = client.request(
-                    method,
-                    url,
-                    headers=headers or {},
-                    timeout=settings.timeout,
-                    max_redirects=settings.max_redirects,
-                    body=body,
-                    private=private,
-                )
+                resp = send()
             except (urllib3.exceptions.HTTPError, RedirectError) as exc:
                 raise _failure_from(exc, settings) from exc
             read_through = False
@@ -351,7 +368,7 @@ def _read_all(resp: urllib3.BaseHTTPResponse, settings: HttpSettings) -> bytes:
     chunks: list[bytes] = []
     size = 0
     try:
-        for chunk in resp.stream(_CHUNK):
+        for chunk in resp.stream(_CHUNK, decode_content=True):
             _check_in_time(settings)
             size += len(chunk)
             if limit is not None and size > limit:

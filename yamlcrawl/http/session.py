@@ -1,12 +1,13 @@
-"""How one run talks HTTP: its settings, its transport, its clock and sleep, its throttle folder.
+"""How one run talks HTTP: its settings, its clients, its clock and sleep, its throttle folder.
 
 A `Session` is plain, picklable data that crosses to every worker process (and Dask task) in
-the run context. What cannot cross, the transport with its pooled connections, it makes in each
-process from the settings on first use: a transport inherited across a fork is never used
-again, since parent and child reading the same socket get each other's bytes (it is left
-untouched, not closed, because closing it could disturb the parent's connections). Tests hand
-it a transport of their own (one that answers requests without a network, as httpx's
-MockTransport does), a sleep that only records, a fixed clock.
+the run context. What cannot cross, the clients with their pooled connections (a
+`requests.Session` for pages, a transport for files), it makes in each process from the
+settings on first use: a client inherited across a fork is never used again, since parent and
+child reading the same socket get each other's bytes (it is left untouched, not closed, because
+closing it could disturb the parent's connections). Tests hand it clients of their own (ones
+that answer requests without a network, as httpx's MockTransport does), a sleep that only
+records, a fixed clock.
 """
 
 from __future__ import annotations
@@ -17,17 +18,26 @@ import time
 import warnings
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
+import requests
 import urllib3
 import urllib3.exceptions
 
+from yamlcrawl.http.pageclient import new_page_session
 from yamlcrawl.http.transport import Client
+from yamlcrawl.http.useragent import resolve_user_agent
 from yamlcrawl.types import HttpSettings
 
-__all__ = ["Session", "Transport", "TransportFactory", "new_client", "resolve_user_agent"]
-
-_UA_FAMILIES = {"chrome": "Chrome", "firefox": "Firefox", "safari": "Safari", "edge": "Edge"}
+__all__ = [
+    "PagesFactory",
+    "Session",
+    "Transport",
+    "TransportFactory",
+    "new_client",
+    "new_page_session",
+    "resolve_user_agent",
+]
 
 
 class Transport(Protocol):
@@ -56,10 +66,12 @@ class Transport(Protocol):
 
 
 TransportFactory = Callable[[HttpSettings], Transport]
+# Makes a process's `requests.Session` for pages (pageclient.py); tests mount adapters of theirs.
+PagesFactory = Callable[[HttpSettings], requests.Session]
 
 
 def new_client(settings: HttpSettings) -> Transport:
-    """The real transport: a `Client` carrying the User-Agent, proxies and TLS verification."""
+    """The real transport: a `Client` carrying the User-Agent, proxies and TLS settings."""
     if not settings.verify:
         # The crawl asked for this explicitly; a warning per request would flood the output.
         warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
@@ -67,6 +79,7 @@ def new_client(settings: HttpSettings) -> Transport:
         user_agent=resolve_user_agent(settings.user_agent),
         proxies=dict(settings.proxies),
         verify=settings.verify,
+        cert=settings.cert,
     )
 
 
@@ -84,7 +97,9 @@ class Session:
         settings: The crawl's HTTP settings.
         throttle_dir: Where `http.rate` and `http.per_host` are kept across the run's
             processes (politeness.py); None: no limits held.
-        transport: Makes this process's transport from the settings (once per process).
+        transport: Makes this process's transport for files from the settings (once per
+            process).
+        pages: Makes this process's `requests.Session` for pages (once per process).
         sleep: Waits before a retry.
         jitter: A number in [0, 1) that spreads retries (up to 10% on top of each backoff).
         clock: Seconds since the epoch, for Retry-After dates.
@@ -93,58 +108,53 @@ class Session:
     settings: HttpSettings
     throttle_dir: str | None = None
     transport: TransportFactory = new_client
+    pages: PagesFactory = new_page_session
     sleep: Callable[[float], None] = time.sleep
     jitter: Callable[[], float] = _jitter
     clock: Callable[[], float] = time.time
     _made: dict[int, Transport] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _pages: dict[int, requests.Session] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def client(self) -> Transport:
-        """This process's transport, made on first use (never one made before a fork)."""
-        pid = os.getpid()
-        made = self._made.get(pid)
-        if made is None:
-            fresh = self.transport(self.settings)
-            made = self._made.setdefault(pid, fresh)  # atomic: two threads keep the same one
-            if made is not fresh:
-                fresh.close()
-        return made
+        """This process's transport for files, made on first use (never one made before a
+        fork)."""
+        return _per_process(self._made, lambda: self.transport(self.settings))
+
+    def page_client(self) -> requests.Session:
+        """This process's `requests.Session` for pages, made on first use (never one made
+        before a fork)."""
+        return _per_process(self._pages, lambda: self.pages(self.settings))
 
     def close(self) -> None:
-        """Close this process's transport, if it made one (tests and orderly shutdown)."""
+        """Close this process's clients, if it made them (tests and orderly shutdown)."""
         made = self._made.pop(os.getpid(), None)
         if made is not None:
             made.close()
+        pages = self._pages.pop(os.getpid(), None)
+        if pages is not None:
+            pages.close()
 
     def __getstate__(self) -> dict[str, Any]:
-        # Transports never cross: the other process makes its own.
-        return {**self.__dict__, "_made": {}}
+        # Clients never cross: the other process makes its own.
+        return {**self.__dict__, "_made": {}, "_pages": {}}
 
 
-_user_agents: dict[tuple[int, str], str] = {}
+class _Closable(Protocol):
+    def close(self) -> None: ...
 
 
-def resolve_user_agent(spec: str) -> str:
-    """Turn a `user_agent` setting into the header value to send.
+_C = TypeVar("_C", bound=_Closable)
 
-    Args:
-        spec: `chrome`, `firefox`, `safari` or `edge` (any case) for a desktop UA string of
-            that browser from fake-useragent's bundled data, `random` for any UA it knows,
-            anything else to be sent literally.
 
-    Returns:
-        The User-Agent string; the same one for a given spec for the life of the process.
-    """
-    family = spec.strip().lower()
-    if family not in _UA_FAMILIES and family != "random":
-        return spec
-    key = (os.getpid(), family)
-    if key not in _user_agents:
-        # Imported here: loading its data costs ~0.1 s that `yamlcrawl plan` need not pay.
-        from fake_useragent import UserAgent
-
-        if family == "random":
-            agent = UserAgent()
-        else:
-            agent = UserAgent(browsers=[_UA_FAMILIES[family]], platforms=["desktop"])
-        _user_agents[key] = str(agent.random)
-    return _user_agents[key]
+def _per_process(made: dict[int, _C], make: Callable[[], _C]) -> _C:
+    """The one in `made` for this process, made on first use; two threads keep the same one."""
+    pid = os.getpid()
+    mine = made.get(pid)
+    if mine is None:
+        fresh = make()
+        mine = made.setdefault(pid, fresh)  # atomic: the thread that came second closes its own
+        if mine is not fresh:
+            fresh.close()
+    return mine

@@ -1,21 +1,26 @@
-"""One HTTP request on the wire: connection pools per process, proxies, TLS and redirects.
+"""One file download on the wire: connection pools per process, proxies, TLS and redirects.
 
-Built on urllib3, the engine under requests, used directly: requests' own per-request work
-(reading the environment for proxies and .netrc on every call, hooks, cookie merging, runtime
-protocol checks) cost more CPU than all the rest of a small download (README, "Figures").
-What requests did for us and a crawl needs is here, done once per process where it can be:
-default headers, environment proxies and `no_proxy`, the CA bundle, and redirects.
+Files go through urllib3, the engine under requests, used directly: requests' own per-request
+work (reading the environment for proxies and .netrc on every call, hooks, cookie merging,
+runtime protocol checks) cost more CPU than all the rest of a small download (README,
+"Figures"). Pages go through requests (pageclient.py), which shares from here what both
+clients need alike: the connection classes that the attempt's deadline watches, the rule for
+credentials on redirects, the CA bundle, the default headers. What this client does for files,
+done once per process where it can be: environment proxies and `no_proxy` (CIDR ranges too),
+SOCKS proxies (PySocks), a CA bundle path and client certificates, and redirects.
 
 `fetch` owns everything above one request: retries, limits, parsing, writing files.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import threading
 import urllib.parse
 import urllib.request
 from collections.abc import Collection, Mapping
+from functools import cache
 from typing import Any
 
 import certifi
@@ -25,17 +30,17 @@ from urllib3.util import Timeout
 
 from yamlcrawl.http import deadline
 
-__all__ = ["Client", "RedirectError"]
+__all__ = ["DEFAULT_HEADERS", "HOSTS", "PRIVATE_HEADERS", "Client", "RedirectError"]
 
 # Connections kept per host and process. A pool only opens what is asked of it at once, so a
 # large bound costs nothing and keeps 32 threads in one process from churning connections.
 _CONNECTIONS = 64
-_HOSTS = 32  # pools kept per process, one per (scheme, host, port); the least recent closes
+HOSTS = 32  # pools kept per process, one per (scheme, host, port); the least recent closes
 # Dropped when a redirect leaves the origin (scheme, host, port) that was asked for, with
 # whatever headers the caller names as private (those built from secrets).
 PRIVATE_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-_DEFAULT_HEADERS = {"Accept": "*/*", "Accept-Encoding": "gzip, deflate"}
+DEFAULT_HEADERS = {"Accept": "*/*", "Accept-Encoding": "gzip, deflate"}
 
 
 class RedirectError(Exception):
@@ -44,7 +49,10 @@ class RedirectError(Exception):
 
 # Connections that put themselves under the deadline of the attempt using them (deadline.py),
 # before every step that can block: connecting (and the TLS handshake), then each request.
-class _WatchedHTTPConnection(urllib3.connection.HTTPConnection):
+# pageclient.py builds its SOCKS connections on this one too.
+class WatchedHTTPConnection(urllib3.connection.HTTPConnection):
+    """A connection that attaches itself to the current attempt's deadline before each step."""
+
     def connect(self) -> None:
         deadline.attach(self)
         super().connect()
@@ -55,20 +63,48 @@ class _WatchedHTTPConnection(urllib3.connection.HTTPConnection):
 
 
 # The same steps, before HTTPSConnection's own in the method order (connect does TLS too).
-class _WatchedHTTPSConnection(_WatchedHTTPConnection, urllib3.connection.HTTPSConnection):
+class _WatchedHTTPSConnection(WatchedHTTPConnection, urllib3.connection.HTTPSConnection):
     pass
 
 
-class _WatchedHTTPPool(urllib3.HTTPConnectionPool):
-    ConnectionCls = _WatchedHTTPConnection
+class WatchedPool(urllib3.HTTPConnectionPool):
+    """A pool that takes a connection handed back to it off the deadline first: from then on
+    another thread may take it, and a deadline passing must not cut it under that thread."""
+
+    def _put_conn(self, conn: Any) -> None:
+        deadline.detach()
+        super()._put_conn(conn)
 
 
-class _WatchedHTTPSPool(urllib3.HTTPSConnectionPool):
+class _WatchedHTTPPool(WatchedPool):
+    ConnectionCls = WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(WatchedPool, urllib3.HTTPSConnectionPool):
     ConnectionCls = _WatchedHTTPSConnection
 
 
-_WATCHED: dict[str, Any] = {"http": _WatchedHTTPConnection, "https": _WatchedHTTPSConnection}
-_WATCHED_POOLS: dict[str, Any] = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+WATCHED_POOLS: dict[str, Any] = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+
+@cache
+def socks_pools() -> dict[str, Any]:
+    """Watched pools for a SOCKS proxy (urllib3's SOCKS module needs PySocks: loaded on use)."""
+    from urllib3.contrib import socks
+
+    class Plain(WatchedHTTPConnection, socks.SOCKSConnection):
+        pass
+
+    class Tls(WatchedHTTPConnection, socks.SOCKSHTTPSConnection):
+        pass
+
+    class PlainPool(WatchedPool, socks.SOCKSHTTPConnectionPool):
+        ConnectionCls = Plain
+
+    class TlsPool(WatchedPool, socks.SOCKSHTTPSConnectionPool):
+        ConnectionCls = Tls
+
+    return {"http": PlainPool, "https": TlsPool}
 
 
 class Client:
@@ -79,28 +115,32 @@ class Client:
         proxies: Proxy URL by URL scheme (`http`, `https`, or `all`); schemes not given fall
             back to the environment's `http_proxy`/`https_proxy`/`all_proxy`, skipping hosts in
             `no_proxy`, as curl and requests do.
-        verify: Verify TLS certificates (against `REQUESTS_CA_BUNDLE`, `CURL_CA_BUNDLE` or
-            `SSL_CERT_FILE` when set, else certifi's bundle).
+        verify: Verify TLS certificates: True against `REQUESTS_CA_BUNDLE`, `CURL_CA_BUNDLE` or
+            `SSL_CERT_FILE` when set, else certifi's bundle; a path: against that bundle.
+        cert: A client certificate file (with its key in it), or (certificate, key).
     """
 
-    def __init__(self, *, user_agent: str, proxies: Mapping[str, str], verify: bool) -> None:
-        self.headers = {"User-Agent": user_agent, **_DEFAULT_HEADERS}
+    def __init__(
+        self,
+        *,
+        user_agent: str,
+        proxies: Mapping[str, str],
+        verify: bool | str,
+        cert: str | tuple[str, str] | None = None,
+    ) -> None:
+        self.headers = {"User-Agent": user_agent, **DEFAULT_HEADERS}
         self.proxies = dict(proxies)
         self.verify = verify
         # Read once: requests read os.environ on every request, ~0.5 ms each (profiled).
         self._environment = urllib.request.getproxies_environment()
-        tls = (
-            {"cert_reqs": "CERT_REQUIRED", "ca_certs": _ca_bundle()}
-            if verify
-            else {"cert_reqs": "CERT_NONE"}
-        )
+        tls = _tls_options(verify, cert)
         self._plain_options: dict[str, Any] = {"maxsize": _CONNECTIONS, "block": False}
         self._pool_options: dict[str, Any] = {**self._plain_options, **tls}
         # Direct hosts get their pools from here, not a PoolManager: it parses every URL a
         # second time and builds a pool key per request, ~10% of a worker's CPU (py-spy).
         self._direct: dict[tuple[str, str], urllib3.HTTPConnectionPool] = {}
-        self._proxied: dict[str, urllib3.ProxyManager] = {}
-        self._routes: dict[tuple[str, str], urllib3.ProxyManager | None] = {}
+        self._proxied: dict[str, urllib3.PoolManager] = {}
+        self._routes: dict[tuple[str, str], urllib3.PoolManager | None] = {}
         self._lock = threading.Lock()
 
     def request(
@@ -122,7 +162,7 @@ class Client:
         early) on the response. A redirect to another origin (scheme, host or port) drops
         Authorization, Proxy-Authorization, Cookie and the headers named in `private`
         (case-insensitive), except on an upgrade from http to https on the default ports of
-        the same host (see `_keeps_credentials`).
+        the same host (see `keeps_credentials`).
 
         Raises:
             RedirectError: More than `max_redirects` redirects, or one to a non-http(s) URL.
@@ -188,14 +228,15 @@ class Client:
                 pool = self._direct.get(key)
                 if pool is None:
                     options = self._pool_options if key[0] == "https" else self._plain_options
-                    pool = urllib3.connection_from_url(url, **options)
-                    pool.ConnectionCls = _WATCHED[key[0]]
+                    where = urllib3.util.parse_url(url)
+                    port = where.port or _DEFAULT_PORTS[key[0]]
+                    pool = WATCHED_POOLS[key[0]](where.host, port=port, **options)
                     self._direct[key] = pool
-                    if len(self._direct) > _HOSTS:  # a crawl of many hosts: close the oldest
+                    if len(self._direct) > HOSTS:  # a crawl of many hosts: close the oldest
                         self._direct.pop(next(iter(self._direct))).close()
         return pool
 
-    def _route(self, scheme: str, host: str) -> urllib3.ProxyManager | None:
+    def _route(self, scheme: str, host: str) -> urllib3.PoolManager | None:
         """The proxy for this scheme and host, or None to connect directly; decided once."""
         key = (scheme, host)
         if key not in self._routes:
@@ -213,15 +254,21 @@ class Client:
             return environment
         return None
 
-    def _proxy_manager(self, proxy: str) -> urllib3.ProxyManager:
+    def _proxy_manager(self, proxy: str) -> urllib3.PoolManager:
         manager = self._proxied.get(proxy)
-        if manager is None:
+        if manager is None and proxy.lower().startswith("socks"):
+            from urllib3.contrib.socks import SOCKSProxyManager  # PySocks: loaded on use
+
+            manager = SOCKSProxyManager(proxy, num_pools=HOSTS, **self._pool_options)
+            manager.pool_classes_by_scheme = socks_pools()
+            self._proxied[proxy] = manager
+        elif manager is None:
             auth = urllib3.util.parse_url(proxy).auth
             headers = urllib3.make_headers(proxy_basic_auth=auth) if auth else None
             manager = urllib3.ProxyManager(
-                proxy, _HOSTS, proxy_headers=headers, **self._pool_options
+                proxy, HOSTS, proxy_headers=headers, **self._pool_options
             )
-            manager.pool_classes_by_scheme = _WATCHED_POOLS
+            manager.pool_classes_by_scheme = WATCHED_POOLS
             self._proxied[proxy] = manager
         return manager
 
@@ -239,7 +286,7 @@ def _follow(
     scheme = urllib.parse.urlsplit(target).scheme.lower()
     if scheme not in ("http", "https"):
         raise RedirectError(f"redirected to a URL that is not http or https ({target})")
-    if not _keeps_credentials(_origin(url), _origin(target)):
+    if not keeps_credentials(origin(url), origin(target)):
         for name in (*PRIVATE_HEADERS, *private):
             headers.discard(name)
     # 303 always, and 301/302 after a POST as every browser does, turn into a GET.
@@ -248,7 +295,7 @@ def _follow(
     return method, target
 
 
-def _origin(url: str) -> tuple[str, str, int]:
+def origin(url: str) -> tuple[str, str, int]:
     """(scheme, host, port) of an http(s) URL, the port filled in from the scheme."""
     parts = urllib.parse.urlsplit(url)
     scheme = parts.scheme.lower()
@@ -259,7 +306,7 @@ def _origin(url: str) -> tuple[str, str, int]:
     return scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS[scheme]
 
 
-def _keeps_credentials(source: tuple[str, str, int], target: tuple[str, str, int]) -> bool:
+def keeps_credentials(source: tuple[str, str, int], target: tuple[str, str, int]) -> bool:
     """Whether a redirect from origin `source` to `target` may carry credentials along.
 
     Only to the same origin, or from http to https on the same host with the default ports
@@ -273,9 +320,10 @@ def _keeps_credentials(source: tuple[str, str, int], target: tuple[str, str, int
 
 
 def _bypassed(host: str, no_proxy: str) -> bool:
-    """Whether `no_proxy` (`*`, or comma-separated hosts and domain suffixes) covers `host`."""
+    """Whether `no_proxy` (`*`, or comma-separated hosts, domain suffixes and CIDR ranges of
+    IP addresses) covers `host`."""
     for entry in (e.strip().lower() for e in no_proxy.split(",")):
-        if entry == "*":
+        if entry == "*" or _in_range(host, entry):
             return True
         domain = entry.split(":", 1)[0].lstrip(".")
         if domain and (host == domain or host.endswith("." + domain)):
@@ -283,7 +331,32 @@ def _bypassed(host: str, no_proxy: str) -> bool:
     return False
 
 
-def _ca_bundle() -> str:
+def _in_range(host: str, entry: str) -> bool:
+    """Whether `host` is an IP address in the CIDR range `entry` (such as 10.0.0.0/8)."""
+    if "/" not in entry:
+        return False
+    try:
+        return ipaddress.ip_address(host.strip("[]")) in ipaddress.ip_network(entry, strict=False)
+    except ValueError:
+        return False
+
+
+def _tls_options(verify: bool | str, cert: str | tuple[str, str] | None) -> dict[str, Any]:
+    """urllib3's pool options for the `verify` and `cert` settings."""
+    if verify is False:
+        options: dict[str, Any] = {"cert_reqs": "CERT_NONE"}
+    else:
+        bundle = verify if isinstance(verify, str) else ca_bundle()
+        options = {"cert_reqs": "CERT_REQUIRED", "ca_certs": bundle}
+    if isinstance(cert, str):
+        options["cert_file"] = cert
+    elif cert is not None:
+        options["cert_file"], options["key_file"] = cert
+    return options
+
+
+def ca_bundle() -> str:
+    """The CA bundle `verify: true` trusts: the environment's, as curl and requests read it."""
     for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE"):
         if os.environ.get(name):
             return os.environ[name]

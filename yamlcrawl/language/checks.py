@@ -7,8 +7,10 @@ variables, ``save_as`` stays inside the output folder, and the mode exists.
 from __future__ import annotations
 
 import graphlib
+import http.cookiejar
 import re
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from yamlcrawl.language.formats import cuts_text, date_sample, is_date_spec
@@ -27,6 +29,7 @@ from yamlcrawl.language.template import Field as TemplateField
 from yamlcrawl.language.valuesyntax import is_jsonpath, is_template, jsonpath_for, template_for
 from yamlcrawl.language.where import RULES
 from yamlcrawl.language.yamlsource import Positions, YamlPath
+from yamlcrawl.storage.cookiefile import read_cookies_file
 from yamlcrawl.storage.outdir import kept_for_yamlcrawl
 from yamlcrawl.storage.safepath import UnsafePathError, relative_path
 
@@ -70,6 +73,7 @@ def check_semantics(
     checker = _Checker(crawl, positions, overrides, from_env or {})
     _check_mode(checker, modes)
     _check_output(checker)
+    _check_http_files(checker)
     if RESPONSE_EXT in checker.globals:
         checker.add(
             ("vars", RESPONSE_EXT),
@@ -128,6 +132,40 @@ def _check_output(checker: _Checker) -> None:
             f"'{manifest}' is not a plain file name at output.manifest"
             " — expected a file name inside the output folder, or false",
         )
+
+
+def _check_http_files(checker: _Checker) -> None:
+    """A CA bundle or client certificate named in `http` is a file that exists; a cookies
+    file is one that reads."""
+    settings = checker.crawl.http
+    files: list[tuple[YamlPath, str, str]] = []
+    if isinstance(settings.verify, str):
+        files.append((("http", "verify"), settings.verify, "a CA bundle file (PEM)"))
+    if isinstance(settings.cert, str):
+        files.append((("http", "cert"), settings.cert, "a client certificate file (PEM)"))
+    elif settings.cert is not None:
+        files.append((("http", "cert", 0), settings.cert[0], "a client certificate file (PEM)"))
+        files.append((("http", "cert", 1), settings.cert[1], "its key file (PEM)"))
+    for path, name, expected in files:
+        if not Path(name).is_file():
+            checker.add(path, f"no file '{name}' at {dotted(path)} — expected {expected}")
+    if settings.cookies_file is not None:
+        _check_cookies_file(checker, settings.cookies_file)
+
+
+def _check_cookies_file(checker: _Checker, name: str) -> None:
+    try:
+        read_cookies_file(name)
+    except http.cookiejar.LoadError:  # its message repeats the path
+        why = "not in the Netscape format"
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+    else:
+        return
+    checker.add(
+        ("http", "cookies_file"),
+        f"cannot read '{name}' at http.cookies_file ({why}) — expected a Netscape cookies.txt file",
+    )
 
 
 def _check_graph(checker: _Checker) -> None:
@@ -326,18 +364,22 @@ def _json_strings(path: YamlPath, value: Any) -> Iterator[tuple[YamlPath, str]]:
 def _check_auth(checker: _Checker, base: YamlPath, auth: AuthSpec | None, scope: _Scope) -> None:
     if auth is None:
         return
-    if (auth.bearer is None) == (auth.basic is None):
+    given = [name for name in ("bearer", "basic", "digest") if getattr(auth, name) is not None]
+    if len(given) != 1:
+        found = ("both " if len(given) == 2 else "") + " and ".join(f"'{n}'" for n in given)
         checker.add(
             base,
-            f"{'both' if auth.bearer else 'neither'} 'bearer'"
-            f" {'and' if auth.bearer else 'nor'} 'basic' at {dotted(base)}"
-            " — expected one of them: 'bearer: TOKEN' or 'basic: {user: ..., password: ...}'",
+            f"{found or 'no credentials'} at {dotted(base)} — expected exactly one of"
+            " 'bearer: TOKEN', 'basic: {user: ..., password: ...}'"
+            " or 'digest: {user: ..., password: ...}'",
         )
     if auth.bearer is not None:
         _check_templates_of(checker, (*base, "bearer"), {"": auth.bearer}, scope)
-    if auth.basic is not None:
-        pairs = {"user": auth.basic.user, "password": auth.basic.password}
-        _check_templates_of(checker, (*base, "basic"), pairs, scope)
+    for name in ("basic", "digest"):
+        pair = getattr(auth, name)
+        if pair is not None:
+            pairs = {"user": pair.user, "password": pair.password}
+            _check_templates_of(checker, (*base, name), pairs, scope)
 
 
 # What to write for a key a style of pagination needs (which style needs which: pagination.py).

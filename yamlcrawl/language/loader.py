@@ -282,7 +282,7 @@ def _model_at(path: YamlPath) -> type[BaseModel] | None:
         return spec.PaginateSpec
     if path[-1:] == ("auth",) and (path[:1] == ("http",) or len(path) == 3):
         return spec.AuthSpec
-    if path[-2:] == ("auth", "basic"):
+    if path[-2:] in (("auth", "basic"), ("auth", "digest")):
         return spec.BasicAuthSpec
     if path[0] == "stages" and len(path) == 4 and path[2] == "where":
         return spec.RuleSpec

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from yamlcrawl.language.pagination import STYLES
 from yamlcrawl.language.where import EQUALS, Scalar
-from yamlcrawl.types import HttpSettings, OnConflict, Pairs, Replace
+from yamlcrawl.storage.cookiefile import read_cookies_file
+from yamlcrawl.types import Cookies, HttpSettings, OnConflict, Pairs, Replace
 
 if TYPE_CHECKING:  # workers unpickle plans without loading pydantic
     from yamlcrawl.language.spec import (
@@ -49,11 +50,14 @@ class DownloadRule:
 
 @dataclass(frozen=True)
 class AuthPlan:
-    """Credentials for page requests: a bearer token, or a basic user and password (templates)."""
+    """Credentials for page requests: a bearer token, or a basic or Digest user and password
+    (templates)."""
 
     bearer: str | None = None
     user: str | None = field(default=None, metadata=taken_from("basic.user"))
     password: str | None = field(default=None, metadata=taken_from("basic.password"))
+    digest_user: str | None = field(default=None, metadata=taken_from("digest.user"))
+    digest_password: str | None = field(default=None, metadata=taken_from("digest.password"))
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,8 @@ class Plan:
     max_items: int = 100_000  # a page whose `each` finds more fails (memory stays bounded)
     http_cookies: Pairs = field(default=(), metadata=taken_from("http.cookies"))
     secrets: tuple[str, ...] = ()  # values from ${ENV}: replaced by *** in everything shown
+    # http.cookies_file's cookies, which the start pages send (and pass on: http/cookies.py)
+    start_cookies: Cookies = field(default=(), repr=False)
 
     @cached_property
     def _by_name(self) -> dict[str, StagePlan]:
@@ -204,6 +210,7 @@ def build_plan(
         http=from_spec(HttpSettings, crawl.http),
         output=output,
         secrets=secrets,
+        start_cookies=read_cookies_file(crawl.http.cookies_file) if crawl.http.cookies_file else (),
     )
 
 

@@ -54,7 +54,7 @@ class RunSpec(_Strict):
 
 
 class BasicAuthSpec(_Strict):
-    """HTTP basic authentication."""
+    """A user and password: HTTP basic or Digest authentication."""
 
     user: str = Field(description="a user name template, e.g. '{user}'")
     password: str = Field(description="a password template, e.g. '{password}' from ${ENV}")
@@ -67,6 +67,9 @@ class AuthSpec(_Strict):
         None, description="a token template, sent as 'Authorization: Bearer <token>'"
     )
     basic: BasicAuthSpec | None = Field(None, description="a mapping with user and password")
+    digest: BasicAuthSpec | None = Field(
+        None, description="a mapping with user and password, for HTTP Digest authentication"
+    )
 
 
 class HttpSpec(_Strict):
@@ -91,11 +94,23 @@ class HttpSpec(_Strict):
     cookies: TemplateMap = Field(
         default_factory=dict, description="a mapping of cookie names to templates"
     )
-    auth: AuthSpec | None = Field(None, description="a mapping with bearer, or basic")
+    cookies_file: Annotated[str, Field(min_length=1)] | None = Field(
+        None,
+        description="the path of a Netscape cookies.txt file: cookies the crawl starts with",
+    )
+    auth: AuthSpec | None = Field(None, description="a mapping with bearer, basic or digest")
     proxies: dict[str, str] = Field(
         default_factory=dict, description="a mapping of URL schemes (http, https) to proxy URLs"
     )
-    verify: bool = Field(True, description="true or false: verify TLS certificates")
+    verify: bool | Annotated[str, Field(min_length=1)] = Field(
+        True,
+        description="true or false: verify TLS certificates; or the path of a CA bundle (PEM)"
+        " to verify them against",
+    )
+    cert: str | Annotated[list[str], Field(min_length=2, max_length=2)] | None = Field(
+        None,
+        description="the path of a client certificate (PEM, with its key), or [certificate, key]",
+    )
     retry_on: list[Annotated[int, Field(ge=100, le=599)]] = Field(
         default_factory=lambda: [408, 429, 500, 502, 503, 504],
         description="a list of HTTP statuses to retry, e.g. [429, 503]",
@@ -293,7 +308,7 @@ class StageSpec(_Strict):
         default_factory=dict, description="a mapping of cookie names to templates"
     )
     auth: AuthSpec | None = Field(
-        None, description="a mapping with bearer, or basic (replaces http.auth)"
+        None, description="a mapping with bearer, basic or digest (replaces http.auth)"
     )
     json_: Any = Field(
         None,

@@ -204,4 +204,5 @@ def download_unit(
         (finished.bytes, finished.sha256) if finished is not None and known else None,
         ext_to_come=request.ext_to_come,
         found=finished.path if finished is not None and known else None,
+        cookies=request.cookies,
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from yamlcrawl.http.cookies import header_for
 from yamlcrawl.http.fetch import FetchError, download_to
 from yamlcrawl.language.plan import Plan
 from yamlcrawl.storage.files import FileSlot, already_present
@@ -44,7 +45,7 @@ def download_file(run: RunContext, unit: DownloadUnit) -> FileResult:
                 run.session,
                 unit.url,
                 slot,
-                headers=dict(unit.headers),
+                headers=_with_cookies(unit),
                 on_bytes=on_bytes,
                 on_retry=partial(report_retry, run.events, uid),
                 private=_download_private(plan, unit),
@@ -63,6 +64,17 @@ def download_file(run: RunContext, unit: DownloadUnit) -> FileResult:
     return FileResult(
         unit, "saved", saved.bytes, saved.sha256, attempts=attempts, saved_as=saved_as
     )
+
+
+def _with_cookies(unit: DownloadUnit) -> dict[str, str]:
+    """A download's headers, with the cookies its page left that apply to its URL (after its
+    own Cookie header, if its rule gives one)."""
+    headers = dict(unit.headers)
+    found = header_for(unit.cookies, unit.url)
+    if found:
+        given = next((name for name in headers if name.lower() == "cookie"), "Cookie")
+        headers[given] = f"{headers[given]}; {found}" if given in headers else found
+    return headers
 
 
 def _download_private(plan: Plan, unit: DownloadUnit) -> tuple[str, ...]:

@@ -5,7 +5,7 @@ child pages and files they ask for.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -22,6 +22,7 @@ from yamlcrawl.storage.safepath import (
     relative_path,
 )
 from yamlcrawl.types import (
+    Cookies,
     FileRequest,
     Key,
     PageResult,
@@ -34,6 +35,7 @@ from yamlcrawl.work.events import Event, report_retry, worker_name
 from yamlcrawl.work.paging import item_digests, next_page, no_new_items, repeated
 from yamlcrawl.work.requests import (
     HeaderError,
+    digest_credentials,
     page_headers,
     page_request,
     private_headers,
@@ -54,6 +56,7 @@ def fetch_page(run: RunContext, unit: PageUnit) -> PageResult:
     try:
         url, params, body = page_request(stage, unit)
         headers = page_headers(plan, stage, context)
+        digest = digest_credentials(stage, context)
     except HeaderError as exc:
         return PageResult(unit, stage.url, str(exc))
     except RenderError as exc:
@@ -71,6 +74,8 @@ def fetch_page(run: RunContext, unit: PageUnit) -> PageResult:
             on_retry=partial(report_retry, run.events, uid),
             body=body,
             private=private_headers(plan, plan.http_headers + stage.headers, headers),
+            digest=digest,
+            cookies=unit.cookies,
         )
     except FetchError as exc:
         return PageResult(unit, url, str(exc), attempts=exc.attempts)
@@ -100,7 +105,7 @@ def _page_result(
     contexts, found, passed, uncompared = fan_out(
         plan, stage, unit.context, document.data, before, items
     )
-    children = _children(unit, stage, contexts, document.url)
+    children = _children(unit, stage, contexts, document.url, document.cookies)
     warning = uncompared.warning()
     if stage.paginate is not None:
         counts = (found, len(contexts))  # an empty page ends it; one `where` emptied does not
@@ -109,9 +114,11 @@ def _page_result(
         )
         warning = "; ".join(w for w in (warning, paged) if w) or None
         if following is not None:
-            later = PageUnit(following.key(), unit.stage, unit.context, following, unit.base)
+            later = PageUnit(
+                following.key(), unit.stage, unit.context, following, unit.base, document.cookies
+            )
             children += (later,)
-    files = _file_requests(plan, unit, stage, contexts, document.url)
+    files = _file_requests(plan, unit, stage, contexts, document.url, document.cookies)
     return done(
         None,
         children=children,
@@ -245,23 +252,35 @@ class Uncompared:
 
 
 def _children(
-    unit: PageUnit, stage: StagePlan, contexts: list[dict[str, Any]], base: str
+    unit: PageUnit,
+    stage: StagePlan,
+    contexts: list[dict[str, Any]],
+    base: str,
+    cookies: Cookies,
 ) -> tuple[PageUnit, ...]:
     return tuple(
-        PageUnit((*unit.key, item, child), name, context, base=base)
+        PageUnit((*unit.key, item, child), name, context, base=base, cookies=cookies)
         for item, context in enumerate(contexts)
         for child, name in enumerate(stage.children)
     )
 
 
 def _file_requests(
-    plan: Plan, unit: PageUnit, stage: StagePlan, contexts: list[dict[str, Any]], base: str
+    plan: Plan,
+    unit: PageUnit,
+    stage: StagePlan,
+    contexts: list[dict[str, Any]],
+    base: str,
+    cookies: Cookies,
 ) -> tuple[FileRequest, ...]:
-    return tuple(
+    requests = tuple(
         file_request(plan, stage, rule, context, (*unit.key, item, rule.index), base)
         for item, context in enumerate(contexts)
         for rule in stage.downloads
     )
+    if not cookies:
+        return requests
+    return tuple(replace(request, cookies=cookies) for request in requests)
 
 
 def file_request(

@@ -188,3 +188,18 @@ def page_headers(plan: Plan, stage: StagePlan, context: Mapping[str, Any]) -> di
         raise HeaderError("Authorization", str(exc)) from exc
     refuse_injection(headers)
     return headers
+
+
+def digest_credentials(stage: StagePlan, context: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The (user, password) a stage's Digest authentication answers challenges with, if any.
+
+    Raises:
+        HeaderError: One of them cannot be rendered.
+    """
+    auth = stage.auth
+    if auth is None or auth.digest_user is None or auth.digest_password is None:
+        return None
+    try:
+        return render(auth.digest_user, context), render(auth.digest_password, context)
+    except RenderError as exc:
+        raise HeaderError("Authorization", str(exc)) from exc
