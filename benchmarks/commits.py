@@ -5,7 +5,8 @@
 Checks each commit out in a temporary git worktree, serves the site of benchmarks/compare.py
 with nginx, runs the whole LoL crawl with each commit's code (``--mode queue --workers 4
 --threads 16`` unless told otherwise), commits interleaved, every output checked byte-exact,
-and prints the median wall and CPU time of each.
+and prints the median wall and CPU time (user + sys, of every process) of each, and that CPU
+time per file.
 """
 
 from __future__ import annotations
@@ -76,7 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for commit, runs in results.items():
         wall = statistics.median(r.wall for r in runs)
         cpu = statistics.median(r.cpu for r in runs)
-        print(f"{commit:<12} wall {wall:6.2f} s   CPU {cpu:6.2f} s")
+        per_file = cpu / runs[0].files * 1000
+        print(f"{commit:<12} wall {wall:6.2f} s   CPU {cpu:6.2f} s   {per_file:.3f} ms per file")
     return 0
 
 

@@ -37,36 +37,36 @@ from yamlcrawl.backends.common import (
     worker_lines,
 )
 from yamlcrawl.language.plan import Plan
-from yamlcrawl.types import Lost, Result, Unit, UnitId, unit_id
+from yamlcrawl.types import FileResult, Lost, Result, Unit, UnitId, unit_id
 from yamlcrawl.work.context import RunContext
 from yamlcrawl.work.run import run_unit
 
 PREFETCH = 2  # units queued per consumer thread beyond the one it is working on
+HOLD = 0.005  # seconds at most a file's result waits for a batch to go home with
 
 
 def consume(run: RunContext, tasks: JoinableQueue[Unit | None], connection: Connection) -> None:
     """A consumer process: ``threads`` threads, each looping get / work / task_done."""
     worker_init()
     parent = os.getppid()
-    lock = threading.Lock()
-
-    def send(message: tuple[str, Any]) -> None:
-        with lock:
-            connection.send(message)
+    outbox = _Outbox(connection)
 
     def loop() -> None:
         while True:
             try:
-                unit = tasks.get(timeout=0.5)
+                unit = tasks.get(timeout=HOLD if outbox.holds() else 0.5)
             except stdlib_queue.Empty:
+                outbox.flush()
                 if not parent_alive(parent):
                     return  # the main process is gone: nobody waits for results
                 continue
             try:
                 if unit is None:
+                    outbox.flush()
                     return
-                send(("start", unit_id(unit)))
-                send(("done", run_unit(run, unit)))
+                outbox.send(("start", unit_id(unit)))  # before the work: a death names it
+                result = run_unit(run, unit)
+                outbox.hold(("done", result), at_once=not isinstance(result, FileResult))
             finally:
                 tasks.task_done()
 
@@ -76,6 +76,47 @@ def consume(run: RunContext, tasks: JoinableQueue[Unit | None], connection: Conn
             loop()  # in the process's main thread: no thread of its own needed
         else:
             run_threads(loop, count)
+
+
+class _Outbox:
+    """A consumer's messages home, sent in batches: a file's result waits for the next message
+    any thread of the process sends (a unit's announcement), or for ``HOLD`` s at most.
+
+    One message per unit, rather than two (the result, the next announcement): each message
+    costs the main process a wake-up, a read and an unpickling. A page's result goes at once,
+    since it leads to more units; so does an announcement, which must be home before its unit
+    runs, so that a unit that kills its process is known.
+    """
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self._lock = threading.Lock()
+        self._held: list[tuple[str, Any]] = []
+
+    def holds(self) -> bool:
+        """Whether a result waits to be sent."""
+        return bool(self._held)
+
+    def hold(self, message: tuple[str, Any], at_once: bool) -> None:
+        """Send ``message`` with the next batch (``at_once``: now, with what is held)."""
+        if at_once:
+            self.send(message)
+        else:
+            with self._lock:
+                self._held.append(message)
+
+    def send(self, message: tuple[str, Any]) -> None:
+        """Send ``message`` now, after everything held."""
+        with self._lock:
+            batch, self._held = [*self._held, message], []
+            self._connection.send(batch)
+
+    def flush(self) -> None:
+        """Send whatever is held."""
+        with self._lock:
+            if self._held:
+                batch, self._held = self._held, []
+                self._connection.send(batch)
 
 
 @dataclass
@@ -135,9 +176,9 @@ class QueueBackend:
             results += self._restart()
         return results
 
-    def _read(self, consumer: _Consumer, messages: list[tuple[str, Any]]) -> list[Result]:
+    def _read(self, consumer: _Consumer, batches: list[list[tuple[str, Any]]]) -> list[Result]:
         results: list[Result] = []
-        for kind, payload in messages:
+        for kind, payload in (message for batch in batches for message in batch):
             if kind == "start":
                 consumer.working[payload] = None
             else:

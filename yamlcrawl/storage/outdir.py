@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import os
 import stat
 import time
-import uuid
 from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import IO
@@ -96,8 +96,28 @@ def throttle_path(root: Path | str) -> str:
 
 def temporary_path(root: Path | str) -> Path:
     """A new name for a file being written, in ``.yamlcrawl/tmp/``: on the output folder's file
-    system (so the rename into place is atomic), never next to a name the crawl uses."""
-    return private_path(root, TMP_DIR, uuid.uuid4().hex + ".part")
+    system (so the rename into place is atomic), never next to a name the crawl uses.
+
+    The name is the process's own random prefix and a count: unguessable, unique among the
+    processes of a run, and without a draw from the system's random source for every file.
+    """
+    return private_path(root, TMP_DIR, f"{_temporaries.prefix}{next(_temporaries.count):x}.part")
+
+
+class _TemporaryNames:
+    """This process's prefix for temporary names (drawn anew in a forked child) and count."""
+
+    def __init__(self) -> None:
+        self.renew()
+
+    def renew(self) -> None:
+        """A new random prefix, and the count from zero."""
+        self.prefix = os.urandom(12).hex() + "-"
+        self.count = itertools.count()
+
+
+_temporaries = _TemporaryNames()
+os.register_at_fork(after_in_child=_temporaries.renew)
 
 
 def ensure_folder(path: Path) -> None:
