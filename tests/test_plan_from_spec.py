@@ -34,7 +34,12 @@ ROUTES: list[tuple[type[BaseModel], type[Any], dict[str, str]]] = [
     (
         spec.HttpSpec,
         HttpSettings,
-        {"auth": "StagePlan.auth", "headers": "Plan.http_headers", "cookies": "Plan.http_cookies"},
+        {
+            "auth": "StagePlan.auth",
+            "headers": "Plan.http_headers",
+            "cookies": "Plan.http_cookies",
+            "cookies_file": "Plan.start_cookies",
+        },
     ),
     (spec.OutputSpec, OutputPlan, {"allow_secrets_in_names": "checked when loaded"}),
     (spec.StageSpec, StagePlan, {}),

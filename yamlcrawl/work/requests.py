@@ -46,8 +46,11 @@ def render(source: str, context: Mapping[str, Any]) -> str:
 def resolve(url: str, base: str) -> str:
     """``url`` resolved against the URL of the page it came from, as a browser resolves a link
     (``/x``, ``x``, ``../x``, ``//host/x``, ``?q=1``); an absolute URL, or one without a base
-    (a start page), is kept as it is."""
-    return urllib.parse.urljoin(base, url) if base and url else url
+    (a start page), is kept as it is: exactly, as urljoin would drop the tabs and line breaks
+    a hostile value has, which then could not be shown escaped."""
+    if not base or not url or url.lower().startswith(("http://", "https://")):
+        return url
+    return urllib.parse.urljoin(base, url)
 
 
 def _render_pairs(pairs: Pairs, context: Mapping[str, Any]) -> dict[str, str]:
