@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 from collections.abc import Callable, Iterator
@@ -84,14 +85,20 @@ def dask_scheduler() -> Iterator[str]:
     run would cost seconds each."""
     from distributed import LocalCluster
 
-    with LocalCluster(
+    cluster = LocalCluster(
         n_workers=2,
         threads_per_worker=2,
         processes=True,
         dashboard_address="127.0.0.1:0",
         silence_logs=logging.CRITICAL,
-    ) as cluster:
+    )
+    try:
         yield cluster.scheduler_address
+    finally:
+        # Bounded: some distributed versions can wait forever here on a worker's nanny, at the
+        # end of the session; a worker left over exits with this process (it watches its parent).
+        with contextlib.suppress(Exception):
+            cluster.close(timeout=15)
 
 
 @pytest.fixture
