@@ -133,6 +133,15 @@ _engines: dict[int, Engine] = {}
 _engines_lock = threading.Lock()
 
 
+def _after_fork_in_child() -> None:
+    # A fork while another thread held the lock would leave the child's copy held for ever.
+    global _engines_lock
+    _engines_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def engine() -> Engine:
     """This process's engine, made on first use (never one made before a fork)."""
     pid = os.getpid()
