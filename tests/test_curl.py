@@ -265,11 +265,13 @@ def test_proxies_come_from_the_settings_first_then_the_environment(
     assert site.requests[-1][1] == "http://images.invalid/a.png"
     monkeypatch.setenv("HTTP_PROXY", site.base)
     monkeypatch.setenv("NO_PROXY", "127.0.0.0/8")
-    monkeypatch.setattr(curl, "_environment", {})
+    curl._route.cache_clear()  # the environment is read once per process: read it again
     fetch_file(FAST, "http://images.invalid/a.png", Sink())
     assert site.requests[-1][1] == "http://images.invalid/a.png"
     fetch_file(FAST, site.base + "/a.png", Sink())  # in the CIDR range: direct
     assert site.requests[-1][1] == "/a.png"
+    monkeypatch.delenv("HTTP_PROXY")
+    curl._route.cache_clear()
 
 
 # --- stopping, processes, closing ---------------------------------------------------------

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import math
 import os
 import selectors
@@ -67,6 +68,7 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _REDIRECT_BODY = 64 * 1024  # a redirect's body is read and dropped up to this, then cut
 _IDLE_HANDLES = 64  # easy handles kept for reuse (their settings are reset on each use)
 _MAX_WAIT = 1.0  # the driver looks at the world at least this often
+_LOOK = 0.1  # seconds between two looks for stalled or stopped transfers
 # libcurl's size counter: the 64-bit one where pycurl has it, the float one before 7.45.5.
 _SIZE_DOWNLOAD = getattr(pycurl, "SIZE_DOWNLOAD_T", pycurl.SIZE_DOWNLOAD)
 
@@ -110,8 +112,8 @@ def fetch_file(
         headers: Headers sent over the defaults (User-Agent, Accept).
         private: Names of headers built from secrets, dropped off the origin by a redirect.
         on_bytes: Called (from the engine's thread) with the size of each chunk written.
-        stop: Asked about once a second: True cuts the transfer (the caller sees
-            `TransferStoppedError`).
+        stop: Asked ten times a second (from the engine's thread): True cuts the transfer
+            (the caller sees `TransferStoppedError`).
 
     Returns:
         The final status, URL, Content-Type and size.
@@ -173,10 +175,8 @@ class _Transfer:
         self.settings = settings
         self.url = url
         self.sink = sink
-        self.headers = urllib3.HTTPHeaderDict(
-            {"User-Agent": resolve_user_agent(settings.user_agent), "Accept": "*/*"}
-        )
-        self.headers.update(headers)  # case-insensitively: a crawl's `user-agent` wins
+        self.given = headers
+        self.headers: urllib3.HTTPHeaderDict | None = None  # made when a redirect needs it
         self.private = private
         self.on_bytes = on_bytes
         self.stop = stop
@@ -188,10 +188,13 @@ class _Transfer:
         self.error: tuple[int, str] | None = None  # libcurl's, when it failed the transfer
         self.wire = 0  # bytes of the last response's body on the wire (before decoding)
         self.heard = time.monotonic()  # when the server last sent anything (the read timeout)
+        self.seen = (0, 0.0)  # header lines and bytes at the last look (driver: `_stalled`)
         self.os_errno = 0  # the system's error behind libcurl's, if any
+        self.lines: list[bytes] = []  # header lines as they come: libcurl appends, no parsing
         self._new_response()
 
     def _new_response(self) -> None:
+        self.lines.clear()  # the same list: the handle appends to it
         self.status = 0
         self.reason = ""
         self.response_headers: dict[str, str] = {}
@@ -201,49 +204,40 @@ class _Transfer:
         self.size = 0
         self.dropped = 0
 
-    # libcurl's callbacks (driver thread): never raise into libcurl, keep the failure instead.
-
-    def on_header(self, line: bytes) -> int | None:
-        self.heard = time.monotonic()
-        try:
-            self._header(line.decode("latin-1").rstrip("\r\n"))
-        except BaseException as exc:  # raised again in the caller's thread
-            self.failure = exc
-            return 0  # anything but the line's length aborts the transfer
-        return None
+    # libcurl's callback (driver thread): never raise into libcurl, keep the failure instead.
 
     def on_body(self, data: bytes) -> int | None:
-        self.heard = time.monotonic()
         try:
             return self._body(data)
         except BaseException as exc:  # raised again in the caller's thread
             self.failure = exc
             return 0  # anything but the chunk's length aborts the transfer
 
-    def on_progress(self, *_: int) -> int:
-        try:
-            stopped = self.cancelled or (self.stop is not None and self.stop())
-        except BaseException as exc:  # raised again in the caller's thread
-            self.failure = exc
-            return 1
-        if stopped and self.failure is None:
-            self.failure = TransferStoppedError("stopped")
-        return 1 if stopped else 0
+    def stalled(self, now: float) -> bool:
+        """Whether the server has sent nothing (no header line, no byte) for `timeout` s."""
+        seen = (len(self.lines), self.wire)
+        if seen != self.seen:
+            self.seen, self.heard = seen, now
+        return now >= self.heard + self.settings.timeout
 
-    def _header(self, text: str) -> None:
-        if text.startswith("HTTP/"):  # a new response: an interim 1xx, a proxy's, the real one
-            parts = text.split(None, 2)
-            self._new_response()
-            self.status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
-            self.reason = parts[2].strip() if len(parts) > 2 else ""
-        elif text[:1] in (" ", "\t") and self.response_headers:  # an obsolete folded line
-            last = next(reversed(self.response_headers))
-            self.response_headers[last] += " " + text.strip()
-        elif ":" in text:
-            name, _, value = text.partition(":")
-            name, value = name.strip().lower(), value.strip()
-            known = self.response_headers.get(name)
-            self.response_headers[name] = value if known is None else f"{known}, {value}"
+    def parse_headers(self) -> None:
+        """Read the last response's status line and headers from the lines libcurl gave (an
+        interim 1xx, or a proxy's CONNECT answer, comes before the response that counts)."""
+        lines = [line.decode("latin-1").rstrip("\r\n") for line in self.lines]
+        start = max((n for n, line in enumerate(lines) if line.startswith("HTTP/")), default=0)
+        parts = lines[start].split(None, 2) if lines else []
+        self.status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+        self.reason = parts[2].strip() if len(parts) > 2 else ""
+        headers = self.response_headers
+        for text in lines[start + 1 :]:
+            if text[:1] in (" ", "\t") and headers:  # an obsolete folded line
+                last = next(reversed(headers))
+                headers[last] += " " + text.strip()
+            elif ":" in text:
+                name, _, value = text.partition(":")
+                name, value = name.strip().lower(), value.strip()
+                known = headers.get(name)
+                headers[name] = value if known is None else f"{known}, {value}"
 
     def settle(self) -> None:
         """The final response's headers are in: a redirect to follow, or a status to check and
@@ -251,6 +245,7 @@ class _Transfer:
         if self.settled:
             return
         self.settled = True
+        self.parse_headers()
         location = self.response_headers.get("location", "")
         if self.status in _REDIRECTS and location:
             self.redirect_to = location
@@ -278,14 +273,27 @@ class _Transfer:
             self.on_bytes(len(data))
         return None
 
+    def sent_headers(self) -> urllib3.HTTPHeaderDict:
+        """The headers this hop sends: the defaults, the caller's over them (by name, in any
+        case: a crawl's `user-agent` wins), less those a redirect dropped."""
+        if self.headers is None:
+            self.headers = urllib3.HTTPHeaderDict(dict(_default_headers(self.settings)))
+            self.headers.update(self.given)
+        return self.headers
+
+    def header_lines(self) -> list[str]:
+        """The headers this hop sends, as libcurl takes them."""
+        if self.headers is None and not self.given:
+            return [f"{k}: {v}" for k, v in _default_headers(self.settings)]
+        return [f"{k}: {v}" for k, v in self.sent_headers().items()]
+
     def next_hop(self) -> None:
         """Follow the redirect just answered (the crawl's rule: `transport._follow`)."""
         if self.hops >= self.settings.max_redirects:
             raise RedirectError(f"more than {self.settings.max_redirects} redirects")
         self.hops += 1
-        _, self.url = _follow(
-            "GET", self.url, self.redirect_to, self.status, self.headers, self.private
-        )
+        headers = self.sent_headers()
+        _, self.url = _follow("GET", self.url, self.redirect_to, self.status, headers, self.private)
         self._new_response()
 
 
@@ -311,7 +319,9 @@ class Engine:
         self._inbox: deque[_Transfer] = deque()
         self._active: dict[Any, _Transfer] = {}
         self._idle: list[Any] = []
+        self._configured: dict[Any, HttpSettings] = {}  # the settings each handle was set up for
         self._timer_at: float | None = None
+        self._next_look = 0.0
         self._closing = False
         self._door = threading.Lock()  # no transfer comes in once the engine is closing
         self.closed = False
@@ -377,11 +387,11 @@ class Engine:
         self._collect()
 
     def _wait(self) -> float:
-        """Seconds until libcurl's timer, or the first transfer that could go silent too long."""
-        due = [t.heard + t.settings.timeout for t in self._active.values()]
+        """Seconds until libcurl's timer, or the next look at the transfers in flight."""
+        due = self._next_look if self._active else math.inf
         if self._timer_at is not None:
-            due.append(self._timer_at)
-        return min(max(min(due, default=math.inf) - time.monotonic(), 0.0), _MAX_WAIT)
+            due = min(due, self._timer_at)
+        return min(max(due - time.monotonic(), 0.0), _MAX_WAIT)
 
     def _on_socket(self, what: int, fd: int, _multi: Any, _data: Any) -> None:
         events = {
@@ -416,22 +426,22 @@ class Engine:
             self._let_go(handle)
             _finish(transfer)
             return
-        _configure(handle, transfer, remaining)
-        transfer.heard = time.monotonic()
+        _configure(handle, transfer, remaining, self._configured)
+        transfer.heard, transfer.seen = time.monotonic(), (0, 0.0)
         self._active[handle] = transfer
         self._multi.add_handle(handle)
 
     def _cut_stalled_or_cancelled(self) -> None:
-        """Cut the transfers whose caller gave up, and those silent for `timeout` seconds."""
+        """Every `_LOOK` s: cut the transfers whose caller gave up or whose `stop` says so, and
+        those silent for `timeout` seconds."""
         now = time.monotonic()
+        if now < self._next_look:
+            return
+        self._next_look = now + _LOOK
         for handle, transfer in list(self._active.items()):
-            if transfer.cancelled:
-                failure: BaseException = TransferStoppedError("stopped")
-            elif now >= transfer.heard + transfer.settings.timeout:
-                failure = AttemptError(
-                    f"timed out after {transfer.settings.timeout:g} s", retryable=True
-                )
-            else:
+            transfer.wire = int(handle.getinfo(_SIZE_DOWNLOAD))
+            failure = _why_cut(transfer, now)
+            if failure is None:
                 continue
             del self._active[handle]
             self._multi.remove_handle(handle)
@@ -470,18 +480,21 @@ class Engine:
         self._let_go(handle)
         _finish(transfer)
 
+    def _close_handle(self, handle: Any) -> None:
+        self._configured.pop(handle, None)
+        handle.close()
+
     def _let_go(self, handle: Any) -> None:
         if len(self._idle) < _IDLE_HANDLES:
-            handle.reset()
-            self._idle.append(handle)
+            self._idle.append(handle)  # keeps its options: `_configure` sets what differs
         else:
-            handle.close()
+            self._close_handle(handle)
 
     def _release(self) -> None:
         """On the driver thread, as it ends: fail what runs, free every handle."""
         for handle, transfer in list(self._active.items()):
             self._multi.remove_handle(handle)
-            handle.close()
+            self._close_handle(handle)
             transfer.failure = TransferStoppedError("the transfer engine was closed")
             _finish(transfer)
         self._active.clear()
@@ -490,12 +503,24 @@ class Engine:
             transfer.failure = TransferStoppedError("the transfer engine was closed")
             _finish(transfer)
         for handle in self._idle:
-            handle.close()
+            self._close_handle(handle)
         self._idle.clear()
         self._multi.close()
         self._selector.close()
         os.close(self._wake_read)
         os.close(self._wake_write)
+
+
+def _why_cut(transfer: _Transfer, now: float) -> BaseException | None:
+    """Why the driver cuts a running transfer now, or None to let it run."""
+    try:
+        if transfer.cancelled or (transfer.stop is not None and transfer.stop()):
+            return TransferStoppedError("stopped")
+    except BaseException as exc:  # raised again in the caller's thread
+        return exc
+    if transfer.stalled(now):
+        return AttemptError(f"timed out after {transfer.settings.timeout:g} s", retryable=True)
+    return None
 
 
 def _drain(fd: int) -> None:
@@ -513,51 +538,60 @@ def _finish(transfer: _Transfer) -> None:
 # --- configuring a handle -------------------------------------------------------------------
 
 
-def _configure(handle: Any, transfer: _Transfer, remaining: float) -> None:
-    """Set up `handle` for the transfer's next hop, with `remaining` seconds of its deadline."""
+def _configure(
+    handle: Any, transfer: _Transfer, remaining: float, configured: dict[Any, HttpSettings]
+) -> None:
+    """Set up `handle` for the transfer's next hop, with `remaining` seconds of its deadline.
+
+    A handle keeps the options its last transfer's settings gave it: only when the settings
+    differ is it reset and given theirs (most crawls have one settings object for all files).
+    """
     settings = transfer.settings
-    options: list[tuple[int, Any]] = [
-        (pycurl.URL, transfer.url),
-        (pycurl.HTTPHEADER, [f"{k}: {v}" for k, v in transfer.headers.items()]),
+    if configured.get(handle) != settings:
+        handle.reset()
+        for option, value in _settings_options(settings):
+            handle.setopt(option, value)
+        configured[handle] = settings
+    scheme = transfer.url.partition(":")[0].lower()
+    proxy, no_proxy = _route(settings, scheme, os.getpid())
+    handle.setopt(pycurl.URL, transfer.url)
+    handle.setopt(pycurl.HTTPHEADER, transfer.header_lines())
+    handle.setopt(pycurl.TIMEOUT_MS, max(1, int(remaining * 1000)))
+    handle.setopt(pycurl.HEADERFUNCTION, transfer.lines.append)
+    handle.setopt(pycurl.WRITEFUNCTION, transfer.on_body)
+    handle.setopt(pycurl.PROXY, proxy)
+    handle.setopt(pycurl.NOPROXY, no_proxy)
+
+
+@functools.cache
+def _settings_options(settings: HttpSettings) -> tuple[tuple[int, Any], ...]:
+    """The options every transfer of these settings has, whatever its URL."""
+    return (
         (pycurl.ACCEPT_ENCODING, "gzip, deflate"),  # sent, and decoded by libcurl
         (pycurl.NOSIGNAL, 1),
         (pycurl.FOLLOWLOCATION, 0),
         (pycurl.PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS),
         (pycurl.CONNECTTIMEOUT_MS, max(1, int(settings.timeout * 1000))),
-        (pycurl.TIMEOUT_MS, max(1, int(remaining * 1000))),
-        (pycurl.HEADERFUNCTION, transfer.on_header),
-        (pycurl.WRITEFUNCTION, transfer.on_body),
-        (pycurl.NOPROGRESS, 0),
-        (pycurl.XFERINFOFUNCTION, transfer.on_progress),
-        *_proxy_options(settings, transfer.url),
         *_tls_options(settings),
-    ]
-    for option, value in options:
-        handle.setopt(option, value)
+    )
 
 
-def _proxy_options(settings: HttpSettings, url: str) -> list[tuple[int, Any]]:
-    """PROXY and NOPROXY for `url`: the crawl's proxy for its scheme, else the environment's."""
-    scheme = urllib.parse.urlsplit(url).scheme.lower()
+@functools.cache
+def _default_headers(settings: HttpSettings) -> tuple[tuple[str, str], ...]:
+    return (("User-Agent", resolve_user_agent(settings.user_agent)), ("Accept", "*/*"))
+
+
+@functools.cache
+def _route(settings: HttpSettings, scheme: str, pid: int) -> tuple[str, str]:
+    """PROXY and NOPROXY for a URL of `scheme`: the crawl's proxy for it (or `all`), used for
+    every host; else the environment's (read once per process), with its `no_proxy`; "" for
+    none (so libcurl never reads the environment itself)."""
     explicit = dict(settings.proxies)
     chosen = explicit.get(scheme) or explicit.get("all")
     if chosen:
-        return [(pycurl.PROXY, chosen), (pycurl.NOPROXY, "")]
-    environment = _environment_proxies()
-    chosen = environment.get(scheme) or environment.get("all") or ""
-    return [(pycurl.PROXY, chosen), (pycurl.NOPROXY, environment.get("no", ""))]
-
-
-_environment: dict[int, dict[str, str]] = {}
-
-
-def _environment_proxies() -> dict[str, str]:
-    """The environment's proxies, read once per process (as the other clients read them)."""
-    pid = os.getpid()
-    found = _environment.get(pid)
-    if found is None:
-        found = _environment[pid] = urllib.request.getproxies_environment()
-    return found
+        return chosen, ""
+    environment = urllib.request.getproxies_environment()
+    return environment.get(scheme) or environment.get("all") or "", environment.get("no", "")
 
 
 def _tls_options(settings: HttpSettings) -> list[tuple[int, Any]]:
@@ -582,6 +616,8 @@ def _tls_options(settings: HttpSettings) -> list[tuple[int, Any]]:
 def _outcome(transfer: _Transfer) -> Reply:
     """The reply of a finished transfer, or its failure raised (the sink discarded first)."""
     failure = transfer.failure
+    if not transfer.settled:
+        transfer.parse_headers()  # for the words of a failure: how far the response came
     if failure is None and transfer.error is not None:
         failure = _failure_from(transfer, *transfer.error)
     if failure is None and not transfer.began:
