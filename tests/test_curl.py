@@ -18,6 +18,7 @@ import pytest
 
 from tests.test_fetch import Reply, Site, _broken_chunks, _stalls_mid_body, serve_site
 from tests.test_fetch import tls_server as tls_server  # a fixture: pytest finds it here
+from tests.test_hostile_server import Hostile, drip_headers
 from yamlcrawl.http import curl
 from yamlcrawl.http.attempt import AttemptError
 from yamlcrawl.http.curl import TransferStoppedError, fetch_file
@@ -209,6 +210,16 @@ def test_the_deadline_stops_a_server_that_drips(site: Site) -> None:
     cause = "no complete response within the deadline of 1.5 s (http.deadline)"
     assert (caught.value.cause, caught.value.retryable) == (cause, False)
     assert time.monotonic() - started < 10  # not the 25 s the body would take
+
+
+def test_a_server_that_drips_its_headers_meets_the_deadline_not_the_timeout() -> None:
+    settings = HttpSettings(timeout=1.0, deadline=2.5, user_agent="t")
+    with Hostile() as server:
+        server.routes["/x"] = drip_headers  # a byte every 0.2 s: never a whole header line
+        with pytest.raises(AttemptError) as caught:
+            fetch_file(settings, f"{server.base}/x", Sink())
+    cause = "no complete response within the deadline of 2.5 s (http.deadline)"
+    assert (caught.value.cause, caught.value.retryable) == (cause, False)
 
 
 def test_a_silent_server_times_out(site: Site) -> None:

@@ -71,6 +71,8 @@ _MAX_WAIT = 1.0  # the driver looks at the world at least this often
 _LOOK = 0.1  # seconds between two looks for stalled or stopped transfers
 # libcurl's size counter: the 64-bit one where pycurl has it, the float one before 7.45.5.
 _SIZE_DOWNLOAD = getattr(pycurl, "SIZE_DOWNLOAD_T", pycurl.SIZE_DOWNLOAD)
+# A transfer's socket: ACTIVESOCKET where pycurl has it, LASTSOCKET (the same on Linux) before.
+_SOCKET = getattr(pycurl, "ACTIVESOCKET", pycurl.LASTSOCKET)
 
 
 @dataclass(frozen=True)
@@ -213,10 +215,11 @@ class _Transfer:
             self.failure = exc
             return 0  # anything but the chunk's length aborts the transfer
 
-    def stalled(self, now: float) -> bool:
-        """Whether the server has sent nothing (no header line, no byte) for `timeout` s."""
+    def stalled(self, now: float, heard: bool) -> bool:
+        """Whether the server has sent nothing for `timeout` s; `heard`: its socket had
+        something to read since the last look (a byte of a header line counts)."""
         seen = (len(self.lines), self.wire)
-        if seen != self.seen:
+        if heard or seen != self.seen:
             self.seen, self.heard = seen, now
         return now >= self.heard + self.settings.timeout
 
@@ -322,6 +325,7 @@ class Engine:
         self._configured: dict[Any, HttpSettings] = {}  # the settings each handle was set up for
         self._timer_at: float | None = None
         self._next_look = 0.0
+        self._readable: set[int] = set()  # sockets that had input since the last look
         self._closing = False
         self._door = threading.Lock()  # no transfer comes in once the engine is closing
         self.closed = False
@@ -341,7 +345,7 @@ class Engine:
             transfer.cancelled = True
             self._wake()
             transfer.done.wait(timeout=_MAX_WAIT * 2)
-            _rewind(transfer)
+            _rewind(transfer, progress=False)
             raise
         return _outcome(transfer)
 
@@ -375,6 +379,8 @@ class Engine:
             if key.fd == self._wake_read:
                 _drain(self._wake_read)
                 continue
+            if mask & selectors.EVENT_READ:
+                self._readable.add(key.fd)
             action = (pycurl.CSELECT_IN if mask & selectors.EVENT_READ else 0) | (
                 pycurl.CSELECT_OUT if mask & selectors.EVENT_WRITE else 0
             )
@@ -438,9 +444,11 @@ class Engine:
         if now < self._next_look:
             return
         self._next_look = now + _LOOK
+        readable, self._readable = self._readable, set()
         for handle, transfer in list(self._active.items()):
             transfer.wire = int(handle.getinfo(_SIZE_DOWNLOAD))
-            failure = _why_cut(transfer, now)
+            heard = handle.getinfo(_SOCKET) in readable
+            failure = _why_cut(transfer, now, heard)
             if failure is None:
                 continue
             del self._active[handle]
@@ -511,14 +519,14 @@ class Engine:
         os.close(self._wake_write)
 
 
-def _why_cut(transfer: _Transfer, now: float) -> BaseException | None:
+def _why_cut(transfer: _Transfer, now: float, heard: bool) -> BaseException | None:
     """Why the driver cuts a running transfer now, or None to let it run."""
     try:
         if transfer.cancelled or (transfer.stop is not None and transfer.stop()):
             return TransferStoppedError("stopped")
     except BaseException as exc:  # raised again in the caller's thread
         return exc
-    if transfer.stalled(now):
+    if transfer.stalled(now, heard):
         return AttemptError(f"timed out after {transfer.settings.timeout:g} s", retryable=True)
     return None
 
@@ -623,7 +631,9 @@ def _outcome(transfer: _Transfer) -> Reply:
     if failure is None and not transfer.began:
         failure = AttemptError("no response", retryable=True)  # cannot happen: a guard
     if failure is not None:
-        _rewind(transfer)
+        # A network failure takes back the progress it reported (fetch.download_to's promise);
+        # an exception from the caller's own callbacks leaves it as it is, as before.
+        _rewind(transfer, progress=isinstance(failure, (AttemptError, RedirectError)))
         if isinstance(failure, RedirectError):
             raise AttemptError(str(failure), retryable=False) from failure
         raise failure
@@ -631,11 +641,12 @@ def _outcome(transfer: _Transfer) -> Reply:
     return Reply(transfer.status, transfer.url, content_type, transfer.size)
 
 
-def _rewind(transfer: _Transfer) -> None:
-    """Drop the partial body now (not after the backoff sleep), and the progress told of it."""
+def _rewind(transfer: _Transfer, *, progress: bool) -> None:
+    """Drop the partial body now (not after the backoff sleep), and (`progress`) the progress
+    told of it."""
     if transfer.began:
         transfer.sink.discard()
-    if transfer.on_bytes is not None and transfer.size:
+    if progress and transfer.on_bytes is not None and transfer.size:
         transfer.on_bytes(-transfer.size)
         transfer.size = 0
 
