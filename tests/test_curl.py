@@ -91,6 +91,25 @@ def test_on_bytes_adds_up_to_the_body_and_headers_are_sent(site: Site) -> None:
     assert headers["Accept-Encoding"] == "gzip, deflate"
 
 
+def test_urls_and_headers_beyond_ascii_are_sent_encoded(site: Site) -> None:
+    site.serve("/skins/K%2FDA%20%E9%98%BF%E7%8B%B8.jpg", Reply(200, b"jpeg"))
+    sink = Sink()
+    reply = fetch_file(FAST, site.base + "/skins/K%2FDA 阿狸.jpg", sink, headers={"X-N": "é"})
+    assert bytes(sink.body) == b"jpeg" and reply.url == site.base + "/skins/K%2FDA 阿狸.jpg"
+    assert site.requests[-1][2]["X-N"] == "é"  # Latin-1 on the wire, as http.client sends it
+
+
+def test_a_request_libcurl_refuses_fails_alone(site: Site) -> None:
+    url = site.serve("/a.bin", Reply(200, b"abc"))
+    with pytest.raises(AttemptError) as caught:
+        fetch_file(FAST, url, Sink(), headers={"X-Bad": "a\x00b"})
+    assert caught.value.cause == "libcurl refused the request (embedded null byte)"
+    assert not caught.value.retryable
+    sink = Sink()
+    fetch_file(FAST, url, sink)  # the engine goes on
+    assert bytes(sink.body) == b"abc"
+
+
 def test_gzip_is_stored_decoded(site: Site) -> None:
     body = _body(50_000, 2)
     url = site.serve("/z.bin", Reply(200, gzip.compress(body), {"Content-Encoding": "gzip"}))

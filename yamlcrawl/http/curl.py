@@ -370,8 +370,11 @@ class Engine:
         try:
             while not self._closing:
                 self._turn()
-        finally:
+        finally:  # closed, or (a bug) an error escaped: either way no transfer is left waiting
+            with self._door:
+                self._closing = True
             self._release()
+            self.closed = True  # `engine()` makes a new one for the next transfer
 
     def _turn(self) -> None:
         """One turn of the loop: wait for a socket, the timer or the wake pipe; act on it."""
@@ -432,10 +435,16 @@ class Engine:
             self._let_go(handle)
             _finish(transfer)
             return
-        _configure(handle, transfer, remaining, self._configured)
+        try:
+            _configure(handle, transfer, remaining, self._configured)
+            self._multi.add_handle(handle)
+        except (pycurl.error, ValueError) as exc:  # refused by libcurl: this transfer alone fails
+            transfer.failure = AttemptError(f"libcurl refused the request ({exc})", retryable=False)
+            self._close_handle(handle)
+            _finish(transfer)
+            return
         transfer.heard, transfer.seen = time.monotonic(), (0, 0.0)
         self._active[handle] = transfer
-        self._multi.add_handle(handle)
 
     def _cut_stalled_or_cancelled(self) -> None:
         """Every `_LOOK` s: cut the transfers whose caller gave up or whose `stop` says so, and
@@ -562,13 +571,29 @@ def _configure(
         configured[handle] = settings
     scheme = transfer.url.partition(":")[0].lower()
     proxy, no_proxy = _route(settings, scheme, os.getpid())
-    handle.setopt(pycurl.URL, transfer.url)
-    handle.setopt(pycurl.HTTPHEADER, transfer.header_lines())
+    handle.setopt(pycurl.URL, _wire_url(transfer.url))
+    handle.setopt(pycurl.HTTPHEADER, [_wire_header(line) for line in transfer.header_lines()])
     handle.setopt(pycurl.TIMEOUT_MS, max(1, int(remaining * 1000)))
     handle.setopt(pycurl.HEADERFUNCTION, transfer.lines.append)
     handle.setopt(pycurl.WRITEFUNCTION, transfer.on_body)
     handle.setopt(pycurl.PROXY, proxy)
     handle.setopt(pycurl.NOPROXY, no_proxy)
+
+
+def _wire_url(url: str) -> str:
+    """The URL as sent: what is not ASCII, spaces too, percent-encoded as urllib3 encodes it
+    (libcurl takes ASCII only)."""
+    if url.isascii() and " " not in url:
+        return url
+    return str(urllib3.util.parse_url(url).url)
+
+
+def _wire_header(line: str) -> bytes:
+    """A header line as sent: Latin-1 as http.client sends it, else UTF-8."""
+    try:
+        return line.encode("latin-1")
+    except UnicodeEncodeError:
+        return line.encode("utf-8")
 
 
 @functools.cache
