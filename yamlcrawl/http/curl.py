@@ -162,7 +162,7 @@ def engine() -> Engine:
 
 
 class _Transfer:
-    """One attempt's state. The driver thread alone touches it until `done` is set."""
+    """One attempt's state. The driver thread alone touches it until `done` is released."""
 
     def __init__(
         self,
@@ -183,7 +183,9 @@ class _Transfer:
         self.on_bytes = on_bytes
         self.stop = stop
         self.deadline_at = time.monotonic() + settings.attempt_deadline
-        self.done = threading.Event()
+        # Held until the driver is done with the transfer: a bare lock is the cheapest wait.
+        self.done = threading.Lock()
+        self.done.acquire()
         self.cancelled = False
         self.hops = 0
         self.failure: BaseException | None = None  # ours, or raised by the sink or on_bytes
@@ -340,11 +342,11 @@ class Engine:
             self._inbox.append(transfer)
         self._wake()
         try:
-            transfer.done.wait()
+            transfer.done.acquire()
         except BaseException:  # Ctrl-C in this thread: cut the transfer, then let it go on
             transfer.cancelled = True
             self._wake()
-            transfer.done.wait(timeout=_MAX_WAIT * 2)
+            transfer.done.acquire(timeout=_MAX_WAIT * 2)
             _rewind(transfer, progress=False)
             raise
         return _outcome(transfer)
@@ -549,7 +551,7 @@ def _drain(fd: int) -> None:
 
 
 def _finish(transfer: _Transfer) -> None:
-    transfer.done.set()
+    transfer.done.release()
 
 
 # --- configuring a handle -------------------------------------------------------------------
