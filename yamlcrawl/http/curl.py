@@ -456,9 +456,15 @@ class Engine:
             return
         self._next_look = now + _LOOK
         readable, self._readable = self._readable, set()
+        sockets = {handle: handle.getinfo(_SOCKET) for handle in self._active}
+        # Where libcurl does not say which socket a transfer reads (LASTSOCKET before pycurl
+        # 7.45.5 answers -1 while it runs), input on any socket not known to be another's
+        # counts: a drip may then be left to the deadline, never cut early.
+        unclaimed = bool(readable - set(sockets.values()))
         for handle, transfer in list(self._active.items()):
             transfer.wire = int(handle.getinfo(_SIZE_DOWNLOAD))
-            heard = handle.getinfo(_SOCKET) in readable
+            fd = sockets[handle]
+            heard = fd in readable if fd >= 0 else unclaimed
             failure = _why_cut(transfer, now, heard)
             if failure is None:
                 continue
