@@ -15,7 +15,7 @@ politeness. What libcurl is asked for, and what stays ours:
   (a full disk, a stopped run) aborts the transfer and is raised in the caller.
 - Redirects are followed here, not by libcurl (FOLLOWLOCATION is off), so the crawl's rule holds
   on every hop: at most `max_redirects`, http and https only, and the private headers dropped
-  off the origin (`transport._follow`, the same rule the other clients keep).
+  off the origin (`transport.follow`, the same rule the other clients keep).
 - The status is checked, and the size limited, with `attempt.py`'s words; Content-Length is
   held to (libcurl fails a body cut short); `max_bytes` refuses a declared size at the first
   byte and counts the decoded bytes as they arrive (a gzip bomb stops at the limit).
@@ -59,7 +59,7 @@ import urllib3
 from yamlcrawl.http import attempt
 from yamlcrawl.http.attempt import AttemptError
 from yamlcrawl.http.session import resolve_user_agent
-from yamlcrawl.http.transport import RedirectError, _ca_bundle, _follow
+from yamlcrawl.http.transport import RedirectError, ca_bundle, follow
 from yamlcrawl.types import ByteSink, HttpSettings
 
 __all__ = ["Engine", "Reply", "engine", "fetch_file"]
@@ -293,12 +293,12 @@ class _Transfer:
         return [f"{k}: {v}" for k, v in self.sent_headers().items()]
 
     def next_hop(self) -> None:
-        """Follow the redirect just answered (the crawl's rule: `transport._follow`)."""
+        """Follow the redirect just answered (the crawl's rule: `transport.follow`)."""
         if self.hops >= self.settings.max_redirects:
             raise RedirectError(f"more than {self.settings.max_redirects} redirects")
         self.hops += 1
         headers = self.sent_headers()
-        _, self.url = _follow("GET", self.url, self.redirect_to, self.status, headers, self.private)
+        _, self.url = follow("GET", self.url, self.redirect_to, self.status, headers, self.private)
         self._new_response()
 
 
@@ -641,9 +641,9 @@ def _tls_options(settings: HttpSettings) -> list[tuple[int, Any]]:
     if verify is False:
         options: list[tuple[int, Any]] = [(pycurl.SSL_VERIFYPEER, 0), (pycurl.SSL_VERIFYHOST, 0)]
     else:
-        bundle = verify if isinstance(verify, str) else _ca_bundle()
+        bundle = verify if isinstance(verify, str) else ca_bundle()
         options = [(pycurl.SSL_VERIFYPEER, 1), (pycurl.SSL_VERIFYHOST, 2), (pycurl.CAINFO, bundle)]
-    cert: str | tuple[str, str] | None = getattr(settings, "cert", None)
+    cert = settings.cert
     if isinstance(cert, str):
         options.append((pycurl.SSLCERT, cert))
     elif cert is not None:
