@@ -7,7 +7,9 @@ Serves the site of benchmarks/compare.py with nginx (no delay) and fetches the f
 images with each client in turn (interleaved, run after run), streaming each to a file with its
 SHA-256, as yamlcrawl does. Prints the median CPU time per file of each: a requests.Session,
 urllib3's PoolManager, one pycurl easy handle reused, and pycurl's multi interface driving
---transfers transfers at once from the same single thread.
+--transfers transfers at once from the same single thread; and yamlcrawl's own engine
+(yamlcrawl/http/curl.py: one driver thread on the multi interface) fed by --transfers caller
+threads, each waiting for its file's outcome, as a worker's threads do.
 """
 
 from __future__ import annotations
@@ -126,6 +128,35 @@ def with_pycurl_multi(urls: list[str], folder: Path, transfers: int = 16) -> Non
         curl.close()
 
 
+class EngineSink(Sink):
+    """`Sink` as yamlcrawl's ByteSink (begin, write, discard), for its engine."""
+
+    def begin(self, content_type: str | None) -> None:
+        """The body starts (the part file is already open)."""
+
+    def discard(self) -> None:
+        """A failed transfer: the benchmark stops on it."""
+        raise RuntimeError(f"a transfer failed: {self.target}")
+
+
+def with_engine(urls: list[str], folder: Path, transfers: int = 16) -> None:
+    """yamlcrawl's libcurl engine, one attempt per file, from ``transfers`` threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from yamlcrawl.http.curl import fetch_file
+    from yamlcrawl.types import HttpSettings
+
+    settings = HttpSettings(user_agent="bench")
+
+    def one(job: tuple[int, str]) -> None:
+        sink = EngineSink(folder / str(job[0]))
+        fetch_file(settings, job[1], sink)
+        sink.close()
+
+    with ThreadPoolExecutor(transfers) as pool:
+        list(pool.map(one, enumerate(urls)))
+
+
 def _collect_done(multi: Any, busy: dict[object, Sink], idle: list[Any]) -> None:
     """Hand the finished transfers' handles back; a failed one stops the benchmark."""
     while True:
@@ -163,6 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "urllib3": with_urllib3,
         "pycurl easy": with_pycurl,
         f"pycurl multi ×{args.transfers}": partial(with_pycurl_multi, transfers=args.transfers),
+        f"yamlcrawl curl ×{args.transfers}": partial(with_engine, transfers=args.transfers),
     }
     per_file: dict[str, list[float]] = {name: [] for name in clients}
     with Nginx(args.site, PORT), tempfile.TemporaryDirectory(dir=default_output().parent) as out:
@@ -172,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 client(urls, Path(out))
                 per_file[name].append((cpu() - before) / len(urls) * 1000)
     for name, values in per_file.items():
-        print(f"{name:<18} {statistics.median(values):.2f} ms CPU per file")
+        print(f"{name:<20} {statistics.median(values):.2f} ms CPU per file")
     return 0
 
 

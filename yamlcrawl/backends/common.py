@@ -32,6 +32,19 @@ PARENT_CHECK = 0.2  # seconds between a worker's checks that the main process st
 _PR_SET_PDEATHSIG = 1
 
 
+def _quiet_until_started() -> None:
+    """In a child just forked: until `worker_init` gives it its own handlers, SIGTERM ends it
+    silently and Ctrl-C is the main process's, never the parent's handler raising
+    KeyboardInterrupt (a pool being terminated signals a worker it forked an instant before,
+    whose traceback would otherwise reach the terminal)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_quiet_until_started)
+
+
 @dataclass
 class Worker:
     """A worker process and the main process's end of the pipe it sends results home on."""

@@ -50,8 +50,11 @@ def init_worker(run: RunContext, board: str) -> None:
     """Pool initializer: keep the run context, and sign in on the board (so even an idle death
     shows)."""
     global _run, _board
-    worker_init(parent_death_signal=False)  # Pool starts workers from a thread of its own
-    signal.signal(signal.SIGTERM, _stop)
+    try:
+        worker_init(parent_death_signal=False)  # Pool starts workers from a thread of its own
+        signal.signal(signal.SIGTERM, _stop)
+    except KeyboardInterrupt:  # the pool was terminated while this worker was starting
+        os._exit(0)
     _run, _board = run, Path(board)
     (_board / str(os.getpid())).write_text("null")
 

@@ -23,14 +23,15 @@ import urllib.parse
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC
-from http import HTTPStatus
 from itertools import accumulate
 from typing import Any, Literal, TypeVar
 
 import urllib3
 import urllib3.exceptions
 
-from yamlcrawl.http import deadline, pageclient
+from yamlcrawl.http import attempt as attempts
+from yamlcrawl.http import curl, deadline, pageclient
+from yamlcrawl.http.attempt import AttemptError as _AttemptError
 from yamlcrawl.http.cookies import jar_of, rows_of
 from yamlcrawl.http.politeness import polite
 from yamlcrawl.http.session import Session, resolve_user_agent
@@ -50,7 +51,6 @@ __all__ = [
 
 _T = TypeVar("_T")
 
-_RETRY_AFTER_STATUSES = frozenset({429, 503})
 _MAX_RETRY_AFTER = 60.0
 _JITTER = 0.1  # up to 10% on top of each backoff, so forked workers do not retry in lockstep
 _CHUNK = 256 * 1024  # most images arrive in one read; a huge file still never sits in memory
@@ -119,19 +119,6 @@ class Document:
     link: str = ""
     digest: str = ""
     cookies: Cookies = ()
-
-
-class _AttemptError(Exception):
-    """One failed attempt: why, and whether another attempt could help."""
-
-    def __init__(
-        self, cause: str, *, retryable: bool, status: int | None = None, retry_after: str = ""
-    ) -> None:
-        super().__init__(cause)
-        self.cause = cause
-        self.retryable = retryable
-        self.status = status
-        self.retry_after = retry_after  # the server's Retry-After header, if it matters
 
 
 class _BadDocumentError(Exception):
@@ -269,6 +256,31 @@ def download_to(
         OSError: The sink could not take the body.
     """
     _check_url("GET", url, url)
+    if session.transport is None:  # this process's libcurl engine (curl.py)
+
+        def attempt() -> None:
+            curl.fetch_file(
+                session.settings, url, sink, headers=headers, private=private, on_bytes=on_bytes
+            )
+
+    else:
+        attempt = _transport_attempt(session, url, sink, (headers, private, on_bytes))
+    try:
+        return _with_retries(session, "GET", url, attempt, on_retry)[1]
+    except BaseException:
+        sink.discard()
+        raise
+
+
+def _transport_attempt(
+    session: Session,
+    url: str,
+    sink: ByteSink,
+    options: tuple[Mapping[str, str] | None, Collection[str], Callable[[int], None] | None],
+) -> Callable[[], None]:
+    """One attempt of a download through the session's own transport (a test's fake one, or
+    `session.new_client`'s urllib3 client), as every download went before libcurl."""
+    headers, private, on_bytes = options
     settings = session.settings
     client = session.client()
 
@@ -287,11 +299,7 @@ def download_to(
             _check_status(resp, settings)
             _stream_to(resp, sink, settings, on_bytes)
 
-    try:
-        return _with_retries(session, "GET", url, attempt, on_retry)[1]
-    except BaseException:
-        sink.discard()
-        raise
+    return attempt
 
 
 # --- one attempt --------------------------------------------------------------------------
@@ -325,40 +333,20 @@ def _send(
                 resp.release_conn()
         except _AttemptError as failure:
             if limit.expired:
-                raise _past_deadline(settings) from failure
+                raise attempts.past_deadline(settings) from failure
             raise
-
-
-def _past_deadline(settings: HttpSettings) -> _AttemptError:
-    """The failure of an attempt that ran past its deadline: another would be as slow."""
-    seconds = settings.attempt_deadline
-    return _AttemptError(
-        f"no complete response within the deadline of {seconds:g} s (http.deadline)",
-        retryable=False,
-    )
 
 
 def _check_in_time(settings: HttpSettings) -> None:
     """Between two reads of a body: stop if the attempt's deadline has passed."""
     if deadline.expired():
-        raise _past_deadline(settings)
+        raise attempts.past_deadline(settings)
 
 
 def _check_status(resp: urllib3.BaseHTTPResponse, settings: HttpSettings) -> None:
-    """Raise an `_AttemptError` for a non-2xx status; retryable for those in `retry_on`."""
-    status = resp.status
-    if 200 <= status < 300:
-        return
-    reason = resp.reason or _standard_reason(status)
-    retry_after = ""
-    if status in _RETRY_AFTER_STATUSES:
-        retry_after = resp.headers.get("Retry-After", "")
-    raise _AttemptError(
-        f"HTTP {status} {reason}".rstrip(),
-        retryable=status in settings.retry_on,
-        status=status,
-        retry_after=retry_after,
-    )
+    """Raise an `_AttemptError` for a non-2xx status (attempt.py's rule, shared with curl.py)."""
+    retry_after = resp.headers.get("Retry-After", "")
+    attempts.check_status(resp.status, resp.reason or "", retry_after, settings)
 
 
 def _read_all(resp: urllib3.BaseHTTPResponse, settings: HttpSettings) -> bytes:
@@ -372,7 +360,7 @@ def _read_all(resp: urllib3.BaseHTTPResponse, settings: HttpSettings) -> bytes:
             _check_in_time(settings)
             size += len(chunk)
             if limit is not None and size > limit:
-                raise _too_big(limit)
+                raise attempts.too_big(limit)
             chunks.append(chunk)
     except urllib3.exceptions.HTTPError as exc:
         raise _failure_from(exc, settings, resp) from exc
@@ -381,16 +369,10 @@ def _read_all(resp: urllib3.BaseHTTPResponse, settings: HttpSettings) -> bytes:
     return b"".join(chunks)
 
 
-def _too_big(limit: int) -> _AttemptError:
-    return _AttemptError(f"the body passes the limit of {limit:,} bytes", retryable=False)
-
-
 def _refuse_declared_size(resp: urllib3.BaseHTTPResponse, limit: int | None) -> None:
-    declared = _content_length(resp)
-    if limit is not None and declared is not None and declared > limit:
-        raise _AttemptError(
-            f"the body would be {declared:,} bytes, over the limit of {limit:,}", retryable=False
-        )
+    refused = attempts.declared_too_big(_content_length(resp), limit)
+    if refused is not None:
+        raise refused
 
 
 def _stream_to(
@@ -408,7 +390,7 @@ def _stream_to(
         for chunk in resp.stream(_CHUNK):
             _check_in_time(settings)
             if limit is not None and size + len(chunk) > limit:
-                raise _too_big(limit)
+                raise attempts.too_big(limit)
             sink.write(chunk)
             size += len(chunk)
             if on_bytes is not None:
@@ -442,12 +424,7 @@ def _check_length(resp: urllib3.BaseHTTPResponse) -> None:
 
 
 def _content_length(resp: urllib3.BaseHTTPResponse) -> int | None:
-    # A repeated header arrives folded as "5000, 5000"; all copies must agree to be trusted.
-    values = {v.strip() for v in resp.headers.get("Content-Length", "").split(",")}
-    if len(values) != 1:
-        return None
-    value = values.pop()
-    return int(value) if value.isascii() and value.isdigit() else None
+    return attempts.content_length(resp.headers.get("Content-Length", ""))
 
 
 # --- retries ------------------------------------------------------------------------------
@@ -770,10 +747,3 @@ def _preview(body: bytes) -> str:
     if len(body) > _PREVIEW:
         text = text[:-1] + "..." + text[-1]
     return text
-
-
-def _standard_reason(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ""

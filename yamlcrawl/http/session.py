@@ -97,8 +97,11 @@ class Session:
         settings: The crawl's HTTP settings.
         throttle_dir: Where `http.rate` and `http.per_host` are kept across the run's
             processes (politeness.py); None: no limits held.
-        transport: Makes this process's transport for files from the settings (once per
-            process).
+        transport: None (the default): files go through this process's libcurl engine
+            (curl.py). Else a factory of this process's transport for files, made from the
+            settings once per process: how a test hands the session a fake one (as
+            tests/support.py's MockTransport, answering without a network), or `new_client`
+            for urllib3's.
         pages: Makes this process's `requests.Session` for pages (once per process).
         sleep: Waits before a retry.
         jitter: A number in [0, 1) that spreads retries (up to 10% on top of each backoff).
@@ -107,7 +110,7 @@ class Session:
 
     settings: HttpSettings
     throttle_dir: str | None = None
-    transport: TransportFactory = new_client
+    transport: TransportFactory | None = None
     pages: PagesFactory = new_page_session
     sleep: Callable[[float], None] = time.sleep
     jitter: Callable[[], float] = _jitter
@@ -119,8 +122,9 @@ class Session:
 
     def client(self) -> Transport:
         """This process's transport for files, made on first use (never one made before a
-        fork)."""
-        return _per_process(self._made, lambda: self.transport(self.settings))
+        fork): `transport`'s, or urllib3's (`new_client`) when files go through libcurl."""
+        make = self.transport or new_client
+        return _per_process(self._made, lambda: make(self.settings))
 
     def page_client(self) -> requests.Session:
         """This process's `requests.Session` for pages, made on first use (never one made

@@ -180,7 +180,7 @@ class Client:
             response.close()  # its body is of no use, and may be large
             response.release_conn()
             deadline.detach()  # that connection is back in its pool: not ours to cut
-            method, url = _follow(method, url, location, response.status, sent, private)
+            method, url = follow(method, url, location, response.status, sent, private)
             if method == "GET":  # a redirect that turned a POST into a GET drops its body
                 body = None
                 sent.discard("Content-Type")
@@ -273,7 +273,7 @@ class Client:
         return manager
 
 
-def _follow(
+def follow(
     method: str,
     url: str,
     location: str,
