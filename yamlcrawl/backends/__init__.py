@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from yamlcrawl.language.plan import Plan
 from yamlcrawl.types import Result, Unit
-from yamlcrawl.work.context import RunContext
+
+if TYPE_CHECKING:  # not at run time: `modes()` is asked before any HTTP library is loaded
+    from yamlcrawl.work.context import RunContext
 
 
 class BackendError(Exception):
