@@ -34,7 +34,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from benchmarks import aria2, lolsite  # noqa: E402
+from benchmarks import aria2, lolsite, targets  # noqa: E402
 from benchmarks.memory import tree_memory  # noqa: E402
 from benchmarks.nginx import Nginx, ensure_installed  # noqa: E402
 
@@ -199,6 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         saved = json.loads((HERE / "results.json").read_text())
         replotted = [Measure(**entry) for entry in saved["results"]]
         table(replotted)
+        print_targets(replotted)
         chart(replotted, HERE / "results.png", saved["command"])
         return 0
     command = " ".join(["python benchmarks/compare.py", *(sys.argv[1:] if argv is None else argv)])
@@ -220,6 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     results.append(measure(tool, delay, command, output, expected))
                     print(f"  {tool} {delay:g} ms: {results[-1].wall:.2f} s", flush=True)
     table(results)
+    print_targets(results)
     saved = {"command": command, "results": [asdict(r) for r in results]}
     (HERE / "results.json").write_text(json.dumps(saved, indent=1))
     chart(results, HERE / "results.png", command)
@@ -240,6 +242,13 @@ def table(results: list[Measure]) -> None:
             f"{tool:<28} {delay:>4g}ms {wall:>7.2f} {cpu:>6.2f} {per_file:>11.2f}"
             f" {largest:>10.0f} {total:>10.0f}"
         )
+
+
+def print_targets(results: list[Measure]) -> None:
+    """Issue 16's targets against these medians (benchmarks/targets.py)."""
+    lines = targets.report(results)
+    if lines:
+        print("\ntargets (benchmarks/targets.py):", *lines, sep="\n")
 
 
 def median(runs: list[Measure], field: str) -> float:
