@@ -72,7 +72,7 @@ def test_the_context_crosses_without_its_connections(tmp_path: Path) -> None:
     plan = plan_of(ROOT / "crawler.yaml", tmp_path)
     session = Session(plan.http, throttle_dir=str(tmp_path / "throttle"))
     run = RunContext(plan, session, CancelToken(), EventSender("a-dask-topic"))
-    client = session.client()
+    client = session.page_client()
     try:
         copy = crossed(run)
         assert copy.plan == plan
@@ -80,7 +80,7 @@ def test_the_context_crosses_without_its_connections(tmp_path: Path) -> None:
             plan.http,
             session.throttle_dir,
         )
-        assert copy.session.client() is not client
+        assert copy.session.page_client() is not client
         assert copy.cancel.run == run.run
         assert copy.events.address == "a-dask-topic"
         copy.session.close()

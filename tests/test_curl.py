@@ -11,9 +11,10 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pycurl
 import pytest
 
 from tests.test_fetch import Reply, Site, _broken_chunks, _stalls_mid_body, serve_site
@@ -89,6 +90,9 @@ def test_on_bytes_adds_up_to_the_body_and_headers_are_sent(site: Site) -> None:
     _, _, headers = site.requests[-1]
     assert (headers["X-Trace"], headers["User-Agent"]) == ("t", "mine")
     assert headers["Accept-Encoding"] == "gzip, deflate"
+    fetch_file(FAST, url, Sink())
+    _, _, headers = site.requests[-1]
+    assert (headers["User-Agent"], headers["Accept"]) == ("curl-tests/1.0", "*/*")
 
 
 def test_urls_and_headers_beyond_ascii_are_sent_encoded(site: Site) -> None:
@@ -304,6 +308,82 @@ def test_proxies_come_from_the_settings_first_then_the_environment(
     curl._route.cache_clear()
 
 
+class _Tunnel(BaseHTTPRequestHandler):
+    """A proxy that opens every CONNECT tunnel asked of it, then answers what comes through
+    the tunnel itself ("proxy"): it never connects anywhere."""
+
+    protocol_version = "HTTP/1.1"  # the tunnelled request comes on the same connection
+    server: _TunnelProxy
+
+    def do_CONNECT(self) -> None:
+        self.server.asked.append(self.path)
+        self.send_response(200)
+        self.end_headers()
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "5")
+        self.end_headers()
+        self.wfile.write(b"proxy")
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class _TunnelProxy(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Tunnel)
+        self.asked: list[str] = []
+
+
+# (host asked for, the environment's no_proxy, whether libcurl connects directly)
+NO_PROXY_CASES = [
+    ("a.example.com", "example.com", True),  # a domain covers its subdomains
+    ("example.com", ".example.com", True),
+    ("notexample.com", "example.com", False),
+    ("anything", "*", True),
+    ("10.1.2.3", "example.com,10.0.0.0/8", True),  # a CIDR range
+    ("11.1.2.3", "10.0.0.0/8", False),
+    ("10.example.com", "10.0.0.0/8", False),  # a name is not an address in the range
+    ("[::1]", "::/120", True),  # IPv6 ranges too
+    ("10.0.0.1", "10.0.0.1:8080, other", False),  # libcurl matches no entry with a port
+    ("example.com", "", False),
+]
+
+
+@pytest.mark.parametrize(("host", "no_proxy", "direct"), NO_PROXY_CASES)
+def test_the_environments_no_proxy_is_libcurls(
+    host: str, no_proxy: str, direct: bool, site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Nothing leaves this machine: every direct connection, whatever the host, is made to the
+    # test site (libcurl's CONNECT_TO), and the proxy answers through its tunnels itself.
+    site.serve("/x", Reply(200, b"direct"))
+    port = site.base.rsplit(":", 1)[1]
+    settings = HttpSettings(timeout=5, retries=0, user_agent=f"no-proxy/{port}")
+    plain = curl._settings_options
+    redirected = ((pycurl.CONNECT_TO, [f"::127.0.0.1:{port}"]),)
+    monkeypatch.setattr(curl, "_settings_options", lambda asked: plain(asked) + redirected)
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    proxy = _TunnelProxy()
+    monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{proxy.server_address[1]}")
+    monkeypatch.setenv("no_proxy", no_proxy)
+    thread = threading.Thread(target=proxy.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        sink = Sink()
+        fetch_file(settings, f"http://{host}/x", sink)
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+        thread.join()
+    assert bytes(sink.body) == (b"direct" if direct else b"proxy")
+    assert len(proxy.asked) == (0 if direct else 1)  # a tunnel (to where CONNECT_TO says)
+
+
 # --- stopping, processes, closing ---------------------------------------------------------
 
 
@@ -362,6 +442,20 @@ def test_a_forked_child_makes_its_own_engine(site: Site) -> None:
     os.close(read)
     assert curl.engine() is parent and not parent.closed
     fetch_file(FAST, url, Sink())  # the parent's still works
+
+
+def test_threads_of_one_process_share_its_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(curl, "_engines", {})  # none made yet: the threads race to make it
+    start = threading.Barrier(8)
+
+    def first_use(_: int) -> curl.Engine:
+        start.wait()
+        return curl.engine()
+
+    with ThreadPoolExecutor(8) as pool:
+        seen = list(pool.map(first_use, range(8)))
+    seen[0].close()
+    assert len({id(engine) for engine in seen}) == 1
 
 
 def _open_fds() -> int:

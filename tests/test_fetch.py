@@ -27,9 +27,9 @@ import pytest
 
 from tests.conftest import MakeSession
 from tests.support import MockTransport, download, response
-from yamlcrawl.http import fetch, transport
+from yamlcrawl.http import fetch
 from yamlcrawl.http.fetch import FetchError, fetch_document
-from yamlcrawl.http.session import Session, new_client, resolve_user_agent
+from yamlcrawl.http.session import Session, resolve_user_agent
 from yamlcrawl.types import HttpSettings
 
 FAST = HttpSettings(timeout=5.0, retries=3, backoff=0.5, user_agent="yamlcrawl-tests/1.0")
@@ -524,25 +524,6 @@ def test_environment_proxy_and_no_proxy(
     assert site.requests[-1][1] == "/b.js"  # not proxied: asked directly
 
 
-@pytest.mark.parametrize(
-    ("host", "no_proxy", "bypassed"),
-    [
-        ("a.example.com", "example.com", True),
-        ("example.com", ".example.com", True),
-        ("notexample.com", "example.com", False),
-        ("anything", "*", True),
-        ("10.0.0.1", "10.0.0.1:8080, other", True),
-        ("10.1.2.3", "example.com,10.0.0.0/8", True),  # a CIDR range
-        ("11.1.2.3", "10.0.0.0/8", False),
-        ("10.example.com", "10.0.0.0/8", False),  # a name is not an address in it
-        ("::1", "::/120", True),
-        ("example.com", "", False),
-    ],
-)
-def test_no_proxy_matching(host: str, no_proxy: str, bypassed: bool) -> None:
-    assert transport._bypassed(host, no_proxy) is bypassed
-
-
 # --- URLs ---------------------------------------------------------------------------------
 
 
@@ -659,53 +640,62 @@ def test_download_with_a_long_name(site: Site, tmp_path: Path, session: MakeSess
 # --- sessions and user agents -------------------------------------------------------------
 
 
-def test_a_session_makes_its_client_once_per_process() -> None:
-    settings = HttpSettings(
-        user_agent="ua/1", proxies=(("https", "http://proxy.invalid:3128"),), verify=False
-    )
+def _fake_transport(settings: HttpSettings) -> MockTransport:
+    """A transport a test hands a session (module level: a session carrying it pickles)."""
+    return MockTransport(lambda request: response(200, b"fake"))
+
+
+def test_a_session_makes_a_handed_transport_once_per_process() -> None:
     made: list[HttpSettings] = []
 
-    def counted(asked: HttpSettings) -> transport.Client:
+    def counted(asked: HttpSettings) -> MockTransport:
         made.append(asked)
-        client = new_client(asked)
-        assert isinstance(client, transport.Client)
-        return client
+        return _fake_transport(asked)
 
-    session = Session(settings, transport=counted)
+    session = Session(FAST, transport=counted)
     client = session.client()
     try:
         assert session.client() is client
-        assert made == [settings]
-        assert isinstance(client, transport.Client)
-        assert client.headers["User-Agent"] == "ua/1"
-        assert client.proxies == {"https": "http://proxy.invalid:3128"}
-        assert client.verify is False
+        assert made == [FAST]
     finally:
         session.close()
     assert session.client() is not client  # closed, then made anew on the next use
+    assert made == [FAST, FAST]
     session.close()
 
 
-def test_a_session_crosses_to_another_process_without_its_client() -> None:
-    session = Session(FAST, throttle_dir="/somewhere")
-    client = session.client()
+def test_without_a_handed_transport_files_go_to_libcurl_and_there_is_no_client(
+    site: Site, tmp_path: Path, session: MakeSession
+) -> None:
+    url = site.serve("/a.bin", Reply(200, b"abc"))
+    plain = session(FAST)
+    assert download(plain, url, tmp_path / "a.bin").bytes == 3  # through curl.fetch_file
+    with pytest.raises(LookupError) as caught:
+        plain.client()
+    assert str(caught.value) == "this session hands files to libcurl: it has no transport"
+
+
+def test_a_session_crosses_to_another_process_without_its_clients() -> None:
+    session = Session(FAST, throttle_dir="/somewhere", transport=_fake_transport)
+    pages, files = session.page_client(), session.client()
     try:
         copy = pickle.loads(pickle.dumps(session))
         assert (copy.settings, copy.throttle_dir) == (FAST, "/somewhere")
-        assert copy.client() is not client
+        assert copy.page_client() is not pages
+        assert copy.client() is not files
         copy.close()
     finally:
         session.close()
 
 
-def test_threads_of_one_process_share_its_client() -> None:
-    session = Session(FAST)
+def test_threads_of_one_process_share_its_clients() -> None:
+    session = Session(FAST, transport=_fake_transport)
     start = threading.Barrier(8)
-    seen: list[object] = []
+    seen: list[tuple[object, object]] = []
 
     def first_use() -> None:
         start.wait()
-        seen.append(session.client())
+        seen.append((session.page_client(), session.client()))
 
     threads = [threading.Thread(target=first_use) for _ in range(8)]
     for thread in threads:
@@ -713,13 +703,13 @@ def test_threads_of_one_process_share_its_client() -> None:
     for thread in threads:
         thread.join()
     session.close()
-    assert len({id(client) for client in seen}) == 1
+    assert len({id(pages) for pages, _ in seen}) == len({id(files) for _, files in seen}) == 1
 
 
-def test_forked_child_gets_its_own_client(site: Site, session: MakeSession) -> None:
+def test_forked_child_gets_its_own_page_client(site: Site, session: MakeSession) -> None:
     url = site.serve("/hero.js", Reply(200, _json(HERO), JSON))
     shared = session(FAST)
-    parent = shared.client()
+    parent = shared.page_client()
     fetch_document(shared, url)  # the parent's pool now holds state a child must not touch
     read_end, write_end = os.pipe()
     with warnings.catch_warnings():
@@ -728,12 +718,12 @@ def test_forked_child_gets_its_own_client(site: Site, session: MakeSession) -> N
     if pid == 0:  # the child: report and leave without running any pytest machinery
         code = 1
         try:
-            child = shared.client()
+            child = shared.page_client()
             report = {
                 "pid": os.getpid(),
                 "id": id(child),
                 "same_as_parent": child is parent,
-                "cached": shared.client() is child,
+                "cached": shared.page_client() is child,
                 "data": fetch_document(shared, url).data,
             }
             os.write(write_end, json.dumps(report).encode())
@@ -750,7 +740,7 @@ def test_forked_child_gets_its_own_client(site: Site, session: MakeSession) -> N
     assert report["same_as_parent"] is False
     assert report["cached"] is True
     assert report["data"] == HERO
-    assert shared.client() is parent
+    assert shared.page_client() is parent
 
 
 # A fresh interpreter (nothing cached) whose every name lookup or connection fails the test.

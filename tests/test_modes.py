@@ -15,14 +15,13 @@ from typing import Any
 
 import pytest
 import requests
-import urllib3
 
 from tests.conftest import RunCli
 from tests.support import ROOT, SAMPLES, Recorder, Site, lol_args, manifest_records, saved_files
 from yamlcrawl.backends import modes
 from yamlcrawl.engine.coordinator import Coordinator
-from yamlcrawl.http.session import Session, new_page_session, resolve_user_agent
-from yamlcrawl.http.transport import Client
+from yamlcrawl.http import curl
+from yamlcrawl.http.session import Session, new_page_session
 from yamlcrawl.language.loader import load_spec
 from yamlcrawl.language.plan import build_plan
 from yamlcrawl.types import DownloadUnit, FileResult, HttpSettings
@@ -97,25 +96,17 @@ def test_every_mode_gives_the_other_samples_expected_files(
     assert saved_files(output) == expected_files(other_site)
 
 
-class ClientOfOneProcess(Client):
-    """A real client that refuses to send from any process but the one that made it."""
+class EngineOfOneProcess(curl.Engine):
+    """A real libcurl engine that refuses transfers from any process but the one that made it."""
 
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
+    def __init__(self) -> None:
+        super().__init__()
         self.made_in = os.getpid()
 
-    def request(self, *args: Any, **kwargs: Any) -> urllib3.BaseHTTPResponse:
+    def run(self, transfer: Any) -> curl.Reply:
         if os.getpid() != self.made_in:
-            raise AssertionError(f"client made in {self.made_in} used in {os.getpid()}")
-        return super().request(*args, **kwargs)
-
-
-def client_of_one_process(settings: HttpSettings) -> ClientOfOneProcess:
-    """The transport factory of the test below."""
-    agent = resolve_user_agent(settings.user_agent)
-    return ClientOfOneProcess(
-        user_agent=agent, proxies=dict(settings.proxies), verify=settings.verify
-    )
+            raise AssertionError(f"engine made in {self.made_in} used in {os.getpid()}")
+        return super().run(transfer)
 
 
 def pages_of_one_process(settings: HttpSettings) -> requests.Session:
@@ -136,24 +127,30 @@ def pages_of_one_process(settings: HttpSettings) -> requests.Session:
 
 @pytest.mark.parametrize("mode", PROCESS_MODES)
 def test_each_process_uses_a_client_it_made_itself(
-    mode: str, lol_site: Site, tmp_path: Path
+    mode: str, lol_site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The original shared one session across forked children and got other requests' bytes.
 
-    Every client the run's session makes remembers the process that made it; sending from any
-    other process fails the unit, so a client shared across a fork would fail this run.
+    Every page client the run's session makes, and every libcurl engine files go through,
+    remembers the process that made it; sending from any other process fails the unit, so a
+    client or an engine shared across a fork would fail this run.
     """
+    monkeypatch.setattr(curl, "Engine", EngineOfOneProcess)
+    monkeypatch.setattr(curl, "_engines", {})  # none made yet, in this process or any
     loaded = load_spec(
         ROOT / "crawler.yaml", {"img": f"{lol_site.base}/images/lol/act/img"}, modes()
     )
     plan = build_plan(loaded.spec, loaded.source).with_overrides(
         mode=mode, start_method="fork", output_dir=str(tmp_path / "out")
     )
-    session = Session(plan.http, transport=client_of_one_process, pages=pages_of_one_process)
+    session = Session(plan.http, pages=pages_of_one_process)
     coordinator = Coordinator(plan, [Recorder()], session=session)
-    coordinator.context.session.client()  # clients in the parent (process mode forks later)
+    parent = curl.engine()  # clients in the parent (process mode forks later)
     coordinator.context.session.page_client()
-    stats = coordinator.run()
+    try:
+        stats = coordinator.run()
+    finally:
+        parent.close()
     assert stats.ok, stats.failures
     assert stats.saved == 48
 

@@ -15,7 +15,7 @@ politeness. What libcurl is asked for, and what stays ours:
   (a full disk, a stopped run) aborts the transfer and is raised in the caller.
 - Redirects are followed here, not by libcurl (FOLLOWLOCATION is off), so the crawl's rule holds
   on every hop: at most `max_redirects`, http and https only, and the private headers dropped
-  off the origin (`transport.follow`, the same rule the other clients keep).
+  off the origin (`transport.follow`, the same rule the page client keeps).
 - The status is checked, and the size limited, with `attempt.py`'s words; Content-Length is
   held to (libcurl fails a body cut short); `max_bytes` refuses a declared size at the first
   byte and counts the decoded bytes as they arrive (a gzip bomb stops at the limit).
@@ -32,8 +32,8 @@ politeness. What libcurl is asked for, and what stays ours:
 - TLS: `verify` true checks against the same bundle as the other clients (the environment's
   REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE or SSL_CERT_FILE, else certifi's), a path against that
   bundle; a client certificate (`cert`) goes to SSLCERT/SSLKEY.
-- Files are stored as the server meant them: `Accept-Encoding: gzip, deflate` is sent and
-  libcurl decodes those encodings, as urllib3 did.
+- Files are stored as the server meant them: the page client's Accept-Encoding (gzip,
+  deflate: `transport.DEFAULT_HEADERS`) is sent, and libcurl decodes those encodings.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ import urllib3
 from yamlcrawl.http import attempt
 from yamlcrawl.http.attempt import AttemptError
 from yamlcrawl.http.session import resolve_user_agent
-from yamlcrawl.http.transport import RedirectError, ca_bundle, follow
+from yamlcrawl.http.transport import DEFAULT_HEADERS, RedirectError, ca_bundle, follow
 from yamlcrawl.types import ByteSink, HttpSettings
 
 __all__ = ["Engine", "Reply", "engine", "fetch_file"]
@@ -608,7 +608,7 @@ def _wire_header(line: str) -> bytes:
 def _settings_options(settings: HttpSettings) -> tuple[tuple[int, Any], ...]:
     """The options every transfer of these settings has, whatever its URL."""
     return (
-        (pycurl.ACCEPT_ENCODING, "gzip, deflate"),  # sent, and decoded by libcurl
+        (pycurl.ACCEPT_ENCODING, DEFAULT_HEADERS["Accept-Encoding"]),  # sent, and decoded
         (pycurl.NOSIGNAL, 1),
         (pycurl.FOLLOWLOCATION, 0),
         (pycurl.PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS),
@@ -619,7 +619,8 @@ def _settings_options(settings: HttpSettings) -> tuple[tuple[int, Any], ...]:
 
 @functools.cache
 def _default_headers(settings: HttpSettings) -> tuple[tuple[str, str], ...]:
-    return (("User-Agent", resolve_user_agent(settings.user_agent)), ("Accept", "*/*"))
+    agent = resolve_user_agent(settings.user_agent)
+    return (("User-Agent", agent), ("Accept", DEFAULT_HEADERS["Accept"]))
 
 
 @functools.cache

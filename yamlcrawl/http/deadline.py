@@ -7,8 +7,9 @@ socket of any attempt still running when its deadline passes; the blocked read t
 once, and the caller, seeing :attr:`Deadline.expired`, names the deadline as the cause.
 
 The connection an attempt is using is attached to it (:func:`attach`) by the connection classes
-of `transport`, from the thread making the request: every call to `connect` or `request` moves
-the deadline to the connection now in use (a redirect may change it).
+of `transport` (the page client's), from the thread making the request: every call to `connect`
+or `request` moves the deadline to the connection now in use (a redirect may change it). Files
+go through libcurl, which is given the deadline as its whole-transfer timeout (curl.py).
 """
 
 from __future__ import annotations

@@ -281,8 +281,8 @@ def _transport_attempt(
     sink: ByteSink,
     options: tuple[Mapping[str, str] | None, Collection[str], Callable[[int], None] | None],
 ) -> Callable[[], None]:
-    """One attempt of a download through the session's own transport (a test's fake one, or
-    `session.new_client`'s urllib3 client), as every download went before libcurl."""
+    """One attempt of a download through the transport a test handed the session (a fake
+    one that answers without a network), read as a page's response is read."""
     headers, private, on_bytes = options
     settings = session.settings
     client = session.client()

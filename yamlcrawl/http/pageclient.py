@@ -4,7 +4,7 @@ requests brings what users of a crawler expect and urllib3 alone does not: proxi
 kind (SOCKS too, with PySocks), `no_proxy` with CIDR ranges, a CA bundle path, client
 certificates, `.netrc` when no credentials are given, Digest authentication. It costs more CPU
 per request than bare urllib3 (README, "Figures"), which matters for thousands of files but not
-for pages; files stay on `transport.Client`.
+for pages; files go through libcurl (curl.py).
 
 What is ours on top of requests, each for a reason:
 - the adapter's connections put themselves under the attempt's deadline (deadline.py);
@@ -53,6 +53,7 @@ __all__ = ["new_page_session", "send"]
 
 # Connections kept per host: as many as a process has threads (run.threads is at most 64).
 _CONNECTIONS = 64
+_HOSTS = 32  # pools kept per process, one per (scheme, host, port); the least recent closes
 
 
 class _WatchedAdapter(requests.adapters.HTTPAdapter):
@@ -156,7 +157,7 @@ def new_page_session(settings: HttpSettings) -> requests.Session:
     session.hooks["response"] = [_unread_if_dropped]
     if settings.cert:
         session.cert = settings.cert
-    adapter = _WatchedAdapter(pool_connections=transport.HOSTS, pool_maxsize=_CONNECTIONS)
+    adapter = _WatchedAdapter(pool_connections=_HOSTS, pool_maxsize=_CONNECTIONS)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     if settings.verify is False:

@@ -2,12 +2,13 @@
 
 A `Session` is plain, picklable data that crosses to every worker process (and Dask task) in
 the run context. What cannot cross, the clients with their pooled connections (a
-`requests.Session` for pages, a transport for files), it makes in each process from the
-settings on first use: a client inherited across a fork is never used again, since parent and
-child reading the same socket get each other's bytes (it is left untouched, not closed, because
-closing it could disturb the parent's connections). Tests hand it clients of their own (ones
-that answer requests without a network, as httpx's MockTransport does), a sleep that only
-records, a fixed clock.
+`requests.Session` for pages, and a transport for files when a test hands one), it makes in
+each process from the settings on first use: a client inherited across a fork is never used
+again, since parent and child reading the same socket get each other's bytes (it is left
+untouched, not closed, because closing it could disturb the parent's connections). Files
+otherwise go through this process's libcurl engine, which curl.py keeps per process the same
+way. Tests hand it clients of their own (ones that answer requests without a network, as
+httpx's MockTransport does), a sleep that only records, a fixed clock.
 """
 
 from __future__ import annotations
@@ -15,17 +16,14 @@ from __future__ import annotations
 import os
 import random
 import time
-import warnings
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 import requests
 import urllib3
-import urllib3.exceptions
 
 from yamlcrawl.http.pageclient import new_page_session
-from yamlcrawl.http.transport import Client
 from yamlcrawl.http.useragent import resolve_user_agent
 from yamlcrawl.types import HttpSettings
 
@@ -34,7 +32,6 @@ __all__ = [
     "Session",
     "Transport",
     "TransportFactory",
-    "new_client",
     "new_page_session",
     "resolve_user_agent",
 ]
@@ -43,7 +40,9 @@ __all__ = [
 class Transport(Protocol):
     """Sends one request (following redirects) and hands back the response, its body unread.
 
-    `transport.Client` is the real one; see `Client.request` for the contract.
+    What a test hands a session in place of libcurl for files (tests/support.py's
+    MockTransport): `fetch` reads the body, checks the status and the size as it does for
+    pages, then calls `release_conn()` on the response (or `close()` if it stopped early).
     """
 
     def request(
@@ -70,19 +69,6 @@ TransportFactory = Callable[[HttpSettings], Transport]
 PagesFactory = Callable[[HttpSettings], requests.Session]
 
 
-def new_client(settings: HttpSettings) -> Transport:
-    """The real transport: a `Client` carrying the User-Agent, proxies and TLS settings."""
-    if not settings.verify:
-        # The crawl asked for this explicitly; a warning per request would flood the output.
-        warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
-    return Client(
-        user_agent=resolve_user_agent(settings.user_agent),
-        proxies=dict(settings.proxies),
-        verify=settings.verify,
-        cert=settings.cert,
-    )
-
-
 def _jitter() -> float:
     # Not `random.random` itself: pickled, that would carry one generator's state to every
     # worker, which would then all draw the same jitter.
@@ -100,8 +86,7 @@ class Session:
         transport: None (the default): files go through this process's libcurl engine
             (curl.py). Else a factory of this process's transport for files, made from the
             settings once per process: how a test hands the session a fake one (as
-            tests/support.py's MockTransport, answering without a network), or `new_client`
-            for urllib3's.
+            tests/support.py's MockTransport, answering without a network).
         pages: Makes this process's `requests.Session` for pages (once per process).
         sleep: Waits before a retry.
         jitter: A number in [0, 1) that spreads retries (up to 10% on top of each backoff).
@@ -121,9 +106,16 @@ class Session:
     )
 
     def client(self) -> Transport:
-        """This process's transport for files, made on first use (never one made before a
-        fork): `transport`'s, or urllib3's (`new_client`) when files go through libcurl."""
-        make = self.transport or new_client
+        """This process's transport for files, made by `transport` on first use (never one
+        made before a fork).
+
+        Raises:
+            LookupError: No transport was handed: files go through libcurl (curl.py), which
+                keeps its engine per process itself; there is no transport to give.
+        """
+        make = self.transport
+        if make is None:
+            raise LookupError("this session hands files to libcurl: it has no transport")
         return _per_process(self._made, lambda: make(self.settings))
 
     def page_client(self) -> requests.Session:
