@@ -30,7 +30,7 @@ import urllib3
 import urllib3.exceptions
 
 from yamlcrawl.http import attempt as attempts
-from yamlcrawl.http import deadline, pageclient
+from yamlcrawl.http import curl, deadline, pageclient
 from yamlcrawl.http.attempt import AttemptError as _AttemptError
 from yamlcrawl.http.cookies import jar_of, rows_of
 from yamlcrawl.http.politeness import polite
@@ -257,9 +257,6 @@ def download_to(
     """
     _check_url("GET", url, url)
     if session.transport is None:  # this process's libcurl engine (curl.py)
-        # Imported on the first download: a process that never downloads (the main process of
-        # the process modes) never maps libcurl and its own OpenSSL, ~6 MB of its RSS.
-        from yamlcrawl.http import curl
 
         def attempt() -> None:
             curl.fetch_file(
