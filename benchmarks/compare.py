@@ -152,6 +152,26 @@ def commands(site: Path, base: str, output: Path) -> dict[str, list[str]]:
     return out
 
 
+def baseline_command(commit: str, scratch: Path, base: str, output: Path) -> dict[str, list[str]]:
+    """The queue crawl run with ``commit``'s code, from a git worktree under ``scratch``."""
+    from benchmarks.commits import crawl_command, worktree
+
+    workers, threads = YAMLCRAWL["queue"]
+    options = ["--mode", "queue", "--workers", str(workers), "--threads", str(threads)]
+    tree = worktree(commit, scratch)
+    img = f"{base}/{lolsite.API}"
+    return {targets.baseline_tool(commit): crawl_command(tree, img, output, options)}
+
+
+def remove_worktrees(scratch: Path) -> None:
+    """Remove the worktrees made under ``scratch``."""
+    for tree in scratch.iterdir():
+        subprocess.run(
+            ["git", "-C", str(HERE.parent), "worktree", "remove", "--force", str(tree)],
+            check=False,
+        )
+
+
 def bench_site(site: Path) -> tuple[dict[str, str], Path, str]:
     """nginx installed and the site built: expected files, output folder, the crawl's ``img``."""
     ensure_installed()
@@ -194,6 +214,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--replot", action="store_true", help="only redraw the table and chart from results.json"
     )
+    parser.add_argument(
+        "--baseline",
+        default=targets.BASELINE_COMMIT,
+        help="also run queue mode from a checkout of this commit ('' for none)",
+    )
     args = parser.parse_args(argv)
     if args.replot:
         saved = json.loads((HERE / "results.json").read_text())
@@ -209,17 +234,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     expected = prepare(args.site, base)
     output = args.output
     results: list[Measure] = []
-    for delay in (float(d) for d in args.delays.split(",")):
-        with Nginx(args.site, PORT, delay_ms=delay):
-            wanted = args.only.split(",")
-            tools = {
-                k: v for k, v in commands(args.site, base, output).items()
-                if any(w in k for w in wanted)
-            }  # fmt: skip
-            for _ in range(args.runs):
-                for tool, command in tools.items():
-                    results.append(measure(tool, delay, command, output, expected))
-                    print(f"  {tool} {delay:g} ms: {results[-1].wall:.2f} s", flush=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        tools = commands(args.site, base, output)
+        if args.baseline:
+            tools.update(baseline_command(args.baseline, Path(scratch), base, output))
+        wanted = args.only.split(",")
+        tools = {k: v for k, v in tools.items() if any(w in k for w in wanted)}
+        try:
+            for delay in (float(d) for d in args.delays.split(",")):
+                with Nginx(args.site, PORT, delay_ms=delay):
+                    for _ in range(args.runs):
+                        for tool, command in tools.items():
+                            results.append(measure(tool, delay, command, output, expected))
+                            print(f"  {tool} {delay:g} ms: {results[-1].wall:.2f} s", flush=True)
+        finally:
+            remove_worktrees(Path(scratch))
     table(results)
     print_targets(results)
     saved = {"command": command, "results": [asdict(r) for r in results]}
