@@ -244,8 +244,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             for delay in (float(d) for d in args.delays.split(",")):
                 with Nginx(args.site, PORT, delay_ms=delay):
                     for _ in range(args.runs):
-                        for tool, command in tools.items():
-                            results.append(measure(tool, delay, command, output, expected))
+                        for tool, line in tools.items():
+                            results.append(measure(tool, delay, line, output, expected))
                             print(f"  {tool} {delay:g} ms: {results[-1].wall:.2f} s", flush=True)
         finally:
             remove_worktrees(Path(scratch))
