@@ -69,10 +69,10 @@ _REDIRECT_BODY = 64 * 1024  # a redirect's body is read and dropped up to this, 
 _IDLE_HANDLES = 64  # easy handles kept for reuse (their settings are reset on each use)
 _MAX_WAIT = 1.0  # the driver looks at the world at least this often
 _LOOK = 0.1  # seconds between two looks for stalled or stopped transfers
-# libcurl's size counter: the 64-bit one where pycurl has it, the float one before 7.45.5.
-_SIZE_DOWNLOAD = getattr(pycurl, "SIZE_DOWNLOAD_T", pycurl.SIZE_DOWNLOAD)
-# A transfer's socket: ACTIVESOCKET where pycurl has it, LASTSOCKET (the same on Linux) before.
-_SOCKET = getattr(pycurl, "ACTIVESOCKET", pycurl.LASTSOCKET)
+_SIZE_DOWNLOAD = pycurl.SIZE_DOWNLOAD_T  # libcurl's 64-bit size counter
+# A transfer's socket. libcurl 8.22 (pycurl 7.48.0, the floor) names it while the transfer waits
+# for its response too; before, it answered -1 until the first byte.
+_SOCKET = pycurl.ACTIVESOCKET
 
 
 @dataclass(frozen=True)
@@ -457,8 +457,8 @@ class Engine:
         self._next_look = now + _LOOK
         readable, self._readable = self._readable, set()
         sockets = {handle: handle.getinfo(_SOCKET) for handle in self._active}
-        # Where libcurl does not say which socket a transfer reads (LASTSOCKET before pycurl
-        # 7.45.5 answers -1 while it runs), input on any socket not known to be another's
+        # Where libcurl does not say which socket a transfer reads (-1: still connecting, or an
+        # older libcurl than the floor's), input on any socket not known to be another's
         # counts: a drip may then be left to the deadline, never cut early.
         unclaimed = bool(readable - set(sockets.values()))
         for handle, transfer in list(self._active.items()):
