@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import pytest
 
 from tests.apiserver import Api, Reply
 from tests.conftest import LANGUAGE_MODES, ModeArgs, RunCli
+from tests.test_hostile_storage import mounted
 from yamlcrawl.language import emitcheck
 from yamlcrawl.language.loader import ConfigError, load_text
 from yamlcrawl.storage.outdir import FolderError
@@ -297,3 +299,38 @@ def test_parquet_without_pyarrow_is_one_line_at_load_time(
         " stages.a.emit.to — expected pip install 'yamlcrawl[parquet]' first, or a .jsonl or"
         " .csv file"
     )
+
+
+def test_a_full_disk_while_parquet_is_rewritten_is_one_line_and_keeps_the_file(
+    tmp_path: Path,
+) -> None:
+    file = RecordFile("rows.parquet", ("id", "text"), append=True)
+    noise = [{"id": n, "text": os.urandom(1500).hex()} for n in range(50)]  # 150 KB, incompressible
+    with mounted(tmp_path / "small", "size=256k") as root:
+        output_folder(root)
+        records = Records(root, [file])
+        records.add("rows.parquet", [{"id": -1, "text": "first"}])
+        records.finish(complete=True)
+        before = (root / "rows.parquet").read_bytes()
+        records = Records(root, [file])
+        records.add("rows.parquet", noise)  # the spool takes it; spool and Parquet do not fit
+        with pytest.raises(FolderError) as caught:
+            records.finish(complete=True)
+        assert str(caught.value) == (
+            "cannot write the records file rows.parquet: No space left on device"
+        )
+        assert (root / "rows.parquet").read_bytes() == before
+        assert list((root / ".yamlcrawl" / "tmp").iterdir()) == []
+
+
+def test_the_plan_shows_how_each_file_is_kept(
+    run_cli: RunCli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("COLUMNS", "250")
+    run = run_cli("plan", crawl(tmp_path))
+    assert run.code == 0, run.err
+    lines = [line.strip(" │└├─") for line in run.out.splitlines()]
+    assert (
+        "emit -> books.parquet (append by {id}, meta): id = {book.id}, title = {book.title},"
+        " price = {book.price}, new = {book.new}, tags = {book.tags}, shelf = {shelf.id}"
+    ) in lines
