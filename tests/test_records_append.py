@@ -235,6 +235,55 @@ def test_without_a_key_a_row_is_new_when_its_content_is(tmp_path: Path) -> None:
     ]
 
 
+def append_runs(root: Path, file: RecordFile, *runs: list[dict[str, Any]]) -> list[int]:
+    """Each run's rows appended to ``file`` in turn (a run that completes): rows written."""
+    written = []
+    for rows in runs:
+        records = Records(root, [file])
+        records.add(file.name, rows)
+        records.finish(complete=True)
+        written.append(records.written)
+    return written
+
+
+@pytest.mark.parametrize("name", ["rows.csv", "rows.jsonl", "rows.parquet"])
+def test_the_same_rows_again_are_not_new_in_any_format(tmp_path: Path, name: str) -> None:
+    file = RecordFile(name, ("id", "price", "ok", "tags", "note"), append=True)
+    rows = [
+        {"id": 1, "price": 12.0, "ok": True, "tags": ["a", 1], "note": None},
+        {"id": 2, "price": 1e3, "ok": False, "tags": {"k": "v"}, "note": "x" * 200_000},
+        {"id": 3, "price": 2.5, "ok": None, "tags": [], "note": '村上, "春樹"\nnext line'},
+    ]
+    assert append_runs(output_folder(tmp_path), file, rows, rows, [*rows, {"id": 4}]) == [3, 0, 1]
+    assert [str(row["id"]) for row in rows_of(tmp_path / name)] == ["1", "2", "3", "4"]
+
+
+def test_a_parquet_column_made_float_still_knows_its_whole_numbers(tmp_path: Path) -> None:
+    file = RecordFile("rows.parquet", ("id", "price"), append=True)
+    one, two = {"id": 1, "price": 5}, {"id": 2, "price": 2.5}
+    assert append_runs(output_folder(tmp_path), file, [one], [one, two], [one, two]) == [1, 1, 0]
+    table = pq.read_table(tmp_path / "rows.parquet")
+    assert table.schema.field("price").type == pa.float64()
+    assert table.to_pylist() == [{"id": 1, "price": 5.0}, {"id": 2, "price": 2.5}]
+
+
+def test_a_csv_with_only_its_header_gets_no_second_one(tmp_path: Path) -> None:
+    (output_folder(tmp_path) / "rows.csv").write_bytes(b"id,title\r\n")
+    append_runs(tmp_path, RecordFile("rows.csv", ("id", "title"), append=True), [{"id": 1}])
+    assert (tmp_path / "rows.csv").read_bytes() == b"id,title\r\n1,\r\n"
+
+
+def test_an_interrupted_run_leaves_the_file_as_it_was(tmp_path: Path) -> None:
+    file = RecordFile("rows.jsonl", ("id",), append=True)
+    append_runs(output_folder(tmp_path), file, [{"id": 1}])
+    before = (tmp_path / "rows.jsonl").read_bytes()
+    records = Records(tmp_path, [file])
+    records.add(file.name, [{"id": 2}])
+    records.finish(complete=False)
+    assert (tmp_path / "rows.jsonl").read_bytes() == before
+    assert list((tmp_path / ".yamlcrawl" / "tmp").iterdir()) == []
+
+
 @pytest.mark.parametrize(
     ("name", "existing", "expected"),
     [
@@ -257,6 +306,12 @@ def test_without_a_key_a_row_is_new_when_its_content_is(tmp_path: Path) -> None:
             "cannot append to the records file rows.jsonl: line 1 has the columns id, title,"
             " _run_id — expected the columns id, title; write to a new file, or run once with"
             " mode: replace",
+        ),
+        (
+            "rows.jsonl",
+            b'{"id": 1, "title": "\xff"}\n',
+            "cannot append to the records file rows.jsonl: it is not UTF-8 text — expected"
+            " the columns id, title; write to a new file, or run once with mode: replace",
         ),
         (
             "rows.parquet",

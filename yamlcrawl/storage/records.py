@@ -22,6 +22,7 @@ import csv
 import hashlib
 import json
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import chain
@@ -45,6 +46,10 @@ META_COLUMNS = ("_run_id", "_fetched_at", "_source_url")  # `meta: true`, after 
 FORMATS = (".jsonl", ".csv", ".parquet")
 KeyOf = Callable[[Mapping[str, str]], str | None]  # a row's cells as text -> its key (None: none)
 Lineage = tuple[str, str, str]  # the values of META_COLUMNS for a page's rows
+_FLOAT_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?")
+# A cell our CSV writer wrote may be a whole page's text (50 MB at most by default): the csv
+# module's limit (128 KiB) would refuse to read it back. The main process alone reads these.
+_CSV_FIELD_LIMIT = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -69,13 +74,17 @@ class RecordFile:
 
 
 def key_text(value: Any) -> str:
-    """A cell as a key sees it: its CSV text (null: empty), a whole float as the integer it is,
-    so the same row reads the same from every format and after a column became float."""
+    """A cell as a key sees it: its CSV text (null: empty), and a number written as a float
+    that is whole (12.0, 1e3) as the integer it is, so a row reads the same from every format
+    (CSV's text, a Parquet column of int made float by a later run) and the same row is one."""
     if value is None:
         return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return format_value(value)
+    text = format_value(value)
+    if not isinstance(value, int) and _FLOAT_TEXT.fullmatch(text):
+        number = float(text)
+        if number.is_integer() and abs(number) < 2**53:  # exactly an integer
+            return str(int(number))
+    return text
 
 
 def row_digest(file: RecordFile, row: Mapping[str, Any]) -> bytes:
@@ -107,7 +116,7 @@ class _Sink:
         """Read what the file has (append), then write the CSV header if it is new."""
         if self.file.append:
             self._take_existing()
-        if self.csv is not None and not self.old_rows:
+        if self.csv is not None and self.stream.tell() == 0:  # a file new, or empty
             self.csv.writerow(self.file.written_columns)
 
     def _take_existing(self) -> None:
@@ -115,11 +124,16 @@ class _Sink:
         if stream is None:
             return
         with stream:
-            for row in self._existing_rows(stream):
-                assert self.seen is not None
-                self.seen.add(row_digest(self.file, row))
-                self.kinds.observe(row)
-                self.old_rows += 1
+            try:
+                for row in self._existing_rows(stream):
+                    assert self.seen is not None
+                    self.seen.add(row_digest(self.file, row))
+                    self.kinds.observe(row)
+                    self.old_rows += 1
+            except UnicodeDecodeError:
+                raise _mismatch(self.file, "it is not UTF-8 text") from None
+            except csv.Error as exc:
+                raise _mismatch(self.file, f"it is not CSV the csv module reads ({exc})") from None
 
     def _existing_rows(self, stream: IO[bytes]) -> Iterator[dict[str, Any]]:
         """The rows of the file already there; JSON Lines and CSV are copied as they are read."""
@@ -238,6 +252,7 @@ def _json_rows(lines: Iterable[str], file: RecordFile) -> Iterator[dict[str, Any
 
 def _csv_rows(lines: Iterable[str], file: RecordFile) -> Iterator[dict[str, Any]]:
     columns = list(file.written_columns)
+    csv.field_size_limit(max(csv.field_size_limit(), _CSV_FIELD_LIMIT))
     reader = csv.reader(lines)
     header = next(reader, None)
     if header is not None and header != columns:
