@@ -128,7 +128,8 @@ class _Sink:
                 for row in self._existing_rows(stream):
                     assert self.seen is not None
                     self.seen.add(row_digest(self.file, row))
-                    self.kinds.observe(row)
+                    if self.file.suffix == ".parquet":  # the rewrite keeps their types
+                        self.kinds.observe(row)
                     self.old_rows += 1
             except UnicodeDecodeError:
                 raise _mismatch(self.file, "it is not UTF-8 text") from None
