@@ -697,17 +697,58 @@ INVALID: dict[str, tuple[str, list[str]]] = {
         "  c:\n    from: a\n    url: x\n    emit: {to: all.jsonl, fields: {id: '{i.id}'}}\n"
         "  d:\n    from: a\n    url: x\n    emit: {to: all.jsonl, fields: {n: '{nope}'}}\n",
         [
-            "crawler.yaml:6:16: 'rows.txt' does not end in .jsonl or .csv at"
+            "crawler.yaml:6:16: 'rows.txt' does not end in .jsonl, .csv or .parquet at"
             " stages.a.emit.to — expected a new file path inside the output folder ending"
-            " in .jsonl or .csv",
+            " in .jsonl, .csv or .parquet",
             "crawler.yaml:10:16: '../rows.csv' has a '..' segment at stages.b.emit.to —"
-            " expected a new file path inside the output folder ending in .jsonl or .csv",
+            " expected a new file path inside the output folder ending in .jsonl, .csv or"
+            " .parquet",
             "crawler.yaml:18:16: 'all.jsonl' is written by another stage or is the manifest"
             " at stages.d.emit.to — expected a new file path inside the output folder"
-            " ending in .jsonl or .csv",
+            " ending in .jsonl, .csv or .parquet",
             "crawler.yaml:18:39: template names 'nope', which nothing binds, at"
             " stages.d.emit.fields.n — expected one of: i (bound by vars, --set, or an"
             " ancestor's as/fields)",
+        ],
+    ),
+    "emit options: a mode that is neither, meta not a boolean, an unknown key": (
+        "stages:\n  a:\n    url: x\n    each: $.i[*]\n    as: i\n"
+        "    emit: {to: a.jsonl, fields: {id: '{i.id}'}, mode: add, meta: 1, keys: '{id}'}\n",
+        [
+            "crawler.yaml:6:55: got the text 'add' at stages.a.emit.mode — expected replace"
+            " (the file written whole each run) or append (only rows new to it added)",
+            "crawler.yaml:6:66: got the number 1 at stages.a.emit.meta — expected true or"
+            " false: true adds the columns _run_id, _fetched_at and _source_url",
+            "crawler.yaml:6:69: unknown key 'keys' at stages.a.emit — expected one of:"
+            " fields, key, meta, mode, to; did you mean 'key'?",
+        ],
+    ),
+    "emit options: key with replace, a meta column taken, keys naming no column": (
+        "stages:\n  a:\n    url: x\n    each: $.i[*]\n    as: i\n"
+        "  b:\n    from: a\n    url: x\n"
+        "    emit: {to: b.csv, fields: {id: '{i.id}', _run_id: x}, key: '{id}', meta: true}\n"
+        "  c:\n    from: a\n    url: x\n"
+        "    emit: {to: c.jsonl, fields: {id: '{i.id}'}, mode: append, key: '{id'}\n"
+        "  d:\n    from: a\n    url: x\n"
+        "    emit: {to: d.jsonl, fields: {id: '{i.id}', n: x}, mode: append,"
+        " key: '{i.id}-{nope}'}\n"
+        "  e:\n    from: a\n    url: x\n"
+        "    emit: {to: e.jsonl, fields: {id: '{i.id}'}, mode: append, key: all}\n",
+        [
+            "crawler.yaml:9:55: column '_run_id' at stages.b.emit.fields._run_id is one"
+            " meta: true adds — expected another name (meta adds _run_id, _fetched_at,"
+            " _source_url)",
+            "crawler.yaml:9:64: 'key' without 'mode: append' at stages.b.emit.key — expected"
+            " mode: append beside it (replace writes the file whole: no row is told apart)",
+            "crawler.yaml:13:68: template '{id' does not parse: '{' at character 1 is never"
+            " closed at stages.c.emit.key — expected a template over the columns of"
+            " emit.fields: id",
+            "crawler.yaml:17:74: '{i.id}' is not a column at stages.d.emit.key — expected one"
+            " of: id, n (a key is read back from the file's own columns)",
+            "crawler.yaml:17:74: '{nope}' is not a column at stages.d.emit.key — expected one"
+            " of: id, n (a key is read back from the file's own columns)",
+            "crawler.yaml:21:68: 'all' names no column at stages.e.emit.key — expected a"
+            " template over the columns of emit.fields: id",
         ],
     ),
     "required fields and downloads: a long form wrong in each way": (

@@ -9,8 +9,10 @@ of them, `RunStats`, which the display, the summary and the report read.
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 Key = tuple[int, ...]  # a unit's place in crawl order: item indexes, depth first
@@ -24,6 +26,16 @@ def format_value(value: Any) -> str:
     if isinstance(value, str):
         return value
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def utc_now() -> str:
+    """The time now as UTC ISO 8601 text, to the microsecond: 2026-12-03T14:44:46.123456Z."""
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def new_run_id() -> str:
+    """An id for one run: its start time (UTC, so ids sort as runs began) and 24 random bits."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ-") + os.urandom(3).hex()
 
 
 @dataclass(frozen=True)
@@ -270,6 +282,8 @@ class PageResult:
     # The rules that matched nothing here; None: none was tried (failed, repeated, null page).
     unmatched: tuple[Unmatched, ...] | None = None
     empty: bool = False  # the response was JSON null (a deleted item): no items, no records
+    fetched_at: str = ""  # when the response came (UTC ISO 8601): `emit`'s _fetched_at
+    source_url: str = ""  # the page's URL after redirects: `emit`'s _source_url
 
 
 FileStatus = Literal["saved", "present", "failed"]
@@ -425,6 +439,8 @@ class RunStats(Subscriber):
     dry_run: bool = False  # files were listed, none fetched
     empty: dict[str, int] = field(default_factory=dict)  # responses that were null, by stage
     unmatched: list[UnmatchedRule] = field(default_factory=list)  # rules that matched nothing
+    run_id: str = field(default_factory=new_run_id)  # `emit`'s _run_id, and the report's
+    records_known: int = 0  # rows `emit` (mode: append) left out: already in their file
     _streamed: dict[UnitId, int] = field(default_factory=dict, repr=False, compare=False)
     _retried: dict[UnitId, int] = field(default_factory=dict, repr=False, compare=False)
     _streaming: int = field(default=0, repr=False, compare=False)  # sum of _streamed

@@ -15,11 +15,13 @@ from functools import partial
 from pathlib import Path
 from typing import Protocol
 
+from yamlcrawl.engine.emitfiles import record_files
 from yamlcrawl.language.plan import Plan
 from yamlcrawl.language.redact import redact_value
 from yamlcrawl.storage.outdir import FolderError, OutputFolder, sweep_temporaries
+from yamlcrawl.storage.records import Records
 from yamlcrawl.storage.state import NoState, StateStore
-from yamlcrawl.storage.store import Manifest, Records
+from yamlcrawl.storage.store import Manifest
 from yamlcrawl.types import FileResult, RunStats, Subscriber
 
 
@@ -92,7 +94,7 @@ class SaveFiles:
         )
         self._manifest = manifest
         self.state = StateStore(self._root, fresh)
-        emits = [(s.emit[0], [c for c, _ in s.emit[1]]) for s in plan.stages if s.emit]
+        emits = record_files(plan)
         by_stage = {s.name: s.emit[0] for s in plan.stages if s.emit}
         if emits:
             self._records = Records(self._root, emits, by_stage)
@@ -125,6 +127,7 @@ class SaveFiles:
         if self._records is not None:
             self._records.finish(complete=completed)
             stats.records = self._records.written
+            stats.records_known = self._records.known
 
     def _close_manifest(self) -> None:
         if self._manifest is not None:

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from yamlcrawl.language.emitcheck import SUFFIXES, check_emit_options, format_problem
 from yamlcrawl.language.formats import cuts_text, date_sample, is_date_spec
 from yamlcrawl.language.jsonpaths import JsonPathError, compile_jsonpath
 from yamlcrawl.language.pagination import STYLES
@@ -86,6 +87,7 @@ def check_semantics(
     for name, stage in crawl.stages.items():
         if stage.emit is not None:
             _check_emit_file(checker, ("stages", name, "emit", "to"), stage.emit.to)
+            check_emit_options(checker.add, ("stages", name, "emit"), stage.emit)
     everywhere = _Scope(dict.fromkeys(checker.globals, "vars"))
     _check_templates_of(checker, ("http", "headers"), crawl.http.headers, everywhere)
     _check_templates_of(checker, ("http", "cookies"), crawl.http.cookies, everywhere)
@@ -295,10 +297,8 @@ def _check_fan_out(checker: _Checker, base: YamlPath, stage: StageSpec) -> None:
 
 
 def _check_emit_file(checker: _Checker, path: YamlPath, to: str) -> None:
-    problem = None
-    if not to.endswith((".jsonl", ".csv")):
-        problem = "does not end in .jsonl or .csv"
-    else:
+    problem = format_problem(to)
+    if problem is None:
         try:
             relative = relative_path(to)
         except UnsafePathError as exc:
@@ -313,7 +313,7 @@ def _check_emit_file(checker: _Checker, path: YamlPath, to: str) -> None:
         checker.add(
             path,
             f"'{to}' {problem} at {dotted(path)}"
-            " — expected a new file path inside the output folder ending in .jsonl or .csv",
+            f" — expected a new file path inside the output folder ending in {SUFFIXES}",
         )
     checker.emitted.add(to)
 

@@ -280,6 +280,8 @@ def _model_at(path: YamlPath) -> type[BaseModel] | None:
         return spec.DownloadSpec
     if path[0] == "stages" and len(path) == 3 and path[2] == "paginate":
         return spec.PaginateSpec
+    if path[0] == "stages" and len(path) == 3 and path[2] == "emit":
+        return spec.EmitSpec
     if path[-1:] == ("auth",) and (path[:1] == ("http",) or len(path) == 3):
         return spec.AuthSpec
     if path[-2:] in (("auth", "basic"), ("auth", "digest")):

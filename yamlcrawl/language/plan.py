@@ -77,6 +77,15 @@ class PagePlan:
 
 
 @dataclass(frozen=True)
+class EmitOptions:
+    """How a stage's `emit` file is kept (spec.EmitSpec, beside `to` and `fields`)."""
+
+    mode: Literal["replace", "append"] = "replace"
+    key: str | None = None  # a template over the emit's columns (mode: append)
+    meta: bool = False  # add _run_id, _fetched_at, _source_url
+
+
+@dataclass(frozen=True)
 class StagePlan:
     """One stage, with the names of its children in file order."""
 
@@ -102,6 +111,7 @@ class StagePlan:
     emit: tuple[str, Pairs] | None = None  # (file in the output folder, (column, template)...)
     required: tuple[str, ...] = ()  # the fields a page must match (`required: true`)
     key: str | None = None  # the name each item's key (member name or index) is bound to
+    emit_options: EmitOptions = EmitOptions()  # with `emit`: replace or append, key, meta
 
 
 @dataclass(frozen=True)
@@ -284,6 +294,7 @@ def _stage_plan(
         auth=None if auth is None else from_spec(AuthPlan, auth),
         where=tuple(_where_rule(template, rule) for template, rule in stage.where.items()),
         emit=None if stage.emit is None else (stage.emit.to, tuple(stage.emit.fields.items())),
+        emit_options=EmitOptions() if stage.emit is None else from_spec(EmitOptions, stage.emit),
         fields=tuple(stage.field_paths().items()),
         required=tuple(
             name for name, value in stage.fields.items() if getattr(value, "required", False)

@@ -178,11 +178,27 @@ class DownloadSpec(_Strict):
 
 
 class EmitSpec(_Strict):
-    """Records: one row per fan-out item, written to a JSON Lines or CSV file."""
+    """Records: one row per fan-out item, written to a JSON Lines, CSV or Parquet file."""
 
-    to: str = Field(description="a file path inside the output folder ending in .jsonl or .csv")
+    to: str = Field(
+        description="a file path inside the output folder ending in .jsonl, .csv or .parquet"
+    )
     fields: dict[str, str] = Field(
         min_length=1, description="a mapping of column names to templates (at least one)"
+    )
+    mode: Literal["replace", "append"] = Field(
+        "replace",
+        description="replace (the file written whole each run) or append (only rows new to it"
+        " added)",
+    )
+    key: str | None = Field(
+        None,
+        description="a template over the emit's columns that tells rows apart, e.g. '{id}'"
+        " (with mode: append)",
+    )
+    meta: bool = Field(
+        False,
+        description="true or false: true adds the columns _run_id, _fetched_at and _source_url",
     )
 
 
@@ -343,7 +359,9 @@ class StageSpec(_Strict):
     paginate: PaginateSpec | None = Field(
         None, description="a mapping with by, param, from, has_more, total, max_pages, ..."
     )
-    emit: EmitSpec | None = Field(None, description="a mapping with to and fields")
+    emit: EmitSpec | None = Field(
+        None, description="a mapping with to and fields (and mode, key, meta)"
+    )
 
     def field_paths(self) -> dict[str, str]:
         """Each field's jsonpath, whichever form it is written in."""

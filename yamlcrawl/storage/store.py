@@ -7,22 +7,19 @@ once, so an interrupted run still leaves an accurate record of what it did.
 from __future__ import annotations
 
 import contextlib
-import csv
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from yamlcrawl.storage.outdir import FolderError, describe, open_text, temporary_path
-from yamlcrawl.storage.safepath import UnsafePathError, resolve_inside
+from yamlcrawl.storage.outdir import FolderError, describe, open_text
 from yamlcrawl.types import (
     FileRequest,
     FileResult,
     PageResult,
     PageUnit,
     Subscriber,
-    format_value,
 )
 
 
@@ -149,104 +146,3 @@ class Manifest(Subscriber):
         traceback: TracebackType | None,
     ) -> None:
         self.close()
-
-
-class Records(Subscriber):
-    """The run's `emit` files: rows in crawl order, JSON Lines or CSV by the file's extension.
-
-    Rows go to a temporary file in ``.yamlcrawl/tmp/`` as pages are released (in crawl order,
-    as the coordinator publishes `page_released`, for the stages ``by_stage`` names); a run that
-    ends (failures or not) puts each file in place at once, so a rerun writes the whole file again
-    and a reader never sees half of one. An interrupted run leaves the last complete one.
-    """
-
-    def __init__(
-        self,
-        root: Path,
-        files: Iterable[tuple[str, Sequence[str]]],
-        by_stage: Mapping[str, str] | None = None,
-    ) -> None:
-        """Start a temporary file for each of ``files`` (name, columns); ``by_stage`` says
-        which file each stage's released pages write to.
-
-        Raises:
-            FolderError: a file's place is outside the folder (a link), or cannot be written.
-        """
-        self._open: dict[str, tuple[IO[str], Path, Path, Any]] = {}
-        self.by_stage = dict(by_stage or {})
-        self.written = 0
-        try:
-            for name, columns in files:
-                self._start(root, name, columns)
-        except FolderError:
-            self.finish(complete=False)
-            raise
-
-    def _start(self, root: Path, name: str, columns: Sequence[str]) -> None:
-        try:
-            final = resolve_inside(root, name)
-            temporary = temporary_path(root)
-            stream = open_text(temporary, exclusive=True)
-        except UnsafePathError as exc:
-            raise FolderError(f"cannot write the records file {name}: {exc.reason}") from None
-        except OSError as exc:
-            raise FolderError(f"cannot write the records file {name}: {describe(exc)}") from None
-        writer = None
-        if final.suffix == ".csv":
-            writer = csv.writer(stream)
-        self._open[name] = (stream, final, temporary, writer)
-        if writer is not None:
-            self._write(name, lambda: writer.writerow(columns))
-
-    def page_released(self, result: PageResult) -> None:
-        """Append the rows of a page whose turn came, if it was read and its stage emits."""
-        name = self.by_stage.get(result.unit.stage)
-        if name is not None and result.error is None:
-            self.add(name, result.records)
-
-    def add(self, name: str, rows: Iterable[dict[str, Any]]) -> None:
-        """Append rows to one file (its columns in the order `emit.fields` gives them).
-
-        Raises:
-            FolderError: the disk is full, or the folder went read-only.
-        """
-        stream, _, _, writer = self._open[name]
-
-        def write_rows() -> None:
-            for row in rows:
-                if writer is None:
-                    stream.write(json.dumps(row, ensure_ascii=False) + "\n")
-                else:
-                    writer.writerow(["" if v is None else format_value(v) for v in row.values()])
-                self.written += 1
-            stream.flush()
-
-        self._write(name, write_rows)
-
-    def _write(self, name: str, write: Callable[[], object]) -> None:
-        try:
-            write()
-        except OSError as exc:
-            raise FolderError(f"cannot write the records file {name}: {describe(exc)}") from None
-
-    def finish(self, complete: bool) -> None:
-        """Put every file in place (``complete``), or drop the temporaries; further rows are
-        refused.
-
-        Raises:
-            FolderError: a file could not be put in place (it is left as it was).
-        """
-        failed: str | None = None
-        for name, (stream, final, temporary, _) in self._open.items():
-            try:
-                stream.close()
-                if complete and failed is None:
-                    final.parent.mkdir(parents=True, exist_ok=True)
-                    temporary.replace(final)  # a link in its place is replaced, not followed
-            except OSError as exc:
-                failed = failed or f"cannot write the records file {name}: {describe(exc)}"
-            with contextlib.suppress(OSError):
-                temporary.unlink(missing_ok=True)
-        self._open.clear()
-        if failed is not None:
-            raise FolderError(failed)

@@ -13,7 +13,7 @@ from rich.tree import Tree
 
 from yamlcrawl.backends import describe
 from yamlcrawl.language.pagination import STYLES
-from yamlcrawl.language.plan import Plan, StagePlan, per
+from yamlcrawl.language.plan import EmitOptions, Plan, StagePlan, per
 from yamlcrawl.language.redact import redact
 from yamlcrawl.language.where import OPERATORS, Compare
 from yamlcrawl.shown import shown
@@ -97,7 +97,18 @@ def _emit(stage: StagePlan) -> list[str]:
     if stage.emit is None:
         return []
     to, columns = stage.emit
-    return [f"emit -> {to}: {', '.join(f'{name} = {value}' for name, value in columns)}"]
+    kept = _emit_options(stage.emit_options)
+    return [f"emit -> {to}{kept}: {', '.join(f'{name} = {value}' for name, value in columns)}"]
+
+
+def _emit_options(options: EmitOptions) -> str:
+    """`` (append by {id}, meta)``: how the file is kept, when not replaced plainly."""
+    said = []
+    if options.mode == "append":
+        said.append("append" if options.key is None else f"append by {options.key}")
+    if options.meta:
+        said.append("meta")
+    return f" ({', '.join(said)})" if said else ""
 
 
 def _downloads(stage: StagePlan) -> list[str]:

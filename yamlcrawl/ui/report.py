@@ -62,6 +62,8 @@ def report(plan: Plan, stats: RunStats) -> dict[str, Any]:
         "failed": len(stats.failures),
         "bytes": stats.bytes,
         "records": stats.records,
+        "records_known": stats.records_known,  # mode: append left them out: already there
+        "run_id": stats.run_id,  # the `_run_id` of the rows `emit` wrote (meta: true)
         "left_out": stats.left_out,
         "seconds": round(stats.elapsed, 3),
         "files_per_second": round(stats.saved / max(stats.elapsed, 1e-9), 2),

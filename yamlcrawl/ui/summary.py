@@ -89,6 +89,11 @@ def summary_rows(plan: Plan, stats: RunStats) -> list[tuple[str, str]]:
             else []
         ),
         *([("records written", f"{stats.records}")] if any(s.emit for s in plan.stages) else []),
+        *(
+            [("records already in their file", f"{stats.records_known}")]
+            if stats.records_known
+            else []
+        ),
         *([("empty responses (null)", empty_text(stats))] if stats.empty else []),
         ("bytes", f"{stats.bytes:,}"),
         ("time", f"{stats.elapsed:.2f} s"),

@@ -29,6 +29,7 @@ from yamlcrawl.types import (
     PageUnit,
     format_value,
     unit_id,
+    utc_now,
 )
 from yamlcrawl.work.context import RunContext
 from yamlcrawl.work.events import Event, report_retry, worker_name
@@ -89,6 +90,9 @@ def _page_result(
     stage = plan.stage(unit.stage)
     url, params = request
     done = partial(PageResult, unit, url, attempts=document.attempts, bytes=document.bytes)
+    if stage.emit is not None:  # its rows' lineage: when the response came, and from where
+        source = document.url or with_query(url, params)
+        done = partial(done, fetched_at=utc_now(), source_url=source)
     if document.data is None:  # a deleted item: nothing to fan out, bind, save or emit
         return done(None, empty=True)
     try:
