@@ -159,8 +159,8 @@ class OutputSpec(_Strict):
     )
     archive: Annotated[str, Field(min_length=1)] | None = Field(
         None,
-        description="the path of an SQLite file (relative to the current folder) that records"
-        " every file downloaded, shared by any crawl that names it: those files are skipped",
+        description="the path of an SQLite file, relative to the current folder, that crawls"
+        " share: a file it records as downloaded is not fetched again",
     )
 
 
