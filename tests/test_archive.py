@@ -400,3 +400,23 @@ def test_a_dry_run_without_the_archive_makes_none(
     assert run.code == 0, run.out + run.err
     assert len([line for line in run.out.splitlines() if "\t" in line]) == 4
     assert archive_files(tmp_path) == []
+
+
+def test_a_secret_in_a_url_never_reaches_the_archive(
+    api: Api, run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SKIN_TOKEN", "s3cr3t-t0ken")
+    Skins(api, skins=1)
+    config = crawl_file(tmp_path)
+    text = config.read_text("utf-8").replace("vars: {", 'vars: {token: "${SKIN_TOKEN}", ')
+    config.write_text(text.replace('"{api}{skin.full}"', '"{api}{skin.full}&t={token}"'))
+    args = [config, "--set", f"api={api.base}"]
+    assert run_cli(*args, "-o", "one").code == 0
+    assert any("t=s3cr3t-t0ken" in path for path in api.asked)
+    rows = archive_rows(tmp_path / "archive.sqlite")
+    assert ("url", f"{api.base}/img?k=full-1-1&t=***") in rows
+    assert "s3cr3t" not in (tmp_path / "archive.sqlite").read_bytes().decode("latin-1")
+    second = run_cli(*args, "-o", "two")
+    assert second.code == 0, second.out + second.err
+    assert statuses(tmp_path / "two") == {"archived": 4}

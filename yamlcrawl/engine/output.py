@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from yamlcrawl.language.plan import Plan
-from yamlcrawl.language.redact import redact_value
+from yamlcrawl.language.redact import redact, redact_value
 from yamlcrawl.storage.archive import Archive, NoArchive, archive_inside
 from yamlcrawl.storage.outdir import FolderError, OutputFolder, sweep_temporaries
 from yamlcrawl.storage.state import NoState, StateStore
@@ -195,8 +195,9 @@ def open_archive(plan: Plan, read_only: bool) -> Archive | NoArchive:
     """
     if plan.output.archive is None:
         return NoArchive()
-    path = Path(plan.output.archive)
-    return Archive(path, Path(plan.output.dir), plan.name, read_only=read_only)
+    path, folder = Path(plan.output.archive), Path(plan.output.dir)
+    masked = partial(redact, secrets=plan.secrets) if plan.secrets else None
+    return Archive(path, folder, plan.name, read_only=read_only, redact=masked)
 
 
 class _StopWhenFull(Subscriber):

@@ -20,7 +20,7 @@ import sqlite3
 import stat
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from yamlcrawl.storage.outdir import FolderError, describe, refuse_links
@@ -67,9 +67,18 @@ def archive_inside(root: Path | str, archive: str) -> str | None:
 class Archive(Subscriber):
     """The archive a run names: asked before each download, told of each file saved."""
 
-    def __init__(self, path: Path, folder: Path, crawl: str, *, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        path: Path,
+        folder: Path,
+        crawl: str,
+        *,
+        read_only: bool = False,
+        redact: Callable[[str], str] | None = None,
+    ) -> None:
         """Open (or, unless ``read_only``, make) the archive at ``path`` for a run into
-        ``folder``; a read-only archive that does not exist holds nothing.
+        ``folder``; a read-only archive that does not exist holds nothing. ``redact`` masks
+        the crawl's secrets in what it records (a token in a URL), as every output does.
 
         Raises:
             FolderError: it is a symbolic link or a folder, its folder is missing, or SQLite
@@ -79,6 +88,7 @@ class Archive(Subscriber):
         self.folder = os.path.abspath(folder)  # noqa: PTH100 (as the user named it)
         self.crawl = crawl
         self.read_only = read_only
+        self._redact = redact or str
         self._units: dict[Key, Entry] = {}  # queued downloads: what each is recorded as
         self._pending: dict[Entry, tuple[str, float]] = {}  # recorded, not yet written
         self._since = time.monotonic()
@@ -118,7 +128,8 @@ class Archive(Subscriber):
         """Whether the download of ``request`` (as ``unit``) is skipped: the archive holds it,
         and this output folder did not save it itself (those are checked on disk, as ever).
         A download not skipped is recorded when it is saved or found present."""
-        entry = entry_of(request)
+        kind, text = entry_of(request)
+        entry = (kind, self._redact(text))
         if unit.expect is None and self._holds(entry):
             return True
         if not self.read_only:
@@ -149,7 +160,7 @@ class Archive(Subscriber):
             return
         if not self._pending:
             self._since = time.monotonic()
-        self._pending.setdefault(entry, (result.path, time.time()))
+        self._pending.setdefault(entry, (self._redact(result.path), time.time()))
         if len(self._pending) >= COMMIT_EVERY or time.monotonic() - self._since >= COMMIT_AFTER:
             self.commit()
 
