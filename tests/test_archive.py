@@ -178,7 +178,8 @@ def test_a_folder_checks_its_own_files_and_fresh_keeps_the_archive(
 ) -> None:
     """The folder's own record goes first: a file it saved and lost is fetched again, whatever
     the archive says. `--fresh` forgets the folder's record, not the archive, which other
-    folders share: every file is then in the archive. `--set output.archive=` runs without it."""
+    folders share: every file is then in the archive. `--set output.archive=` runs without it;
+    files found present are recorded too."""
     monkeypatch.chdir(tmp_path)
     Skins(api)
     args = [crawl_file(tmp_path), "--set", f"api={api.base}", "--output", "one"]
@@ -200,6 +201,13 @@ def test_a_folder_checks_its_own_files_and_fresh_keeps_the_archive(
     assert without.code == 0, without.out + without.err
     assert statuses(tmp_path / "one") == {"saved": 8}
     assert "in the archive" not in without.out
+
+    # A new archive learns what a folder has from files found present, not only saved ones.
+    (tmp_path / "archive.sqlite").unlink()
+    learns = run_cli(*args)
+    assert learns.code == 0, learns.out + learns.err
+    assert statuses(tmp_path / "one") == {"present": 8}
+    assert len(archive_rows(tmp_path / "archive.sqlite")) == 8
 
 
 def test_an_archive_key_that_names_a_missing_member_fails_that_file(
