@@ -117,6 +117,18 @@ VALID = {
             from: pokemon
             url: "{sprite}?slot={slot}"
     """,
+    # Issue 17, the archive: a path (relative to the current folder), a key per download rule.
+    "an archive shared by crawls, a download told apart in it by a key": """
+        output: {archive: ../shared/skins.sqlite}
+        stages:
+          a:
+            url: http://h/list
+            each: $.items[*]
+            as: item
+            downloads:
+              - {url: "{item.u}", save_as: "{item.n}{ext}", archive_key: "skin-{item.id}"}
+              - {url: "{item.v}", save_as: "{item.n}.v"}
+    """,
 }
 
 
@@ -1015,6 +1027,49 @@ INVALID: dict[str, tuple[str, list[str]]] = {
             ' or $.items[?(@.kind == "a")]',
             "crawler.yaml:10:11: stage 'heros' does not exist at stages.skins.from"
             " — expected one of: heroes; did you mean 'heroes'?",
+        ],
+    ),
+    # Issue 17, the archive: output.archive is a path; archive_key a template of the item.
+    "an archive that is not a path": (
+        "output:\n  archive: 5\nstages:\n  a: {url: x}\n",
+        [
+            "crawler.yaml:2:12: got the number 5 at output.archive — expected the path of an"
+            " SQLite file, relative to the current folder, that crawls share: a file it records"
+            " as downloaded is not fetched again"
+        ],
+    ),
+    "an archive key that is not a template": (
+        "stages:\n  a:\n    url: x\n    downloads:\n"
+        "      - {url: x, save_as: y, archive_key: ''}\n"
+        "      - {url: x, save_as: y, archive_key: [a]}\n",
+        [
+            "crawler.yaml:5:43: got the text '' at stages.a.downloads[0].archive_key — expected"
+            " a template that tells the file apart in output.archive, e.g."
+            " '{hero.heroId}-{skin.skinId}' (default: its URL)",
+            "crawler.yaml:6:43: got a list at stages.a.downloads[1].archive_key — expected"
+            " a template that tells the file apart in output.archive, e.g."
+            " '{hero.heroId}-{skin.skinId}' (default: its URL)",
+        ],
+    ),
+    "archive keys: an unbound name, {ext}, the path filter, a template that does not parse": (
+        "output:\n  archive: a.sqlite\nstages:\n  a:\n    url: x\n    each: $.i[*]\n"
+        "    as: i\n    downloads:\n"
+        "      - {url: '{i.u}', save_as: '{i.n}{ext}', archive_key: '{i.id}-{nope}'}\n"
+        "      - {url: '{i.u}', save_as: '{i.n}', archive_key: '{i.id}{ext}'}\n"
+        "      - {url: '{i.u}', save_as: '{i.n}', archive_key: '{i.id|path}'}\n"
+        "      - {url: '{i.u}', save_as: '{i.n}', archive_key: '{i.id'}\n",
+        [
+            "crawler.yaml:9:60: template names 'nope', which nothing binds, at"
+            " stages.a.downloads[0].archive_key — expected one of: i (bound by vars, --set, or"
+            " an ancestor's as/fields)",
+            "crawler.yaml:10:55: template names 'ext', which nothing binds, at"
+            " stages.a.downloads[1].archive_key — expected one of: i (bound by vars, --set, or"
+            " an ancestor's as/fields); {ext} exists only at the end of save_as",
+            "crawler.yaml:11:55: the 'path' filter is used at stages.a.downloads[2].archive_key"
+            " — expected it only in a download's save_as",
+            "crawler.yaml:12:55: template '{i.id' does not parse: '{' at character 1 is never"
+            " closed at stages.a.downloads[3].archive_key — expected text with {name},"
+            " {name.key|filter} or {name:spec} fields",
         ],
     ),
 }

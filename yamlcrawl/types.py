@@ -184,6 +184,7 @@ class FileRequest:
     # A file skipped or unnameable: the names its item binds (vars aside), values shortened.
     item: tuple[tuple[str, Any], ...] = ()
     cookies: Cookies = ()  # its page's, after the page's response set its own
+    archive_key: str | None = None  # its rule's archive_key rendered (output.archive)
 
     @property
     def planned(self) -> str:
@@ -389,7 +390,8 @@ class Subscriber:
         """A download finished: saved, present, or failed."""
 
     def file_skipped(self, request: FileRequest, status: str, reason: str) -> None:
-        """A file not fetched: ``skipped`` (no URL, a conflict) or ``duplicate``."""
+        """A file not fetched: ``skipped`` (no URL, a conflict), ``duplicate``, or
+        ``archived`` (output.archive holds it)."""
 
     def file_unnamed(self, request: FileRequest, path: str | None, reason: str) -> None:
         """A file that could not be named (its save_as failed, or left the folder): failed."""
@@ -445,6 +447,8 @@ class RunStats(Subscriber):
     _retried: dict[UnitId, int] = field(default_factory=dict, repr=False, compare=False)
     _streaming: int = field(default=0, repr=False, compare=False)  # sum of _streamed
     _retrying: int = field(default=0, repr=False, compare=False)  # sum of _retried
+    archived: int = 0  # files not fetched: output.archive holds them (storage/archive.py)
+    started_at: float = field(default_factory=time.time)  # the wall clock's start (the report)
 
     @property
     def ok(self) -> bool:
@@ -503,9 +507,11 @@ class RunStats(Subscriber):
             self.failures.append(Failure("file", unit.stage, unit.url, result.path, reason))
 
     def file_skipped(self, request: FileRequest, status: str, reason: str) -> None:
-        """A duplicate, or a skip."""
+        """A duplicate, a file the archive holds, or a skip."""
         if status == "duplicate":
             self.duplicates += 1
+        elif status == "archived":
+            self.archived += 1
         else:
             self.skipped += 1
 

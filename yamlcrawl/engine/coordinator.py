@@ -122,6 +122,7 @@ class Coordinator:
             self._close(completed=False)
             raise
         self.state = output.state
+        self.archive = output.archive
         # Rules that matched nothing: summed up by stage, said at the end (`strict`: failures)
         self.matches = Matches(plan, strict)
         self._publish = Publisher([self.stats, self.matches, *kept, *subscribers])
@@ -291,6 +292,9 @@ class Coordinator:
     def _queue(self, request: FileRequest, path: str) -> None:
         overwrite = self.plan.output.on_conflict == "overwrite" or self.fresh
         unit = download_unit(self.state, request, path, overwrite)
+        if self.archive.skips(request, unit):  # output.archive: another crawl has it
+            self._not_fetched(request, "archived", self.archive.reason(request))
+            return
         self._publish.file_planned(unit)
         if not self.output.saves:  # a dry run: listed, not fetched
             return

@@ -17,7 +17,8 @@ from typing import Protocol
 
 from yamlcrawl.engine.emitfiles import record_files
 from yamlcrawl.language.plan import Plan
-from yamlcrawl.language.redact import redact_value
+from yamlcrawl.language.redact import redact, redact_value
+from yamlcrawl.storage.archive import Archive, NoArchive, archive_inside
 from yamlcrawl.storage.outdir import FolderError, OutputFolder, sweep_temporaries
 from yamlcrawl.storage.records import Records
 from yamlcrawl.storage.state import NoState, StateStore
@@ -30,6 +31,7 @@ class Output(Protocol):
 
     saves: bool  # named files are fetched and saved (False: a dry run lists them)
     state: StateStore | NoState  # what earlier runs finished
+    archive: Archive | NoArchive  # output.archive: what any crawl naming it downloaded
 
     def take(self, plan: Plan) -> Path:
         """Take the place the run writes to; returns the folder for the run's own files.
@@ -65,6 +67,7 @@ class SaveFiles:
 
     def __init__(self) -> None:
         self.state: StateStore | NoState = NoState()
+        self.archive: Archive | NoArchive = NoArchive()
         self._folder: OutputFolder | None = None
         self._root = Path()
         self._manifest: Manifest | None = None
@@ -82,12 +85,14 @@ class SaveFiles:
         return self._root
 
     def reserved(self, plan: Plan) -> list[str]:
-        """The manifest and every `emit` file."""
+        """The manifest, every `emit` file, and the archive if it is in the folder."""
         manifest = [plan.output.manifest] if plan.output.manifest else []
-        return manifest + _emit_names(plan)
+        return manifest + _emit_names(plan) + _archive_name(plan)
 
     def open(self, plan: Plan, fresh: bool) -> list[Subscriber]:
-        """The state, the manifest (if kept), the `emit` files, then the full-folder stop."""
+        """The state, the archive, the manifest (if kept), the `emit` files, then the
+        full-folder stop. The archive first: the manifest is emptied when it opens."""
+        self.archive = open_archive(plan, read_only=False)
         name = plan.output.manifest
         manifest = Manifest(
             self._root / name if name else None, partial(redact_value, secrets=plan.secrets)
@@ -99,6 +104,8 @@ class SaveFiles:
         if emits:
             self._records = Records(self._root, emits, by_stage)
         kept: list[Subscriber] = [self.state]
+        if isinstance(self.archive, Archive):
+            kept.append(self.archive)
         if name:
             kept.append(manifest)
         if self._records is not None:
@@ -114,7 +121,7 @@ class SaveFiles:
         manifest and the state, and let go of the folder."""
         steps = (partial(self._finish_records, completed, stats), self._close_manifest)
         try:
-            for step in (*steps, self.state.close):
+            for step in (*steps, self.state.close, self.archive.close):
                 try:
                     step()
                 except FolderError as exc:
@@ -142,6 +149,7 @@ class DryRun:
 
     def __init__(self) -> None:
         self.state: StateStore | NoState = NoState()
+        self.archive: Archive | NoArchive = NoArchive()
         self._scratch: str | None = None
 
     def take(self, plan: Plan) -> Path:
@@ -150,24 +158,49 @@ class DryRun:
         return Path(self._scratch)
 
     def reserved(self, plan: Plan) -> list[str]:
-        """The `emit` files (as a run would; there is no manifest)."""
-        return _emit_names(plan)
+        """The `emit` files and the archive (as a run would; there is no manifest)."""
+        return _emit_names(plan) + _archive_name(plan)
 
     def open(self, plan: Plan, fresh: bool) -> list[Subscriber]:
-        """No record is kept."""
+        """No record is kept; the archive is read (if there is one), not written."""
+        self.archive = open_archive(plan, read_only=True)
         return []
 
     def remove_partial_files(self) -> None:
         """Nothing was downloaded."""
 
     def close(self, completed: bool, stats: RunStats) -> None:
-        """Remove the scratch folder."""
-        if self._scratch is not None:
-            shutil.rmtree(self._scratch, ignore_errors=True)
+        """Close the archive, remove the scratch folder."""
+        try:
+            self.archive.close()
+        except FolderError as exc:
+            stats.stopped = stats.stopped or str(exc)
+        finally:
+            if self._scratch is not None:
+                shutil.rmtree(self._scratch, ignore_errors=True)
 
 
 def _emit_names(plan: Plan) -> list[str]:
     return [stage.emit[0] for stage in plan.stages if stage.emit]
+
+
+def _archive_name(plan: Plan) -> list[str]:
+    """The archive's name in the output folder, if the user put it there."""
+    inside = plan.output.archive and archive_inside(plan.output.dir, plan.output.archive)
+    return [inside] if inside else []
+
+
+def open_archive(plan: Plan, read_only: bool) -> Archive | NoArchive:
+    """The archive the crawl names (its path relative to the current folder), or none.
+
+    Raises:
+        FolderError: it cannot be used (the message says why).
+    """
+    if plan.output.archive is None:
+        return NoArchive()
+    path, folder = Path(plan.output.archive), Path(plan.output.dir)
+    masked = partial(redact, secrets=plan.secrets) if plan.secrets else None
+    return Archive(path, folder, plan.name, read_only=read_only, redact=masked)
 
 
 class _StopWhenFull(Subscriber):

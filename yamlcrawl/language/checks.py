@@ -267,6 +267,8 @@ def _check_stage(checker: _Checker, name: str, stage: StageSpec, bound: dict[str
         _check_no_jsonpaths(checker, path, {"url": download.url}, stage, "download URLs")
         _check_templates_of(checker, (*path, "url"), {"": download.url}, scope)
         _check_templates_of(checker, (*path, "headers"), download.headers, scope)
+        if download.archive_key is not None:
+            _check_templates_of(checker, (*path, "archive_key"), {"": download.archive_key}, scope)
         named = _Scope(bound, frozenset({*own, RESPONSE_EXT}))
         template = _check_templates_of(
             checker, (*path, "save_as"), {"": download.save_as}, named, True

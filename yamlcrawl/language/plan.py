@@ -46,6 +46,7 @@ class DownloadRule:
     save_as: str
     headers: Pairs
     required: bool = False  # an item whose url or save_as names a missing key fails the run
+    archive_key: str | None = None  # what tells the file apart in output.archive (else its URL)
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,7 @@ class OutputPlan:
     on_conflict: OnConflict
     manifest: str | None
     replace: Replace
+    archive: str | None = None  # the SQLite file shared by crawls (storage/archive.py)
 
 
 @dataclass(frozen=True)

@@ -157,6 +157,11 @@ class OutputSpec(_Strict):
         description="true lets save_as use vars taken from the environment (${ENV}): the names"
         " on disk carry their values as they are",
     )
+    archive: Annotated[str, Field(min_length=1)] | None = Field(
+        None,
+        description="the path of an SQLite file, relative to the current folder, that crawls"
+        " share: a file it records as downloaded is not fetched again",
+    )
 
 
 class DownloadSpec(_Strict):
@@ -174,6 +179,11 @@ class DownloadSpec(_Strict):
         False,
         description="true or false: true fails the run when an item's url or save_as names a"
         " key the item does not have",
+    )
+    archive_key: Annotated[str, Field(min_length=1)] | None = Field(
+        None,
+        description="a template that tells the file apart in output.archive, e.g."
+        " '{hero.heroId}-{skin.skinId}' (default: its URL)",
     )
 
 
@@ -389,7 +399,7 @@ class CrawlSpec(_Strict):
     )
     output: OutputSpec = Field(
         default_factory=lambda: OutputSpec(),
-        description="a mapping with dir, on_conflict, manifest, replace",
+        description="a mapping with dir, on_conflict, manifest, replace, archive",
     )
     stages: dict[str, StageSpec] = Field(
         min_length=1, description="a mapping of stage names to stages (at least one)"

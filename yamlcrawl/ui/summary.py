@@ -77,6 +77,8 @@ def summary_rows(plan: Plan, stats: RunStats) -> list[tuple[str, str]]:
         rows.append(("files it would save", f"{stats.planned}"))
     else:
         rows += [("files saved", f"{stats.saved}"), ("already present", f"{stats.present}")]
+    if plan.output.archive is not None:
+        rows.append(("in the archive", f"{stats.archived}"))
     rows += [
         ("skipped (no URL, conflict)", f"{stats.skipped}"),
         ("duplicates", f"{stats.duplicates}"),

@@ -325,9 +325,29 @@ def file_request(
         return FileRequest(key, stage.name, url, "", (), problem=str(exc))
     if stem is not None:
         path = leave_room_for_ext(path)
+    try:
+        archive_key = _archive_key(plan, rule, context)
+    except RenderError as exc:
+        problem = f"cannot make its archive key: {exc}"
+        item = item_names(plan, context)
+        return FileRequest(key, stage.name, url, "", (), problem=problem, item=item)
     return FileRequest(
-        key, stage.name, url, str(path), tuple(headers.items()), ext_to_come=stem is not None
+        key,
+        stage.name,
+        url,
+        str(path),
+        tuple(headers.items()),
+        ext_to_come=stem is not None,
+        archive_key=archive_key,
     )
+
+
+def _archive_key(plan: Plan, rule: DownloadRule, context: Mapping[str, Any]) -> str | None:
+    """What tells the file apart in output.archive: its rule's archive_key rendered (None:
+    its URL does, or the crawl keeps no archive)."""
+    if rule.archive_key is None or plan.output.archive is None:
+        return None
+    return render(rule.archive_key, context)
 
 
 ITEM_VALUE_CHARS = 60  # a value in a manifest row's `item`: longer ones are cut, with a `…`
