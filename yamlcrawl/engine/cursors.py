@@ -129,7 +129,11 @@ class CursorKeeper(Subscriber):
         if len(kinds) > 1:
             words = " and ".join(KIND_WORDS[kind] for kind in sorted(kinds))
             rule = self.plan.stage(chain[0]).incremental
-            return None, f"{rule.cursor if rule else 'the cursor'} gave {words} values"
+            return (
+                None,
+                f"{rule.cursor if rule else 'the cursor'} gave values of kinds that do"
+                f" not compare ({words})",
+            )
         ceiling = min(failed, default=None)
         kept = [
             (order, value)
