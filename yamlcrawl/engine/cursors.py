@@ -111,9 +111,15 @@ class CursorKeeper(Subscriber):
             stats.stopped = stats.stopped or str(exc)
 
     def _may_store(self, stats: RunStats) -> bool:
-        """A run interrupted or stopped, or one of `--limit`, stores nothing; nor does one that a
+        """A run interrupted or stopped, or one with a limit, stores nothing; nor does one that a
         rule failed (`required`, `--strict`): its pages were read, but not as they should be."""
-        if stats.interrupted or stats.stopped is not None or self.plan.limit is not None:
+        if stats.interrupted or stats.stopped is not None:
+            return False
+        if self.plan.limit is not None:
+            stats.warnings.append(
+                "incremental: no cursor was stored, as a run with a limit (--limit, run.limit)"
+                " sees only part of each list"
+            )
             return False
         return not any(rule.failed for rule in stats.unmatched)
 

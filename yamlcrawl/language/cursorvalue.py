@@ -50,7 +50,7 @@ def is_newer(value: Sortable, than: Sortable) -> bool | None:
     return value[1] > than[1]  # type: ignore[operator]  # one kind: one type
 
 
-def shown(value: Any, most: int = 40) -> str:
+def quoted(value: Any, most: int = 40) -> str:
     """A cursor value for a message: JSON-ish, cut if long (it comes from a server)."""
     text = repr(value) if isinstance(value, str) else str(value)
     return text if len(text) <= most else text[:most] + "…"

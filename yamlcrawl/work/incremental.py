@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from yamlcrawl.language.cursorvalue import KIND_WORDS, is_newer, shown, sortable
+from yamlcrawl.language.cursorvalue import KIND_WORDS, Sortable, is_newer, quoted, sortable
 from yamlcrawl.language.jsonpaths import Entry, find_first
 from yamlcrawl.language.plan import StagePlan
 from yamlcrawl.types import Cursor
@@ -31,22 +31,23 @@ class Newer:
     uncompared: int = 0  # kept: a value of another kind than the stored one
     first: str = ""  # the first of those, in words
     path: str = ""  # the cursor's jsonpath
+    stored: Any = None  # the stored value, as JSON
+    bound: Sortable | None = None  # and as it orders (None: nothing stored yet)
 
-    def keeps(self, value: Any, stored: Any) -> bool:
+    def keeps(self, value: Any) -> bool:
         """Whether an item whose cursor has ``value`` is kept; counts it either way."""
         order = sortable(value)
         if order is None:
             self.missing += 1
             return True
-        bound = sortable(stored)
-        if bound is None:  # nothing stored yet
+        if self.bound is None:
             return True
-        verdict = is_newer(order, bound)
+        verdict = is_newer(order, self.bound)
         if verdict is None:
             if not self.uncompared:
                 self.first = (
-                    f"{shown(value)} ({KIND_WORDS[order[0]]}) does not compare with the stored"
-                    f" {shown(stored)} ({KIND_WORDS[bound[0]]})"
+                    f"{quoted(value)} ({KIND_WORDS[order[0]]}) does not compare with the stored"
+                    f" {quoted(self.stored)} ({KIND_WORDS[self.bound[0]]})"
                 )
             self.uncompared += 1
             return True
@@ -70,8 +71,8 @@ def newer_items(stage: StagePlan, cursor: Cursor | None, items: list[Entry]) -> 
         return Newer(items)
     values = {id(item): find_first(rule.cursor, item) for _, item in items}
     stored = None if cursor is None else cursor.value
-    newer = Newer([], values=values, path=rule.cursor)
-    newer.items = [entry for entry in items if newer.keeps(values[id(entry[1])], stored)]
+    newer = Newer([], values=values, path=rule.cursor, stored=stored, bound=sortable(stored))
+    newer.items = [entry for entry in items if newer.keeps(values[id(entry[1])])]
     return newer
 
 
