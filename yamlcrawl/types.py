@@ -296,7 +296,8 @@ class PageResult:
     fetched_at: str = ""  # when the response came (UTC ISO 8601): `emit`'s _fetched_at
     source_url: str = ""  # the page's URL after redirects: `emit`'s _source_url
     # `incremental`: items left out as not newer than the cursor; each kept item's cursor value
-    # (in item order); whether the pagination ended before the server's last page (max_pages)
+    # (in item order); whether the pagination ended before the server's last page (max_pages,
+    # the loop guard)
     not_newer: int = 0
     cursors: tuple[Any, ...] = ()
     cut: bool = False

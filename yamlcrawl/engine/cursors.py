@@ -10,10 +10,10 @@ values; this subscriber notes which items' work failed (a page, a file, or a fil
 not be named, anywhere under the item), and at the end of a run that got to its end, without
 `--limit` and without a rule that failed the run, stores for each cursor the highest value of
 an item that finished whose value is below every failed item's: an item not done is always
-newer than what is stored, and comes again. A pagination that failed or ended at `max_pages`
-before its last page keeps its cursor as it was (its later items are unknown). A run
-interrupted, stopped or killed stores nothing: the values are written once, at its end, in one
-transaction, after the run's `emit` files are in place.
+newer than what is stored, and comes again. A pagination that failed, or that `max_pages` or
+the loop guard ended before the server's last page, keeps its cursor as it was (its later items
+are unknown). A run interrupted, stopped or killed stores nothing: the values are written once,
+at its very end (after its `emit` files are in place), in one transaction.
 """
 
 from __future__ import annotations
@@ -130,8 +130,7 @@ class CursorKeeper(Subscriber):
         one (None: no such value); or why the values cannot be ordered."""
         stored = sortable(self.stored.get(chain))
         done, failed = self._outcomes(pages)
-        kinds = {order[0] for order, _ in done} | {order[0] for order in failed}
-        kinds |= set() if stored is None else {stored[0]}
+        kinds = {order[0] for order in (stored, *failed, *(order for order, _ in done)) if order}
         if len(kinds) > 1:
             words = " and ".join(KIND_WORDS[kind] for kind in sorted(kinds))
             rule = self.plan.stage(chain[0]).incremental
