@@ -100,6 +100,7 @@ stages:
       "{book.lang}": {in: [en, fr]}
       "{book.kind}": novel
       "{book.published}": {ge: 2024-01-01}
+    incremental: {cursor: $.updated, stop: seen}
     emit: {to: books.csv, fields: {id: "{book.id}", title: "{book.title}"}}
     downloads:
       - {url: "{book.cover}", save_as: "{book.id}.jpg"}
@@ -123,7 +124,7 @@ def test_plan_shows_where_paginate_and_emit_with_secrets_masked(
     run = run_cli("plan", crawl, "--set", "http.rate=2")
     assert run.code == 0, run.err
     lines = [line.strip(" │└├─") for line in run.out.splitlines()]
-    assert lines[1:15] == [
+    assert lines[1:16] == [
         "books: GET ***/books?key=***, once",
         "total = $.total",
         "shelf = $.shelf (required)",
@@ -134,6 +135,7 @@ def test_plan_shows_where_paginate_and_emit_with_secrets_masked(
         "where {book.published} ge 2024-01-01",
         "paginate by page: param: page, start: 1, size: 50, size_param: per_page,"
         " has_more: $.more, max_pages: 1000",
+        "incremental: cursor $.updated, stop seen",
         "emit -> books.csv: id = {book.id}, title = {book.title}",
         "download [0] {book.cover} -> {book.id}.jpg",
         "download [1] {book.back} -> {book.id}-back.jpg (required)",

@@ -20,6 +20,8 @@ def problems_of(text: str, **kwargs: object) -> list[str]:
     return str(caught.value).splitlines()
 
 
+ITEMS = "stages:\n  a:\n    url: x\n    each: $.items[*]\n    as: item\n"  # a stage to add to
+
 VALID = {
     "every style of pagination": """
         stages:
@@ -40,6 +42,21 @@ VALID = {
           headers:
             url: http://h/books
             paginate: {by: link}
+    """,
+    "an incremental stage, paginated and not": """
+        stages:
+          posts:
+            url: http://h/posts
+            paginate: {by: page, param: page}
+            each: $.posts[*]
+            as: post
+            incremental: {cursor: $.updated_at, stop: seen}
+          comments:
+            from: posts
+            url: http://h/posts/{post.id}/comments
+            each: $.comments[*]
+            as: comment
+            incremental: {cursor: $, stop: never}
     """,
     "minimal": """
         stages:
@@ -316,8 +333,8 @@ INVALID: dict[str, tuple[str, list[str]]] = {
         """,
         [
             "crawler.yaml:5:5: unknown key 'eacg' at stages.heroes — expected one of: as,"
-            " auth, cookies, downloads, each, emit, fields, form, format, from, headers, json,"
-            " key, method, paginate, params, url, where;"
+            " auth, cookies, downloads, each, emit, fields, form, format, from, headers,"
+            " incremental, json, key, method, paginate, params, url, where;"
             " did you mean 'each'?"
         ],
     ),
@@ -632,6 +649,83 @@ INVALID: dict[str, tuple[str, list[str]]] = {
             "crawler.yaml:4:36: jsonpath '$.[' does not parse (Parse error near the end of"
             " string!) at stages.a.paginate.has_more — expected a jsonpath such as $.items[*]"
             ' or $.items[?(@.kind == "a")]',
+        ],
+    ),
+    # incremental: a cursor into each item, and when a pagination stops
+    "incremental without each": (
+        "stages:\n  a:\n    url: x\n    incremental: {cursor: $.id}\n",
+        [
+            "crawler.yaml:4:18: 'incremental' without 'each' at stages.a — expected"
+            " 'each: JSONPATH' beside it, the items whose cursor is compared",
+        ],
+    ),
+    "stop: seen without a pagination": (
+        f"{ITEMS}    incremental: {{cursor: $.id, stop: seen}}\n",
+        [
+            "crawler.yaml:6:39: 'stop: seen' without 'paginate' at stages.a.incremental"
+            " — expected 'paginate' beside it (seen ends a pagination early), or no stop",
+        ],
+    ),
+    "a cursor that does not parse": (
+        f"{ITEMS}    incremental: {{cursor: '$.['}}\n",
+        [
+            "crawler.yaml:6:27: jsonpath '$.[' does not parse (Parse error near the end of"
+            " string!) at stages.a.incremental.cursor — expected a jsonpath such as $.items[*]"
+            ' or $.items[?(@.kind == "a")]',
+        ],
+    ),
+    "a cursor written as a template of the item": (
+        f"{ITEMS}    incremental: {{cursor: '{{item.meta.updated}}'}}\n",
+        [
+            "crawler.yaml:6:27: '{item.meta.updated}' is a template at"
+            " stages.a.incremental.cursor, but the cursor is a jsonpath into each item"
+            " — expected '$.meta.updated' ($ is the item)",
+        ],
+    ),
+    "a cursor written as a template of another name": (
+        f"{ITEMS}    incremental: {{cursor: '{{updated}}'}}\n",
+        [
+            "crawler.yaml:6:27: '{updated}' is a template at stages.a.incremental.cursor, but"
+            " the cursor is a jsonpath into each item — expected a jsonpath such as"
+            " '$.updated_at' ($ is the item)",
+        ],
+    ),
+    "a cursor that is not text": (
+        f"{ITEMS}    incremental: {{cursor: 5}}\n",
+        [
+            "crawler.yaml:6:27: got the number 5 at stages.a.incremental.cursor — expected a"
+            " jsonpath into each item of `each` ($ is the item) to a value that grows as items"
+            " are added or changed, e.g. '$.updated_at' or '$.id'",
+        ],
+    ),
+    "no cursor": (
+        f"{ITEMS}    incremental: {{stop: never}}\n",
+        [
+            "crawler.yaml:6:18: missing key 'cursor' at stages.a.incremental — expected a"
+            " jsonpath into each item of `each` ($ is the item) to a value that grows as items"
+            " are added or changed, e.g. '$.updated_at' or '$.id'",
+        ],
+    ),
+    "an unknown stop": (
+        f"{ITEMS}    paginate: {{by: link}}\n    incremental: {{cursor: $.id, stop: always}}\n",
+        [
+            "crawler.yaml:7:39: got the text 'always' at stages.a.incremental.stop — expected"
+            " seen or never (default): seen ends a paginated stage's pages at the first page"
+            " with no item newer than the cursor",
+        ],
+    ),
+    "a misspelt incremental key": (
+        f"{ITEMS}    incremental: {{cursor: $.id, stpo: seen}}\n",
+        [
+            "crawler.yaml:6:33: unknown key 'stpo' at stages.a.incremental — expected one of:"
+            " cursor, stop; did you mean 'stop'?",
+        ],
+    ),
+    "incremental as a jsonpath": (
+        f"{ITEMS}    incremental: $.updated_at\n",
+        [
+            "crawler.yaml:6:18: got the text '$.updated_at' at stages.a.incremental — expected"
+            " a mapping with cursor (a jsonpath into each item) and stop (seen or never)",
         ],
     ),
     "two bodies": (
@@ -1292,6 +1386,6 @@ def test_the_readme_names_every_key() -> None:
     text = (ROOT / "README.md").read_text("utf-8")
     models = [spec.CrawlSpec, spec.RunSpec, spec.HttpSpec, spec.OutputSpec, spec.StageSpec]
     models += [spec.DownloadSpec, spec.PaginateSpec, spec.EmitSpec, spec.RuleSpec]
-    models += [spec.AuthSpec, spec.BasicAuthSpec, spec.FieldSpec]
+    models += [spec.AuthSpec, spec.BasicAuthSpec, spec.FieldSpec, spec.IncrementalSpec]
     keys = {field.alias or name for model in models for name, field in model.model_fields.items()}
     assert {key for key in keys if f"{key}:" not in text} == set()

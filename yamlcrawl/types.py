@@ -153,6 +153,15 @@ Cookies = tuple[Cookie, ...]
 
 
 @dataclass(frozen=True)
+class Cursor:
+    """An incremental stage's cursor, as its pages carry it (storage/cursors.py): which one (the
+    stage and its first page's request), and the value earlier runs stored, if any (JSON)."""
+
+    scope: str
+    value: Any = None
+
+
+@dataclass(frozen=True)
 class PageUnit:
     """Fetch one page of ``stage`` with the names bound so far, and the cookies it sends.
 
@@ -167,6 +176,7 @@ class PageUnit:
     page: PageState | None = None  # a later page of a paginated stage (paging.py)
     base: str = ""
     cookies: Cookies = ()
+    cursor: Cursor | None = None  # `incremental`: only items newer than its value are kept
 
 
 @dataclass(frozen=True)
@@ -285,6 +295,12 @@ class PageResult:
     empty: bool = False  # the response was JSON null (a deleted item): no items, no records
     fetched_at: str = ""  # when the response came (UTC ISO 8601): `emit`'s _fetched_at
     source_url: str = ""  # the page's URL after redirects: `emit`'s _source_url
+    # `incremental`: items left out as not newer than the cursor; each kept item's cursor value
+    # (in item order); whether the pagination ended before the server's last page (max_pages,
+    # the loop guard)
+    not_newer: int = 0
+    cursors: tuple[Any, ...] = ()
+    cut: bool = False
 
 
 FileStatus = Literal["saved", "present", "failed"]
@@ -443,6 +459,7 @@ class RunStats(Subscriber):
     unmatched: list[UnmatchedRule] = field(default_factory=list)  # rules that matched nothing
     run_id: str = field(default_factory=new_run_id)  # `emit`'s _run_id, and the report's
     records_known: int = 0  # rows `emit` (mode: append) left out: already in their file
+    not_newer: int = 0  # fan-out items left out as not newer than their stage's cursor
     _streamed: dict[UnitId, int] = field(default_factory=dict, repr=False, compare=False)
     _retried: dict[UnitId, int] = field(default_factory=dict, repr=False, compare=False)
     _streaming: int = field(default=0, repr=False, compare=False)  # sum of _streamed
@@ -474,6 +491,7 @@ class RunStats(Subscriber):
         self.pages += 1
         self._settled(unit_id(result.unit), result.attempts)
         self.left_out += result.left_out
+        self.not_newer += result.not_newer
         if result.empty:
             stage = result.unit.stage
             self.empty[stage] = self.empty.get(stage, 0) + 1

@@ -22,6 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from yamlcrawl.backends import create_backend
+from yamlcrawl.engine.cursors import open_cursors
 from yamlcrawl.engine.matches import Matches
 from yamlcrawl.engine.output import Output, SaveFiles
 from yamlcrawl.engine.publish import Publisher
@@ -117,6 +118,7 @@ class Coordinator:
             raise
         try:
             kept = output.open(plan, fresh)
+            self.cursors = open_cursors(plan, self.root, fresh, output.saves)  # `incremental`
         except BaseException:
             self.backend.abort()
             self._close(completed=False)
@@ -125,7 +127,7 @@ class Coordinator:
         self.archive = output.archive
         # Rules that matched nothing: summed up by stage, said at the end (`strict`: failures)
         self.matches = Matches(plan, strict)
-        self._publish = Publisher([self.stats, self.matches, *kept, *subscribers])
+        self._publish = Publisher([self.stats, self.matches, *kept, self.cursors, *subscribers])
         self.fresh = fresh
         self._pages: deque[PageUnit] = deque()
         self._files: deque[DownloadUnit] = deque()
@@ -193,6 +195,7 @@ class Coordinator:
         return self.stats
 
     def _queue_page(self, unit: PageUnit) -> None:
+        unit = self.cursors.stamp(unit)  # an incremental stage's first page: its stored cursor
         self._pages.append(unit)
         self._publish.page_queued(unit)
 

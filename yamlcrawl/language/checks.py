@@ -244,6 +244,8 @@ def _check_stage(checker: _Checker, name: str, stage: StageSpec, bound: dict[str
     _check_fan_out(checker, base, stage)
     if stage.paginate is not None:
         _check_paginate(checker, (*base, "paginate"), stage.paginate)
+    if stage.incremental is not None:
+        _check_incremental(checker, base, stage)
     paths = stage.field_paths()
     for field, value in stage.fields.items():
         long_form = () if isinstance(value, str) else ("path",)
@@ -426,6 +428,41 @@ def _check_paginate(checker: _Checker, base: YamlPath, paginate: PaginateSpec) -
     ):
         if expression is not None:
             _check_jsonpath(checker, (*base, key), expression)
+
+
+def _check_incremental(checker: _Checker, base: YamlPath, stage: StageSpec) -> None:
+    """A cursor is a jsonpath into each item: it needs `each`; `stop: seen` ends a pagination."""
+    assert stage.incremental is not None
+    path = (*base, "incremental")
+    if stage.each is None:
+        checker.add(
+            path,
+            f"'incremental' without 'each' at {dotted(base)}"
+            " — expected 'each: JSONPATH' beside it, the items whose cursor is compared",
+        )
+    if stage.incremental.stop == "seen" and stage.paginate is None:
+        checker.add(
+            (*path, "stop"),
+            f"'stop: seen' without 'paginate' at {dotted(path)}"
+            " — expected 'paginate' beside it (seen ends a pagination early), or no stop",
+        )
+    cursor = stage.incremental.cursor
+    if is_template(cursor):
+        checker.add(
+            (*path, "cursor"),
+            f"'{cursor}' is a template at {dotted((*path, 'cursor'))}, but the cursor is a"
+            f" jsonpath into each item — expected {_cursor_for(cursor, stage.as_)}",
+        )
+    else:
+        _check_jsonpath(checker, (*path, "cursor"), cursor)
+
+
+def _cursor_for(template: str, item: str | None) -> str:
+    """What to write for a template given as a cursor: `{post.updated_at}` is `$.updated_at`."""
+    field = compile_template(template).fields[0]
+    if field.name == item:
+        return f"'${''.join(f'.{step}' for step in field.path[1:])}' ($ is the item)"
+    return "a jsonpath such as '$.updated_at' ($ is the item)"
 
 
 def _check_bindings(

@@ -282,6 +282,8 @@ def _model_at(path: YamlPath) -> type[BaseModel] | None:
         return spec.PaginateSpec
     if path[0] == "stages" and len(path) == 3 and path[2] == "emit":
         return spec.EmitSpec
+    if path[0] == "stages" and len(path) == 3 and path[2] == "incremental":
+        return spec.IncrementalSpec
     if path[-1:] == ("auth",) and (path[:1] == ("http",) or len(path) == 3):
         return spec.AuthSpec
     if path[-2:] in (("auth", "basic"), ("auth", "digest")):

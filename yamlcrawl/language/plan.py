@@ -87,6 +87,14 @@ class EmitOptions:
 
 
 @dataclass(frozen=True)
+class IncrementalPlan:
+    """Only items newer than the stored cursor (spec.IncrementalSpec; work/incremental.py)."""
+
+    cursor: str  # a jsonpath into each item
+    stop: str = "never"  # seen: a pagination ends at a page with no newer item
+
+
+@dataclass(frozen=True)
 class StagePlan:
     """One stage, with the names of its children in file order."""
 
@@ -113,6 +121,7 @@ class StagePlan:
     required: tuple[str, ...] = ()  # the fields a page must match (`required: true`)
     key: str | None = None  # the name each item's key (member name or index) is bound to
     emit_options: EmitOptions = EmitOptions()  # with `emit`: replace or append, key, meta
+    incremental: IncrementalPlan | None = None  # a cursor: only items newer than the last run's
 
 
 @dataclass(frozen=True)
@@ -293,6 +302,9 @@ def _stage_plan(
         downloads=tuple(from_spec(DownloadRule, d, index=i) for i, d in enumerate(stage.downloads)),
         children=children,
         paginate=_page_plan(stage.paginate),
+        incremental=(
+            None if stage.incremental is None else from_spec(IncrementalPlan, stage.incremental)
+        ),
         auth=None if auth is None else from_spec(AuthPlan, auth),
         where=tuple(_where_rule(template, rule) for template, rule in stage.where.items()),
         emit=None if stage.emit is None else (stage.emit.to, tuple(stage.emit.fields.items())),

@@ -212,6 +212,20 @@ class EmitSpec(_Strict):
     )
 
 
+class IncrementalSpec(_Strict):
+    """Only the items newer than what earlier runs into the same output folder saw."""
+
+    cursor: str = Field(
+        description="a jsonpath into each item of `each` ($ is the item) to a value that grows"
+        " as items are added or changed, e.g. '$.updated_at' or '$.id'"
+    )
+    stop: Literal["seen", "never"] = Field(
+        "never",
+        description="seen or never (default): seen ends a paginated stage's pages at the first"
+        " page with no item newer than the cursor",
+    )
+
+
 if TYPE_CHECKING:
     PageStyle = str
 else:
@@ -371,6 +385,10 @@ class StageSpec(_Strict):
     )
     emit: EmitSpec | None = Field(
         None, description="a mapping with to and fields (and mode, key, meta)"
+    )
+    incremental: IncrementalSpec | None = Field(
+        None,
+        description="a mapping with cursor (a jsonpath into each item) and stop (seen or never)",
     )
 
     def field_paths(self) -> dict[str, str]:

@@ -93,6 +93,11 @@ def _paginate(stage: StagePlan) -> list[str]:
     return [f"paginate by {page.by}: {', '.join(settings)}"]
 
 
+def _incremental(stage: StagePlan) -> list[str]:
+    rule = stage.incremental
+    return [] if rule is None else [f"incremental: cursor {rule.cursor}, stop {rule.stop}"]
+
+
 def _emit(stage: StagePlan) -> list[str]:
     if stage.emit is None:
         return []
@@ -124,6 +129,7 @@ STAGE_PARTS: tuple[Callable[[StagePlan], list[str]], ...] = (
     _each,
     _where,
     _paginate,
+    _incremental,
     _emit,
     _downloads,
 )

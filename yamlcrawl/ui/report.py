@@ -108,6 +108,7 @@ def report(
         "records_known": stats.records_known,  # mode: append left them out: already there
         "run_id": stats.run_id,  # the `_run_id` of the rows `emit` wrote (meta: true)
         "left_out": stats.left_out,
+        "not_newer": stats.not_newer,  # items an `incremental` cursor left out
         "seconds": round(stats.elapsed, 3),
         "files_per_second": round(stats.saved / max(stats.elapsed, 1e-9), 2),
         "interrupted": stats.interrupted,

@@ -96,6 +96,11 @@ def summary_rows(plan: Plan, stats: RunStats) -> list[tuple[str, str]]:
             if stats.records_known
             else []
         ),
+        *(
+            [("not newer than the cursor", f"{stats.not_newer}")]
+            if any(s.incremental for s in plan.stages)
+            else []
+        ),
         *([("empty responses (null)", empty_text(stats))] if stats.empty else []),
         ("bytes", f"{stats.bytes:,}"),
         ("time", f"{stats.elapsed:.2f} s"),

@@ -33,6 +33,7 @@ from yamlcrawl.types import (
 )
 from yamlcrawl.work.context import RunContext
 from yamlcrawl.work.events import Event, report_retry, worker_name
+from yamlcrawl.work.incremental import kept_values, newer_items, stops_here
 from yamlcrawl.work.paging import item_digests, next_page, no_new_items, repeated
 from yamlcrawl.work.requests import (
     HeaderError,
@@ -106,20 +107,29 @@ def _page_result(
         if again is not None:
             return done(None, warning=again)
     before = unit.page.items if unit.page is not None else 0
+    newer = newer_items(stage, unit.cursor, items)  # `incremental`: the items not seen before
     contexts, found, passed, uncompared = fan_out(
-        plan, stage, unit.context, document.data, before, items
+        plan, stage, unit.context, document.data, before, newer.items
     )
+    had = found + newer.not_newer  # every item of the page: `total`, an empty page, `each`
     children = _children(unit, stage, contexts, document.url, document.cookies)
-    warning = uncompared.warning()
+    warning = _joined(uncompared.warning(), newer.warning())
+    paged = None
     if stage.paginate is not None:
-        counts = (found, len(contexts))  # an empty page ends it; one `where` emptied does not
+        counts = (had, len(contexts))  # an empty page ends it; one `where` emptied does not
         following, paged = next_page(
             stage.paginate, unit.page, unit.key, document, counts, plan.limit, request, digests
         )
-        warning = "; ".join(w for w in (warning, paged) if w) or None
-        if following is not None:
+        warning = _joined(warning, paged)
+        if following is not None and not stops_here(stage, had, newer):
             later = PageUnit(
-                following.key(), unit.stage, unit.context, following, unit.base, document.cookies
+                following.key(),
+                unit.stage,
+                unit.context,
+                following,
+                unit.base,
+                document.cookies,
+                unit.cursor,
             )
             children += (later,)
     files = _file_requests(plan, unit, stage, contexts, document.url, document.cookies)
@@ -131,8 +141,16 @@ def _page_result(
         warning=warning,
         records=tuple(_record(stage, c) for c in contexts) if stage.emit else (),
         left_out=found - passed if stage.where else 0,
-        unmatched=page_unmatched(stage, document.data, contexts, found, files),
+        unmatched=page_unmatched(stage, document.data, contexts, had, files),
+        not_newer=newer.not_newer,
+        cursors=kept_values(stage, newer, contexts),
+        cut=stage.incremental is not None and paged is not None,
     )
+
+
+def _joined(*warnings: str | None) -> str | None:
+    """A page's warnings as one, or None."""
+    return "; ".join(w for w in warnings if w) or None
 
 
 def _record(stage: StagePlan, context: Mapping[str, Any]) -> dict[str, Any]:
