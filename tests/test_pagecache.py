@@ -8,7 +8,6 @@ import json
 import re
 import shutil
 import sqlite3
-import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -18,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.apiserver import send_answer
+from tests.apiserver import running, send_answer
 from tests.conftest import LANGUAGE_MODES, ModeArgs, RunCli
 from tests.support import manifest_records, saved_files
 from yamlcrawl.http.conditional import conditional_headers, kept_body, to_keep
@@ -120,15 +119,9 @@ class _Server(ThreadingHTTPServer):
 def serving(site: Site) -> Iterator[Site]:
     server = _Server(("127.0.0.1", 0), _Handler)
     server.site = site
-    site.base = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
+    with running(server) as base:
+        site.base = base
         yield site
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 def catalogue() -> Site:
