@@ -4,6 +4,7 @@ exactly what a 200 with the same body gives; --fresh, a dry run, damaged copies,
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import re
 import shutil
@@ -134,7 +135,7 @@ def catalogue() -> Site:
         "/list?page=3": Page({"items": []}, etag='W/"l3"'),
         "/detail?id=1": Page({"name": "one"}, etag='"d1"', modified=DATE),
         "/detail?id=2": Page({"name": "two"}, etag='"d2"'),
-        "/detail?id=3": Page({"name": "three"}, modified=DATE),
+        "/detail?id=3": Page({"name": "three, the longest"}, modified=DATE),
         "/detail?id=4": Page({"name": "four"}),
     }
     site.files = {f"/file/{n}.bin": f"file {n}".encode() * 50 for n in range(1, 5)}
@@ -180,7 +181,7 @@ def run(run_cli: RunCli, site: Site, out: Path, *extra: str) -> tuple[str, dict[
         crawl(out.parent), "--set", f"api={site.base}", "-o", out, "--report", report, *extra
     )
     assert result.code == 0, result.out + result.err
-    return result.out, json.loads(report.read_text("utf-8"))
+    return result.out + result.err, json.loads(report.read_text("utf-8"))
 
 
 STABLE = ("kind", "url", "path", "bytes", "sha256", "stage", "status", "error", "reason")
@@ -250,8 +251,13 @@ def test_fresh_sends_no_validators_and_keeps_the_new_ones(
     assert [a for a in site.log if a.conditional] == []
     assert report["pages_not_modified"] == 0
     site.log.clear()
-    _, report = run(run_cli, site, out)
+    said, report = run(run_cli, site, out, "-v")
     assert report["pages_not_modified"] == 6
+    lines = [line for line in said.splitlines() if line.startswith("page detail")]
+    assert lines == [
+        f"page detail {site.base}/detail?id={n}, 1 files{', not modified (304)' if n < 4 else ''}"
+        for n in range(1, 5)
+    ]
 
 
 def damage(out: Path, url_end: str, change: str) -> None:
@@ -291,6 +297,36 @@ def test_a_304_for_a_damaged_copy_asks_again_unconditionally(
     site.log.clear()
     _, report = run(run_cli, site, out)  # the copy was replaced by the page asked again
     assert report["pages_not_modified"] == 6
+
+
+def test_a_kept_page_over_a_lowered_max_page_bytes_fails_as_a_200_would(
+    site: Site, run_cli: RunCli, tmp_path: Path
+) -> None:
+    first, second = tmp_path / "a", tmp_path / "b"
+    run(run_cli, site, first)
+    shutil.copytree(first, second, symlinks=True)
+    lowered = ("--set", "http.max_page_bytes=20")  # {"name": "three, the longest"} is 30 bytes
+    runs = [(first, ()), (second, ("--set", "output.page_cache=0"))]
+    reports = []
+    for out, extra in runs:
+        site.log.clear()
+        result = run_cli(
+            crawl(tmp_path),
+            "--set",
+            f"api={site.base}",
+            "-o",
+            out,
+            *lowered,
+            *extra,
+            "--report",
+            tmp_path / "r.json",
+        )
+        assert result.code == 1
+        reports.append(json.loads((tmp_path / "r.json").read_text("utf-8")))
+    with_cache, without = reports
+    assert with_cache["failures"] == without["failures"]
+    assert [f["url"] for f in without["failures"]] == [f"{site.base}/detail?id=3"]
+    assert with_cache["pages_not_modified"] == 5
 
 
 def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
@@ -399,23 +435,43 @@ def kept_sizes(out: Path) -> dict[str, int]:
 
 def test_a_crawl_keeps_no_more_than_its_bound(site: Site, run_cli: RunCli, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    bound = ("--set", "output.page_cache=0.0001")  # 100 bytes: 4 of the 6 pages (21-25 bytes)
+    bound = ("--set", "output.page_cache=0.0001")  # 100 bytes: the pages are 21 to 38 bytes
     run(run_cli, site, out, *bound)  # serial: kept in crawl order, the last kept last
     kept = kept_sizes(out)
-    assert sorted(kept) == ["detail?id=2", "detail?id=3", "list?page=2", "list?page=3"]
+    assert sorted(kept) == ["detail?id=3", "list?page=2", "list?page=3"]
     assert sum(kept.values()) <= 100
     site.log.clear()
     run(run_cli, site, out, *bound)
     # A crawl bigger than the bound pushes out, page by page, what its next pages would have
     # used: the pages kept now are again the last ones, and the bound holds.
     assert sum(kept_sizes(out).values()) <= 100
-    assert sum(a.conditional for a in site.page_log()) <= 4
+    assert sum(a.conditional for a in site.page_log()) <= 3
 
 
 def test_no_page_cache_keeps_nothing(site: Site, run_cli: RunCli, tmp_path: Path) -> None:
     out = tmp_path / "out"
     run(run_cli, site, out, "--set", "output.page_cache=0")
     assert not (out / ".yamlcrawl" / PAGES_FILE).exists()
+
+
+BODY = b'{"a": 1}'
+COPIES = {
+    "whole": (zlib.compress(BODY), None, BODY),
+    "at the limit": (zlib.compress(BODY), len(BODY), BODY),
+    "over the limit": (zlib.compress(BODY), len(BODY) - 1, None),
+    "cut short": (zlib.compress(BODY)[:-4], None, None),
+    "not zlib": (BODY, None, None),
+    "another body": (zlib.compress(b'{"a": 2}'), None, None),
+    "empty": (b"", None, None),
+}
+
+
+@pytest.mark.parametrize(("body", "limit", "used"), COPIES.values(), ids=list(COPIES))
+def test_a_kept_copy_is_used_only_whole_and_as_hashed(
+    body: bytes, limit: int | None, used: bytes | None
+) -> None:
+    page = StoredPage("http://h/x", '"x"', None, hashlib.sha256(BODY).hexdigest(), body)
+    assert kept_body(page, limit) == used
 
 
 VALIDATORS = {

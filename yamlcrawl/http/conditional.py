@@ -34,13 +34,17 @@ def conditional_headers(cached: StoredPage | None) -> dict[str, str]:
     return headers
 
 
-def kept_body(cached: StoredPage) -> bytes | None:
+def kept_body(cached: StoredPage, limit: int | None = None) -> bytes | None:
     """The body a 304 stands for; None if the kept copy is gone, damaged or not the one kept
-    (it cannot be decompressed, or its SHA-256 differs)."""
-    try:
-        body = zlib.decompress(cached.body)
+    (it cannot be decompressed, or its SHA-256 differs), or bigger than ``limit`` bytes
+    (``max_page_bytes`` lowered since: asked again, the page meets the limit as a 200 would)."""
+    inflate = zlib.decompressobj()
+    try:  # never more than the limit in memory: the output stops one byte past it
+        body = inflate.decompress(cached.body, 0 if limit is None else limit + 1)
     except zlib.error:
         return None
+    if not inflate.eof or (limit is not None and len(body) > limit):
+        return None  # cut short, or bigger than the limit
     if hashlib.sha256(body).hexdigest() != cached.sha256:
         return None
     return body

@@ -251,7 +251,7 @@ def _page_answer(
     answer, attempts = _with_retries(session, request.method, url, attempt, on_retry)
     if answer.status != 304 or cached is None:
         return answer, attempts
-    kept = kept_body(cached)
+    kept = kept_body(cached, session.settings.max_page_bytes)
     if kept is not None:
         content_type, link = cached.content_type, cached.link
         return replace(answer, body=kept, content_type=content_type, link=link), attempts
