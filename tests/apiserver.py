@@ -82,11 +82,18 @@ def serving() -> Iterator[Api]:
     """An `Api` served on 127.0.0.1 (a port of its own) while the block runs."""
     server = _Server(("127.0.0.1", 0), _Handler)
     server.api = Api()
-    server.api.base = f"http://127.0.0.1:{server.server_address[1]}"
+    with running(server) as base:
+        server.api.base = base
+        yield server.api
+
+
+@contextlib.contextmanager
+def running(server: ThreadingHTTPServer) -> Iterator[str]:
+    """Serve ``server`` (bound to 127.0.0.1) on a thread while the block runs; its base URL."""
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     try:
-        yield server.api
+        yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()

@@ -172,6 +172,7 @@ def test_a_file_slot_writes_to_a_new_name_in_the_private_folder_and_never_an_exi
 
 FOLDER = "yamlcrawl: cannot use the output folder {out}: "
 STATE = "yamlcrawl: cannot use the resume state {out}/.yamlcrawl/state.sqlite: "
+PAGES = "yamlcrawl: cannot use the page cache {out}/.yamlcrawl/pages.sqlite: "
 LINKED = "{out}/{planted} is a symbolic link, which yamlcrawl does not follow"
 OUTSIDE = "resolves outside the output folder {out}"
 # (what is planted in the output folder, what it points at, exit code, the first line of
@@ -184,6 +185,8 @@ PLANTED = [
     (".yamlcrawl/throttle", "folder", 2, FOLDER + LINKED),
     (".yamlcrawl/state.sqlite", "file", 2, STATE + LINKED),
     (".yamlcrawl/state.sqlite-wal", "file", 2, STATE + LINKED),
+    (".yamlcrawl/pages.sqlite", "file", 2, PAGES + LINKED),
+    (".yamlcrawl/pages.sqlite-journal", "file", 2, PAGES + LINKED),
     ("rows.jsonl", "file", 2, "yamlcrawl: cannot write the records file {planted}: " + OUTSIDE),
     ("X", "file", 1, "'X' " + OUTSIDE),
     ("d", "folder", 1, "'d/Y' " + OUTSIDE),

@@ -373,6 +373,22 @@ INVALID: dict[str, tuple[str, list[str]]] = {
             " — expected suffix, overwrite or skip"
         ],
     ),
+    "a page cache of negative size": (
+        "output:\n  page_cache: -1\nstages:\n  a: {url: x}\n",
+        [
+            "crawler.yaml:2:15: got the number -1 at output.page_cache"
+            " — expected a number of megabytes >= 0: page bodies kept (compressed) for"
+            " conditional requests on the next run; 0 keeps none"
+        ],
+    ),
+    "a page cache size in words": (
+        "output:\n  page_cache: lots\nstages:\n  a: {url: x}\n",
+        [
+            "crawler.yaml:2:15: got the text 'lots' at output.page_cache"
+            " — expected a number of megabytes >= 0: page bodies kept (compressed) for"
+            " conditional requests on the next run; 0 keeps none"
+        ],
+    ),
     "a list as a var": (
         "vars:\n  img: [a, b]\nstages:\n  a: {url: x}\n",
         ["crawler.yaml:2:8: got a list at vars.img — expected a string, number or boolean"],

@@ -146,6 +146,31 @@ class PageState:
         return (*self.first, -self.number)
 
 
+@dataclass(frozen=True)
+class StoredPage:
+    """A page response an earlier run kept, for a conditional request (storage/pagecache.py):
+    what a 304 answer stands for. The coordinator hands it to the worker inside the unit, and a
+    worker sends a new one back inside its result for the main process to keep.
+
+    Attributes:
+        url: The request it answered, query included (GET, no body): the key it is kept by.
+        etag: The response's ``ETag``, sent back as ``If-None-Match``; None if it had none.
+        last_modified: Its ``Last-Modified``, sent back as ``If-Modified-Since``; None.
+        sha256: SHA-256 of the body as received (decoded): a damaged copy is never used.
+        body: The body, zlib-compressed (empty in a result: the worker does not send it back).
+        content_type: Its ``Content-Type`` (the charset a body is decoded with).
+        link: Its ``Link`` header (``paginate: {by: link}``), "" if none.
+    """
+
+    url: str
+    etag: str | None
+    last_modified: str | None
+    sha256: str
+    body: bytes
+    content_type: str = ""
+    link: str = ""
+
+
 # Cookies as crawl state, plain rows that travel with units (http/cookies.py): (domain, whether
 # the Domain attribute gave it, path, name, value, secure, expires as epoch seconds or None).
 Cookie = tuple[str, bool, str, str, str, bool, int | None]
@@ -177,6 +202,11 @@ class PageUnit:
     base: str = ""
     cookies: Cookies = ()
     cursor: Cursor | None = None  # `incremental`: only items newer than its value are kept
+    # Conditional requests: what an earlier run kept of this request's response (sent as
+    # If-None-Match / If-Modified-Since; a 304 reuses it), and whether a 2xx response is to be
+    # sent back for the main process to keep (a run with a page cache, not a dry run).
+    cached: StoredPage | None = None
+    keep: bool = False
 
 
 @dataclass(frozen=True)
@@ -301,6 +331,8 @@ class PageResult:
     not_newer: int = 0
     cursors: tuple[Any, ...] = ()
     cut: bool = False
+    not_modified: bool = False  # a 304: the body an earlier run kept was used
+    cache: StoredPage | None = None  # a 2xx response for the main process to keep
 
 
 FileStatus = Literal["saved", "present", "failed"]
@@ -460,6 +492,7 @@ class RunStats(Subscriber):
     run_id: str = field(default_factory=new_run_id)  # `emit`'s _run_id, and the report's
     records_known: int = 0  # rows `emit` (mode: append) left out: already in their file
     not_newer: int = 0  # fan-out items left out as not newer than their stage's cursor
+    not_modified: int = 0  # pages answered 304: the body an earlier run kept was used
     _streamed: dict[UnitId, int] = field(default_factory=dict, repr=False, compare=False)
     _retried: dict[UnitId, int] = field(default_factory=dict, repr=False, compare=False)
     _streaming: int = field(default=0, repr=False, compare=False)  # sum of _streamed
@@ -492,6 +525,7 @@ class RunStats(Subscriber):
         self._settled(unit_id(result.unit), result.attempts)
         self.left_out += result.left_out
         self.not_newer += result.not_newer
+        self.not_modified += result.not_modified
         if result.empty:
             stage = result.unit.stage
             self.empty[stage] = self.empty.get(stage, 0) + 1

@@ -48,6 +48,7 @@ from yamlcrawl.types import (
     unit_id,
 )
 from yamlcrawl.work.cancel import CancelToken
+from yamlcrawl.work.conditional import with_cached
 from yamlcrawl.work.context import RunContext
 from yamlcrawl.work.events import EventSender, open_sink
 from yamlcrawl.work.requests import page_signature
@@ -202,9 +203,14 @@ class Coordinator:
     def _fill(self) -> None:
         """Keep the backend busy; files first, so finished work leaves memory early."""
         while len(self._in_flight) < self.backend.capacity() and (self._files or self._pages):
-            unit: Unit = self._files.popleft() if self._files else self._pages.popleft()
+            unit: Unit = self._files.popleft() if self._files else self._page_to_send()
             self._in_flight[unit_id(unit)] = unit
             self.backend.submit(unit)
+
+    def _page_to_send(self) -> PageUnit:
+        """The next page, with what an earlier run kept of it (looked up only now, so pages
+        waiting in the queue do not hold their bodies)."""
+        return with_cached(self.plan, self._pages.popleft(), self.output.page_cache)
 
     def _handle(self, result: Result) -> None:
         if self._in_flight.pop(unit_id(result.unit), None) is None:

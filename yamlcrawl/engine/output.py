@@ -19,7 +19,8 @@ from yamlcrawl.engine.emitfiles import record_files
 from yamlcrawl.language.plan import Plan
 from yamlcrawl.language.redact import redact, redact_value
 from yamlcrawl.storage.archive import Archive, NoArchive, archive_inside
-from yamlcrawl.storage.outdir import FolderError, OutputFolder, sweep_temporaries
+from yamlcrawl.storage.outdir import FolderError, OutputFolder, folder_full, sweep_temporaries
+from yamlcrawl.storage.pagecache import MB, PageCache
 from yamlcrawl.storage.records import Records
 from yamlcrawl.storage.state import NoState, StateStore
 from yamlcrawl.storage.store import Manifest
@@ -32,6 +33,7 @@ class Output(Protocol):
     saves: bool  # named files are fetched and saved (False: a dry run lists them)
     state: StateStore | NoState  # what earlier runs finished
     archive: Archive | NoArchive  # output.archive: what any crawl naming it downloaded
+    page_cache: PageCache  # pages earlier runs kept, for conditional requests
 
     def take(self, plan: Plan) -> Path:
         """Take the place the run writes to; returns the folder for the run's own files.
@@ -68,6 +70,7 @@ class SaveFiles:
     def __init__(self) -> None:
         self.state: StateStore | NoState = NoState()
         self.archive: Archive | NoArchive = NoArchive()
+        self.page_cache = PageCache.off(Path())
         self._folder: OutputFolder | None = None
         self._root = Path()
         self._manifest: Manifest | None = None
@@ -95,15 +98,18 @@ class SaveFiles:
         self.archive = open_archive(plan, read_only=False)
         name = plan.output.manifest
         manifest = Manifest(
-            self._root / name if name else None, partial(redact_value, secrets=plan.secrets)
+            self._root / name if name else None,
+            partial(redact_value, secrets=plan.secrets),
+            folder=self._root,
         )
         self._manifest = manifest
         self.state = StateStore(self._root, fresh)
+        self.page_cache = PageCache.open(self._root, _cache_bytes(plan), fresh)
         emits = record_files(plan)
         by_stage = {s.name: s.emit[0] for s in plan.stages if s.emit}
         if emits:
             self._records = Records(self._root, emits, by_stage)
-        kept: list[Subscriber] = [self.state]
+        kept: list[Subscriber] = [self.state, self.page_cache]
         if isinstance(self.archive, Archive):
             kept.append(self.archive)
         if name:
@@ -121,7 +127,7 @@ class SaveFiles:
         manifest and the state, and let go of the folder."""
         steps = (partial(self._finish_records, completed, stats), self._close_manifest)
         try:
-            for step in (*steps, self.state.close, self.archive.close):
+            for step in (*steps, self.state.close, self.archive.close, self.page_cache.close):
                 try:
                     step()
                 except FolderError as exc:
@@ -150,6 +156,7 @@ class DryRun:
     def __init__(self) -> None:
         self.state: StateStore | NoState = NoState()
         self.archive: Archive | NoArchive = NoArchive()
+        self.page_cache = PageCache.off(Path())
         self._scratch: str | None = None
 
     def take(self, plan: Plan) -> Path:
@@ -162,22 +169,31 @@ class DryRun:
         return _emit_names(plan) + _archive_name(plan)
 
     def open(self, plan: Plan, fresh: bool) -> list[Subscriber]:
-        """No record is kept; the archive is read (if there is one), not written."""
+        """No record is kept; the archive (if there is one) and the page cache (not with
+        ``--fresh``) are read, not written."""
         self.archive = open_archive(plan, read_only=True)
+        if not fresh:
+            self.page_cache = PageCache.read_only(Path(plan.output.dir), _cache_bytes(plan))
         return []
 
     def remove_partial_files(self) -> None:
         """Nothing was downloaded."""
 
     def close(self, completed: bool, stats: RunStats) -> None:
-        """Close the archive, remove the scratch folder."""
+        """Close the archive and the page cache, remove the scratch folder."""
         try:
+            self.page_cache.close()
             self.archive.close()
         except FolderError as exc:
             stats.stopped = stats.stopped or str(exc)
         finally:
             if self._scratch is not None:
                 shutil.rmtree(self._scratch, ignore_errors=True)
+
+
+def _cache_bytes(plan: Plan) -> int:
+    """The bound of the page cache (``output.page_cache``, in MB) in bytes."""
+    return int(plan.output.page_cache * MB)
 
 
 def _emit_names(plan: Plan) -> list[str]:
@@ -213,7 +229,4 @@ class _StopWhenFull(Subscriber):
     def file_done(self, result: FileResult) -> None:
         """Stop the run at a file the folder could not take."""
         if result.folder_full:
-            raise FolderError(
-                f"the output folder {self.root} cannot take more files ({result.error}):"
-                " the run stopped; what it saved is whole, and a rerun fetches the rest"
-            )
+            raise folder_full(self.root, result.error or "")

@@ -21,22 +21,25 @@ import socket
 import ssl
 import urllib.parse
 from collections.abc import Callable, Collection, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC
+from functools import partial
 from itertools import accumulate
 from typing import Any, Literal, TypeVar
 
+import requests.cookies
 import urllib3
 import urllib3.exceptions
 
 from yamlcrawl.http import attempt as attempts
 from yamlcrawl.http import curl, deadline, pageclient
 from yamlcrawl.http.attempt import AttemptError as _AttemptError
+from yamlcrawl.http.conditional import conditional_headers, kept_body, to_keep
 from yamlcrawl.http.cookies import jar_of, rows_of
 from yamlcrawl.http.politeness import polite
 from yamlcrawl.http.session import Session, resolve_user_agent
 from yamlcrawl.http.transport import RedirectError
-from yamlcrawl.types import ByteSink, Cookies, HttpSettings
+from yamlcrawl.types import ByteSink, Cookies, HttpSettings, StoredPage
 
 __all__ = [
     "MAX_DEPTH",
@@ -119,6 +122,8 @@ class Document:
     link: str = ""
     digest: str = ""
     cookies: Cookies = ()
+    not_modified: bool = False  # a 304: `data` is the body an earlier run kept
+    kept: StoredPage | None = None  # what to keep of this 2xx response, if asked and it can be
 
 
 class _BadDocumentError(Exception):
@@ -145,6 +150,8 @@ def fetch_document(
     private: Collection[str] = (),
     digest: tuple[str, str] | None = None,
     cookies: Cookies = (),
+    cached: StoredPage | None = None,
+    keep: bool = False,
 ) -> Document:
     """Request `url` and parse the body as JSON, retrying transient failures.
 
@@ -161,6 +168,10 @@ def fetch_document(
             are, by a redirect to another origin (pageclient.py).
         digest: (user, password) for HTTP Digest authentication.
         cookies: The cookies the request sends where they apply (cookies.py).
+        cached: What an earlier run kept of this request's response: the request is made
+            conditional, and a 304 is answered with its body (conditional.py); a kept body
+            that is damaged is asked for again, unconditionally.
+        keep: Hand back what to keep of a 2xx response (`Document.kept`).
 
     Returns:
         The parsed document with its status, attempts and size, and the cookies after it.
@@ -172,49 +183,117 @@ def fetch_document(
     method = method.upper()
     shown = _with_params(url, params)
     _check_url(method, url, shown)
-    settings = session.settings
-    pages = session.page_client()
     target = with_query(url, params)
     jar = jar_of(cookies)
     content = None
     if body is not None:
         headers = {"Content-Type": body[0], **(headers or {})}
         content = body[1]
+    request = _PageRequest(method, target, headers or {}, content, private, digest)
+    answer, attempts = _page_answer(session, request, jar, cached, (shown, on_retry))
+    data = _document_data(
+        answer.body, answer.content_type, fmt, (method, shown), (answer.status, attempts)
+    )
+    kept = None
+    if keep and answer.status != 304:
+        kept = to_keep(target, answer.validators, answer.body, answer.content_type, answer.link)
+    return Document(
+        data=data,
+        status=answer.status,
+        attempts=attempts,
+        bytes=len(answer.body),
+        url=answer.final,
+        link=answer.link,
+        digest=hashlib.sha1(answer.body, usedforsecurity=False).hexdigest(),
+        cookies=rows_of(jar),
+        not_modified=answer.status == 304,
+        kept=kept,
+    )
+
+
+@dataclass(frozen=True)
+class _PageRequest:
+    """A page request as every attempt sends it: (method, URL with query), headers, body,
+    the headers a redirect to another origin drops, Digest credentials."""
+
+    method: str
+    target: str
+    headers: Mapping[str, str]
+    body: bytes | None
+    private: Collection[str]
+    digest: tuple[str, str] | None
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """A page response read whole: a 304's body is the one kept from an earlier run."""
+
+    status: int
+    content_type: str
+    body: bytes
+    link: str
+    final: str
+    validators: tuple[str, str]  # its ETag and Last-Modified headers ("" if none)
+
+
+def _page_answer(
+    session: Session,
+    request: _PageRequest,
+    jar: requests.cookies.RequestsCookieJar,
+    cached: StoredPage | None,
+    shown: tuple[str, Callable[[str], None] | None],
+) -> tuple[_Answer, int]:
+    """The response to ``request`` (conditional if ``cached``) and the attempts it took. A 304
+    stands for the kept body; if that is damaged, the page is asked for again unconditionally
+    (that second request is not counted as a retry: nothing failed)."""
+    url, on_retry = shown
+    attempt = partial(_page_attempt, session, request, jar, cached)
+    answer, attempts = _with_retries(session, request.method, url, attempt, on_retry)
+    if answer.status != 304 or cached is None:
+        return answer, attempts
+    kept = kept_body(cached, session.settings.max_page_bytes)
+    if kept is not None:
+        content_type, link = cached.content_type, cached.link
+        return replace(answer, body=kept, content_type=content_type, link=link), attempts
+    attempt = partial(_page_attempt, session, request, jar, None)
+    answer, again = _with_retries(session, request.method, url, attempt, on_retry)
+    return answer, attempts - 1 + again
+
+
+def _page_attempt(
+    session: Session,
+    request: _PageRequest,
+    jar: requests.cookies.RequestsCookieJar,
+    cached: StoredPage | None,
+) -> _Answer:
+    """One attempt of a page request; a 304 is an answer when the request was conditional."""
+    headers = {**request.headers, **conditional_headers(cached)}
+    settings = session.settings
 
     def open_page() -> urllib3.BaseHTTPResponse:
         return pageclient.send(
-            pages,
+            session.page_client(),
             settings,
-            (method, target),
-            headers=headers or {},
-            body=content,
-            private=private,
-            digest=digest,
+            (request.method, request.target),
+            headers=headers,
+            body=request.body,
+            private=request.private,
+            digest=request.digest,
             jar=jar,
         )
 
-    def attempt() -> tuple[int, str, bytes, str, str]:
-        with _send(open_page, settings) as resp:
+    with _send(open_page, settings) as resp:
+        if resp.status != 304 or cached is None:
             _check_status(resp, settings)
-            received = _read_all(resp, settings)
-            link = resp.headers.get("Link", "")
-            final = _final_url(resp, target)
-            return resp.status, resp.headers.get("Content-Type", ""), received, link, final
-
-    (status, content_type, received, link, final), attempts = _with_retries(
-        session, method, shown, attempt, on_retry
-    )
-    data = _document_data(received, content_type, fmt, (method, shown), (status, attempts))
-    return Document(
-        data=data,
-        status=status,
-        attempts=attempts,
-        bytes=len(received),
-        url=final,
-        link=link,
-        digest=hashlib.sha1(received, usedforsecurity=False).hexdigest(),
-        cookies=rows_of(jar),
-    )
+        received = _read_all(resp, settings)
+        return _Answer(
+            resp.status,
+            resp.headers.get("Content-Type", ""),
+            received,
+            resp.headers.get("Link", ""),
+            _final_url(resp, request.target),
+            (resp.headers.get("ETag", ""), resp.headers.get("Last-Modified", "")),
+        )
 
 
 def download_to(

@@ -133,6 +133,7 @@ class OutputPlan:
     manifest: str | None
     replace: Replace
     archive: str | None = None  # the SQLite file shared by crawls (storage/archive.py)
+    page_cache: float = 256  # MB of compressed page bodies kept for conditional requests
 
 
 @dataclass(frozen=True)

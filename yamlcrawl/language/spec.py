@@ -162,6 +162,12 @@ class OutputSpec(_Strict):
         description="the path of an SQLite file, relative to the current folder, that crawls"
         " share: a file it records as downloaded is not fetched again",
     )
+    # 256 MB: thousands of large pages, compressed; small beside the files a crawl saves
+    page_cache: Annotated[float, Field(ge=0)] = Field(
+        256,
+        description="a number of megabytes >= 0: page bodies kept (compressed) for conditional"
+        " requests on the next run; 0 keeps none",
+    )
 
 
 class DownloadSpec(_Strict):

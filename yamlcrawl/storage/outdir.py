@@ -56,6 +56,14 @@ def describe(exc: OSError) -> str:
     return _REASONS.get(exc.errno or 0) or exc.strerror or str(exc)
 
 
+def folder_full(root: Path | str, what: str) -> FolderError:
+    """The one line of a run stopped because ``root`` cannot take more (``what`` failed)."""
+    return FolderError(
+        f"the output folder {root} cannot take more files ({what}):"
+        " the run stopped; what it saved is whole, and a rerun fetches the rest"
+    )
+
+
 def stops_the_run(exc: BaseException) -> bool:
     """Whether ``exc`` says the whole folder cannot take more (full, over quota, read-only)."""
     return isinstance(exc, OSError) and exc.errno in FOLDER_FULL

@@ -13,7 +13,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from yamlcrawl.storage.outdir import FolderError, describe, open_text
+from yamlcrawl.storage.outdir import FolderError, describe, folder_full, open_text, stops_the_run
 from yamlcrawl.types import (
     FileRequest,
     FileResult,
@@ -30,14 +30,18 @@ class Manifest(Subscriber):
     """
 
     def __init__(
-        self, path: Path | None, redact: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+        self,
+        path: Path | None,
+        redact: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        folder: Path | None = None,
     ) -> None:
-        """Start the manifest at ``path`` (None: keep none).
+        """Start the manifest at ``path`` (None: keep none) in the output ``folder``.
 
         Raises:
             FolderError: it cannot be written (a folder, a symbolic link, a read-only folder).
         """
         self.path = path
+        self.folder = folder
         self.redact = redact  # values from ${ENV} written as *** (language/redact.py)
         self._stream: IO[str] | None = None
         if path is not None:
@@ -60,8 +64,10 @@ class Manifest(Subscriber):
                 self._stream.write(json.dumps(record, ensure_ascii=False) + "\n")
                 self._stream.flush()
             except OSError as exc:
-                why = describe(exc)
-                raise FolderError(f"cannot write the manifest {self.path}: {why}") from None
+                what = f"cannot write the manifest {self.path}: {describe(exc)}"
+                if self.folder is not None and stops_the_run(exc):  # as a file it could not take
+                    raise folder_full(self.folder, what) from None
+                raise FolderError(what) from None
 
     def file_done(self, result: FileResult) -> None:
         """Record a download that finished, one way or another."""

@@ -77,7 +77,8 @@ class Log(Subscriber):
         elif self.lines_wanted:
             found = f", {result.items} items" if result.items else ""
             files = f", {len(result.files)} files" if result.files else ""
-            self.line(f"page {escape(stage)} {escape(result.url)}{found}{files}")
+            kept = ", not modified (304)" if result.not_modified else ""
+            self.line(f"page {escape(stage)} {escape(result.url)}{found}{files}{kept}")
 
     def file_done(self, result: FileResult) -> None:
         """Failures always; every file with -v."""

@@ -95,6 +95,7 @@ def report(
         "dry_run": stats.dry_run,
         "pages": stats.pages - stats.pages_failed,
         "pages_failed": stats.pages_failed,
+        "pages_not_modified": stats.not_modified,
         "files_planned": stats.planned,
         "saved": stats.saved,
         "present": stats.present,

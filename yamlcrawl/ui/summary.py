@@ -73,6 +73,8 @@ def summary_rows(plan: Plan, stats: RunStats) -> list[tuple[str, str]]:
     """The summary as (label, value) rows; the report file has the same figures."""
     seconds = max(stats.elapsed, 1e-9)
     rows = [("pages fetched", f"{stats.pages - stats.pages_failed}")]
+    if stats.not_modified:  # of them, answered 304: the body an earlier run kept was used
+        rows.append(("pages not modified (304)", f"{stats.not_modified}"))
     if stats.dry_run:
         rows.append(("files it would save", f"{stats.planned}"))
     else:

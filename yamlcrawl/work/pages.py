@@ -55,6 +55,9 @@ def fetch_page(run: RunContext, unit: PageUnit) -> PageResult:
     plan = run.plan
     stage = plan.stage(unit.stage)
     context = unit.context
+    cached = unit.cached
+    if cached is not None:  # the kept body came to the worker; it does not go back
+        unit = replace(unit, cached=replace(cached, body=b""))
     try:
         url, params, body = page_request(stage, unit)
         headers = page_headers(plan, stage, context)
@@ -78,6 +81,8 @@ def fetch_page(run: RunContext, unit: PageUnit) -> PageResult:
             private=private_headers(plan, plan.http_headers + stage.headers, headers),
             digest=digest,
             cookies=unit.cookies,
+            cached=cached,
+            keep=unit.keep,
         )
     except FetchError as exc:
         return PageResult(unit, url, str(exc), attempts=exc.attempts)
@@ -90,7 +95,15 @@ def _page_result(
     """What a fetched page gives: its items' child pages, files and records, its next page."""
     stage = plan.stage(unit.stage)
     url, params = request
-    done = partial(PageResult, unit, url, attempts=document.attempts, bytes=document.bytes)
+    done = partial(
+        PageResult,
+        unit,
+        url,
+        attempts=document.attempts,
+        bytes=document.bytes,
+        not_modified=document.not_modified,
+        cache=document.kept,
+    )
     if stage.emit is not None:  # its rows' lineage: when the response came, and from where
         source = document.url or with_query(url, params)
         done = partial(done, fetched_at=utc_now(), source_url=source)
