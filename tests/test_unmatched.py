@@ -260,6 +260,7 @@ def test_strict_makes_them_failures(api: Api, run_cli: RunCli, tmp_path: Path) -
             "path": None,
             "reason": "each $.items[*] matched nothing on 1 of 1 pages; this page has keys:"
             " products, total — did you mean $.products[*]?",
+            "error": {"status": None, "reason": "unmatched"},  # for scripts (ui/failures.py)
         }
     ]
     assert report["unmatched"][0]["failed"] is True
