@@ -307,6 +307,7 @@ class Coordinator:
         self._publish.file_planned(unit)
         if not self.output.saves:  # a dry run: listed, not fetched
             return
+        unit = self.output.resumable(unit)  # a part kept by an earlier run is continued
         key = family_key(path)  # a file whose {ext} is to come may become any of its family
         if key in self._writing:  # overwrite: the later file waits for the earlier to land
             self._writing[key].append(unit)

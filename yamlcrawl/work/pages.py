@@ -85,7 +85,7 @@ def fetch_page(run: RunContext, unit: PageUnit) -> PageResult:
             keep=unit.keep,
         )
     except FetchError as exc:
-        return PageResult(unit, url, str(exc), attempts=exc.attempts)
+        return PageResult(unit, url, str(exc), attempts=exc.attempts, http_status=exc.status)
     return _page_result(plan, unit, (url, params), document)
 
 
@@ -103,6 +103,7 @@ def _page_result(
         bytes=document.bytes,
         not_modified=document.not_modified,
         cache=document.kept,
+        http_status=document.status,
     )
     if stage.emit is not None:  # its rows' lineage: when the response came, and from where
         source = document.url or with_query(url, params)
@@ -370,6 +371,7 @@ def file_request(
         tuple(headers.items()),
         ext_to_come=stem is not None,
         archive_key=archive_key,
+        item=item_names(plan, context) if plan.output.manifest else (),  # for its manifest row
     )
 
 

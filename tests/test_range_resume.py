@@ -1,0 +1,379 @@
+"""Range resume: a large file cut off part-way is continued with `Range`/`If-Range`, not fetched
+again; a server without Range support, a changed file, a 416 or a wrong Content-Range restart it
+cleanly; whatever happens the file is whole under its name or absent, and byte-exact.
+
+The server is the standard library's, on 127.0.0.1 port 0, serving one 20 MB file with an ETag;
+a test can make it cut the body after N bytes, ignore Range, change the file, or refuse ranges.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import LANGUAGE_MODES, ModeArgs, RunCli
+from tests.support import ROOT, MockTransport, Request, manifest_records, response
+from yamlcrawl.http.fetch import download_to
+from yamlcrawl.http.session import Session
+from yamlcrawl.storage.files import FileSlot
+from yamlcrawl.storage.partials import PartialPlace
+from yamlcrawl.types import HttpSettings
+
+SIZE = 20 * 1024 * 1024
+BODY = random.Random(17).randbytes(SIZE)
+CHANGED = random.Random(18).randbytes(SIZE)
+HALF = SIZE // 2
+_CHUNK = 256 * 1024
+_RANGE = re.compile(r"bytes=(\d+)-\Z")
+
+
+@dataclass
+class Asked:
+    """One request for the file, and what the server did."""
+
+    range: str | None
+    if_range: str | None
+    status: int = 0
+    sent: int = 0  # body bytes written to the socket
+
+
+@dataclass
+class BigFile:
+    """What the server serves, and how it misbehaves (a test changes these between runs)."""
+
+    body: bytes = BODY
+    etag: str = '"v1"'
+    ranges: bool = True  # False: Range is ignored, every answer a 200 with the whole file
+    cut_after: list[int] = field(default_factory=list)  # per request, in turn: close after N
+    refuse: bool = False  # answer every Range with 416
+    wrong_start: bool = False  # answer a Range with a 206 that starts one byte early
+    pace: float = 0.0  # seconds between chunks of 256 KiB
+    asked: list[Asked] = field(default_factory=list)
+    base: str = ""
+
+    def sent_on(self, first: int) -> int:
+        """Body bytes sent for requests from number ``first`` on."""
+        return sum(asked.sent for asked in self.asked[first:])
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        site = self.server.site
+        if self.path == "/list":
+            items = {"items": [{"name": "big", "url": f"{site.base}/big.bin"}]}
+            self._send(200, {"Content-Type": "application/json"}, json.dumps(items).encode())
+            return
+        asked = Asked(self.headers.get("Range"), self.headers.get("If-Range"))
+        site.asked.append(asked)
+        self._file(site, asked)
+
+    def _file(self, site: BigFile, asked: Asked) -> None:
+        start = _start_of(site, asked)
+        headers = {"Content-Type": "application/octet-stream", "ETag": site.etag}
+        if start is None:
+            asked.status, start = 200, 0
+        elif site.refuse:
+            asked.status = 416
+            self._send(416, {"Content-Range": f"bytes */{len(site.body)}"}, b"")
+            return
+        else:
+            asked.status = 206
+            start -= 1 if site.wrong_start else 0
+            headers["Content-Range"] = f"bytes {start}-{len(site.body) - 1}/{len(site.body)}"
+        cut = site.cut_after.pop(0) if site.cut_after else None
+        self._stream(asked, headers, site.body[start:], cut, site.pace)
+
+    def _stream(
+        self, asked: Asked, headers: dict[str, str], body: bytes, cut: int | None, pace: float
+    ) -> None:
+        self.send_response(asked.status)
+        headers["Content-Length"] = str(len(body))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        end = len(body) if cut is None else min(cut, len(body))
+        try:
+            for at in range(0, end, _CHUNK):
+                piece = body[at : min(at + _CHUNK, end)]
+                self.wfile.write(piece)
+                asked.sent += len(piece)
+                if pace:
+                    time.sleep(pace)
+        except OSError:
+            pass  # the client went away (killed)
+        if cut is not None:
+            self.close_connection = True  # cut: the rest never comes
+
+    def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.send_response(status)
+        headers["Content-Length"] = str(len(body))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def _start_of(site: BigFile, asked: Asked) -> int | None:
+    """Where the answer starts: None for the whole file (no Range, ignored, or If-Range stale)."""
+    if not site.ranges or asked.range is None:
+        return None
+    match = _RANGE.match(asked.range)
+    if match is None or (asked.if_range is not None and asked.if_range != site.etag):
+        return None
+    return int(match[1])
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    site: BigFile
+
+
+@pytest.fixture
+def big() -> Iterator[BigFile]:
+    """The 20 MB file served on 127.0.0.1, port 0."""
+    server = _Server(("127.0.0.1", 0), _Handler)
+    server.site = BigFile()
+    server.site.base = f"http://127.0.0.1:{server.server_port}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.site
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def crawl_file(folder: Path, site: BigFile, retries: int = 0, **http: Any) -> Path:
+    """A crawl of the server's list: one file, ``big.bin``."""
+    stage = {
+        "url": "{api}/list",
+        "each": "$.items[*]",
+        "as": "item",
+        "downloads": [{"url": "{item.url}", "save_as": "{item.name}.bin"}],
+    }
+    spec = {
+        "vars": {"api": site.base},
+        "http": {"retries": retries, "backoff": 0, **http},
+        "stages": {"list": stage},
+    }
+    path = folder / "crawl.yaml"
+    path.write_text(yaml.safe_dump(spec), "utf-8")
+    return path
+
+
+def parts(output: Path) -> list[Path]:
+    """The parts kept in the output folder."""
+    return sorted((output / ".yamlcrawl" / "partial").glob("*.part"))
+
+
+def cut_run(run_cli: RunCli, mode: list[str], tmp_path: Path, big: BigFile) -> Path:
+    """A first run whose file is cut off half-way (no retry): it fails and keeps its part."""
+    big.cut_after = [HALF]
+    output = tmp_path / "out"
+    first = run_cli(crawl_file(tmp_path, big), "--output", output, *mode)
+    assert first.code == 1, first.out + first.err
+    assert not (output / "big.bin").exists()  # never under its name unless whole
+    kept = parts(output)
+    assert len(kept) == 1
+    assert 0 < kept[0].stat().st_size <= HALF
+    assert kept[0].read_bytes() == BODY[: kept[0].stat().st_size]
+    return output
+
+
+@pytest.mark.parametrize("mode", LANGUAGE_MODES)
+def test_a_rerun_fetches_only_the_rest_of_a_file_cut_half_way(
+    run_cli: RunCli, mode_args: ModeArgs, tmp_path: Path, big: BigFile, mode: str
+) -> None:
+    output = cut_run(run_cli, mode_args(mode), tmp_path, big)
+    held = parts(output)[0].stat().st_size
+    before = len(big.asked)
+    second = run_cli(crawl_file(tmp_path, big), "--output", output, *mode_args(mode))
+    assert second.code == 0, second.out + second.err
+    rerun = big.asked[before:]
+    assert [(a.range, a.if_range, a.status) for a in rerun] == [(f"bytes={held}-", '"v1"', 206)]
+    assert big.sent_on(before) == SIZE - held  # about half: only the rest
+    assert (output / "big.bin").read_bytes() == BODY
+    assert parts(output) == []
+    row = next(r for r in manifest_records(output) if r["kind"] == "file")
+    assert row["sha256"] == hashlib.sha256(BODY).hexdigest()
+    assert (row["bytes"], row["resumed"], row["http_status"]) == (SIZE, held, 206)
+
+
+@pytest.mark.parametrize("mode", LANGUAGE_MODES)
+def test_a_server_without_range_support_restarts_cleanly(
+    run_cli: RunCli, mode_args: ModeArgs, tmp_path: Path, big: BigFile, mode: str
+) -> None:
+    output = cut_run(run_cli, mode_args(mode), tmp_path, big)
+    big.ranges = False
+    before = len(big.asked)
+    second = run_cli(crawl_file(tmp_path, big), "--output", output, *mode_args(mode))
+    assert second.code == 0, second.out + second.err
+    assert [a.status for a in big.asked[before:]] == [200]
+    assert big.sent_on(before) == SIZE
+    assert (output / "big.bin").read_bytes() == BODY
+    assert parts(output) == []
+
+
+@pytest.mark.parametrize("mode", LANGUAGE_MODES)
+def test_a_changed_file_restarts(
+    run_cli: RunCli, mode_args: ModeArgs, tmp_path: Path, big: BigFile, mode: str
+) -> None:
+    output = cut_run(run_cli, mode_args(mode), tmp_path, big)
+    big.body, big.etag = CHANGED, '"v2"'
+    before = len(big.asked)
+    second = run_cli(crawl_file(tmp_path, big), "--output", output, *mode_args(mode))
+    assert second.code == 0, second.out + second.err
+    rerun = big.asked[before:]
+    assert [(a.if_range, a.status) for a in rerun] == [('"v1"', 200)]  # If-Range: stale
+    assert (output / "big.bin").read_bytes() == CHANGED
+    assert parts(output) == []
+
+
+def test_a_retry_in_the_same_run_continues_after_a_dropped_connection(
+    run_cli: RunCli, tmp_path: Path, big: BigFile
+) -> None:
+    big.cut_after = [HALF]
+    output = tmp_path / "out"
+    done = run_cli(crawl_file(tmp_path, big, retries=1), "--output", output)
+    assert done.code == 0, done.out + done.err
+    assert [a.status for a in big.asked] == [200, 206]
+    assert big.sent_on(0) == SIZE  # nothing fetched twice
+    assert (output / "big.bin").read_bytes() == BODY
+
+
+@pytest.mark.parametrize(
+    ("misbehaviour", "message"),
+    [
+        ("refuse", f"the server refused the range bytes={HALF}- (HTTP 416); starting over"),
+        (
+            "wrong_start",
+            f"the server's answer to the range bytes={HALF}- does not continue the part kept"
+            f" (Content-Range: bytes {HALF - 1}-{SIZE - 1}/{SIZE}); starting over",
+        ),
+    ],
+)
+def test_a_range_answered_wrongly_restarts_from_zero(
+    run_cli: RunCli, tmp_path: Path, big: BigFile, misbehaviour: str, message: str
+) -> None:
+    big.cut_after = [HALF]
+    setattr(big, misbehaviour, True)
+    output = tmp_path / "out"
+    done = run_cli(crawl_file(tmp_path, big, retries=2), "--output", output, "-v")
+    assert done.code == 0, done.out + done.err
+    assert [a.status for a in big.asked] == [200, 416 if misbehaviour == "refuse" else 206, 200]
+    assert message in done.out + done.err
+    assert (output / "big.bin").read_bytes() == BODY
+    assert parts(output) == []
+
+
+def test_fresh_drops_the_parts(run_cli: RunCli, tmp_path: Path, big: BigFile) -> None:
+    output = cut_run(run_cli, ["--mode", "serial"], tmp_path, big)
+    before = len(big.asked)
+    again = run_cli(crawl_file(tmp_path, big), "--output", output, "--fresh")
+    assert again.code == 0, again.out + again.err
+    assert [(a.range, a.status) for a in big.asked[before:]] == [(None, 200)]
+    assert (output / "big.bin").read_bytes() == BODY
+
+
+def test_a_small_file_or_resume_above_null_keeps_no_part(
+    run_cli: RunCli, tmp_path: Path, big: BigFile
+) -> None:
+    big.cut_after = [HALF]
+    output = tmp_path / "out"
+    first = run_cli(crawl_file(tmp_path, big, resume_above=SIZE), "--output", output)
+    assert first.code == 1
+    assert parts(output) == []
+    assert list((output / ".yamlcrawl" / "tmp").iterdir()) == []
+    big.cut_after = [HALF]
+    second = run_cli(crawl_file(tmp_path, big, resume_above=None), "--output", output)
+    assert second.code == 1
+    assert parts(output) == []
+
+
+@pytest.mark.parametrize("mode", ["serial", "queue"])
+def test_sigkill_half_way_keeps_the_part_and_the_rerun_finishes_it(
+    run_cli: RunCli, tmp_path: Path, big: BigFile, mode: str
+) -> None:
+    big.pace = 0.02  # 20 MB in about 1.6 s: time to see the part pass half
+    output = tmp_path / "out"
+    crawl = subprocess.Popen(
+        [sys.executable, "-m", "yamlcrawl", crawl_file(tmp_path, big), "--output", output]
+        + ["--mode", mode],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not any(p.stat().st_size > HALF for p in parts(output)):
+            assert crawl.poll() is None, "the crawl ended before it was killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        os.killpg(crawl.pid, signal.SIGKILL)  # the crawl and its workers, at once
+    finally:
+        crawl.wait(30)
+    assert not (output / "big.bin").exists()
+    held = parts(output)[0].stat().st_size
+    assert parts(output)[0].read_bytes() == BODY[:held]
+    big.pace = 0.0
+    before = len(big.asked)
+    again = run_cli(crawl_file(tmp_path, big), "--output", output, "--mode", mode)
+    assert again.code == 0, again.out + again.err
+    assert [(a.range, a.status) for a in big.asked[before:]] == [(f"bytes={held}-", 206)]
+    assert big.sent_on(before) == SIZE - held < HALF
+    assert (output / "big.bin").read_bytes() == BODY
+
+
+# --- the sink and the test transport, without a crawl ----------------------------------------
+
+
+def test_the_test_transport_resumes_a_part_kept_by_a_failed_attempt(tmp_path: Path) -> None:
+    """`fetch._transport_attempt` (MockTransport) asks for the rest as libcurl does."""
+    body = BODY[: 3 * 1024 * 1024]
+
+    def answer(request: Request) -> Any:
+        asked = request.headers.get("Range")
+        headers = {"ETag": '"v1"', "Content-Type": "application/octet-stream"}
+        if asked is None:  # announce it all, send a third
+            return response(200, body[: len(body) // 3], headers, length=len(body))
+        start = int(asked.removeprefix("bytes=").removesuffix("-"))
+        rest = {**headers, "Content-Range": f"bytes {start}-{len(body) - 1}/{len(body)}"}
+        return response(206, body[start:], rest)
+
+    mock = MockTransport(answer)
+    session = Session(HttpSettings(retries=1, backoff=0), transport=mock.factory)
+    keep = PartialPlace(tmp_path, "f.bin", "http://h/f.bin", 1024)
+    with FileSlot(tmp_path, "f.bin", keep=keep) as slot:
+        attempts = download_to(session, "http://h/f.bin", slot)
+        written = slot.commit()
+    assert attempts == 2
+    assert [r.headers.get("Range") for r in mock.requests] == [None, f"bytes={len(body) // 3}-"]
+    assert [r.headers.get("If-Range") for r in mock.requests] == [None, '"v1"']
+    assert (tmp_path / "f.bin").read_bytes() == body
+    assert written.sha256 == hashlib.sha256(body).hexdigest()
+    assert (slot.resumed, written.bytes) == (len(body) // 3, len(body))
+    assert not keep.part.exists() and not keep.sidecar.exists()
