@@ -318,9 +318,9 @@ def test_sigkill_half_way_keeps_the_part_and_the_rerun_finishes_it(
 ) -> None:
     big.pace = 0.02  # 20 MB in about 1.6 s: time to see the part pass half
     output = tmp_path / "out"
+    command = [sys.executable, "-m", "yamlcrawl", crawl_file(tmp_path, big), "--output", output]
     crawl = subprocess.Popen(
-        [sys.executable, "-m", "yamlcrawl", crawl_file(tmp_path, big), "--output", output]
-        + ["--mode", mode],
+        [*command, "--mode", mode],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         start_new_session=True,
