@@ -312,11 +312,19 @@ def test_a_small_file_or_resume_above_null_keeps_no_part(
     assert parts(output) == []
 
 
-@pytest.mark.parametrize("mode", ["serial", "queue"])
-def test_sigkill_half_way_keeps_the_part_and_the_rerun_finishes_it(
-    run_cli: RunCli, tmp_path: Path, big: BigFile, mode: str
+@pytest.mark.parametrize(
+    ("mode", "sent"),
+    [
+        ("serial", signal.SIGKILL),
+        ("queue", signal.SIGKILL),
+        ("serial", signal.SIGINT),  # Ctrl-C
+        ("pool", signal.SIGINT),
+    ],
+)
+def test_a_crawl_killed_half_way_keeps_the_part_and_the_rerun_finishes_it(
+    run_cli: RunCli, tmp_path: Path, big: BigFile, mode: str, sent: signal.Signals
 ) -> None:
-    big.pace = 0.02  # 20 MB in about 1.6 s: time to see the part pass half
+    big.pace = 0.03  # 20 MB in about 2.4 s: time to see the part pass half
     output = tmp_path / "out"
     command = [sys.executable, "-m", "yamlcrawl", crawl_file(tmp_path, big), "--output", output]
     crawl = subprocess.Popen(
@@ -333,7 +341,7 @@ def test_sigkill_half_way_keeps_the_part_and_the_rerun_finishes_it(
             assert crawl.poll() is None, "the crawl ended before it was killed"
             assert time.monotonic() < deadline
             time.sleep(0.02)
-        os.killpg(crawl.pid, signal.SIGKILL)  # the crawl and its workers, at once
+        os.killpg(crawl.pid, sent)  # the crawl and its workers, at once
     finally:
         crawl.wait(30)
     assert not (output / "big.bin").exists()
