@@ -29,11 +29,13 @@ import yaml
 
 from tests.conftest import LANGUAGE_MODES, ModeArgs, RunCli
 from tests.support import ROOT, MockTransport, Request, manifest_records, response
+from yamlcrawl.http import ranges
+from yamlcrawl.http.attempt import AttemptError
 from yamlcrawl.http.fetch import download_to
 from yamlcrawl.http.session import Session
 from yamlcrawl.storage.files import FileSlot
 from yamlcrawl.storage.partials import PartialPlace
-from yamlcrawl.types import HttpSettings
+from yamlcrawl.types import BodyStart, HeldPart, HttpSettings
 
 SIZE = 20 * 1024 * 1024
 BODY = random.Random(17).randbytes(SIZE)
@@ -385,3 +387,137 @@ def test_the_test_transport_resumes_a_part_kept_by_a_failed_attempt(tmp_path: Pa
     assert written.sha256 == hashlib.sha256(body).hexdigest()
     assert (slot.resumed, written.bytes) == (len(body) // 3, len(body))
     assert not keep.part.exists() and not keep.sidecar.exists()
+
+
+class _Recording:
+    """A range sink that records what it was told."""
+
+    def __init__(self) -> None:
+        self.started: list[BodyStart] = []
+        self.forgotten = 0
+
+    def begin(self, content_type: str | None) -> None:
+        raise AssertionError("a range sink is begun with begin_body")
+
+    def write(self, chunk: bytes) -> None:
+        pass
+
+    def discard(self) -> None:
+        pass
+
+    def held(self) -> HeldPart | None:
+        return None
+
+    def begin_body(self, start: BodyStart) -> None:
+        self.started.append(start)
+
+    def forget(self) -> None:
+        self.forgotten += 1
+
+
+HELD = HeldPart(100, '"v1"', 300)
+NOT_CONTINUED = (
+    "the server's answer to the range bytes=100- does not continue the part kept"
+    " (Content-Range: {}); starting over"
+)
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "offset", "total", "failure"),
+    [
+        (206, {"content-range": "bytes 100-299/300"}, 100, 300, None),
+        (206, {"content-range": "BYTES 100-299/300"}, 100, 300, None),
+        (200, {"content-length": "300"}, 0, 300, None),  # no Range support, or changed
+        (200, {"content-length": "300", "content-encoding": "gzip"}, 0, None, None),
+        (
+            206,
+            {"content-range": "bytes 99-299/300"},
+            0,
+            0,
+            NOT_CONTINUED.format("bytes 99-299/300"),
+        ),
+        (
+            206,
+            {"content-range": "bytes 100-199/300"},
+            0,
+            0,
+            NOT_CONTINUED.format("bytes 100-199/300"),
+        ),
+        (
+            206,
+            {"content-range": "bytes 100-399/400"},
+            0,
+            0,
+            NOT_CONTINUED.format("bytes 100-399/400"),
+        ),
+        (206, {"content-range": "bytes */300"}, 0, 0, NOT_CONTINUED.format("bytes */300")),
+        (206, {}, 0, 0, NOT_CONTINUED.format("none")),
+        (
+            206,
+            {"content-range": "bytes 100-299/300", "content-encoding": "gzip"},
+            0,
+            0,
+            NOT_CONTINUED.format("bytes 100-299/300"),
+        ),
+    ],
+)
+def test_what_an_answer_to_a_range_does(
+    status: int, headers: dict[str, str], offset: int, total: int | None, failure: str | None
+) -> None:
+    sink = _Recording()
+    if failure is not None:
+        with pytest.raises(AttemptError) as caught:
+            ranges.begin(sink, sink, HELD, status, headers.get)
+        assert (caught.value.cause, caught.value.retryable) == (failure, True)
+        assert (sink.forgotten, sink.started) == (1, [])
+        return
+    ranges.begin(sink, sink, HELD, status, headers.get)
+    assert [(s.offset, s.total) for s in sink.started] == [(offset, total)]
+    assert sink.forgotten == 0
+
+
+def test_a_416_drops_the_part() -> None:
+    sink = _Recording()
+    with pytest.raises(AttemptError) as caught:
+        ranges.refused(sink, HELD, 416)
+    assert caught.value.cause == "the server refused the range bytes=100- (HTTP 416); starting over"
+    assert sink.forgotten == 1
+    ranges.refused(sink, None, 416)  # no Range asked: an ordinary 416, check_status says it
+    assert sink.forgotten == 1
+
+
+@pytest.mark.parametrize(
+    ("sidecar", "part", "kept"),
+    [
+        ({}, b"x" * 10, HeldPart(10, '"v1"', 100)),
+        ({"etag": 'W/"weak"'}, b"x" * 10, HeldPart(10, "Mon, 01 Dec 2026 00:00:00 GMT", 100)),
+        ({"etag": 'W/"weak"', "last_modified": ""}, b"x" * 10, None),  # nothing to check with
+        ({"url": "http://h/other"}, b"x" * 10, None),
+        ({"path": "other.bin"}, b"x" * 10, None),
+        ({"total": 5}, b"x" * 10, None),  # more than the whole file
+        ({}, b"", None),
+        ({"total": "100"}, b"x" * 10, None),
+        ("not json", b"x" * 10, None),
+        ({}, None, None),  # the part is gone
+        ({}, "link", None),  # a link in its place is not followed
+    ],
+)
+def test_which_parts_a_rerun_continues(
+    tmp_path: Path, sidecar: Any, part: bytes | str | None, kept: HeldPart | None
+) -> None:
+    place = PartialPlace(tmp_path, "f.bin", "http://h/f.bin", 1, look=True)
+    place.part.parent.mkdir(parents=True)
+    start = BodyStart(200, "image/png", 0, 100, '"v1"', "Mon, 01 Dec 2026 00:00:00 GMT")
+    place.record(start, 0)
+    if isinstance(sidecar, dict):
+        data = json.loads(place.sidecar.read_text("utf-8"))
+        place.sidecar.write_text(json.dumps({**data, **sidecar}), "utf-8")
+    else:
+        place.sidecar.write_text(sidecar, "utf-8")
+    if part == "link":
+        (tmp_path / "elsewhere").write_bytes(b"x" * 10)
+        place.part.symlink_to(tmp_path / "elsewhere")
+    elif isinstance(part, bytes):
+        place.part.write_bytes(part)
+    found = place.load()
+    assert (found.held if found is not None else None) == kept
