@@ -8,6 +8,7 @@ a test can make it cut the body after N bytes, ignore Range, change the file, or
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -358,6 +359,55 @@ def test_a_crawl_killed_half_way_keeps_the_part_and_the_rerun_finishes_it(
     assert again.code == 0, again.out + again.err
     assert [(a.range, a.status) for a in big.asked[before:]] == [(f"bytes={held}-", 206)]
     assert big.sent_on(before) == SIZE - held < HALF
+    assert (output / "big.bin").read_bytes() == BODY
+
+
+def _writer_of(part: Path) -> int | None:
+    """The process (not this one) that has ``part`` open."""
+    for fd_folder in Path("/proc").glob("[0-9]*/fd"):
+        pid = int(fd_folder.parent.name)
+        if pid == os.getpid():
+            continue
+        with contextlib.suppress(OSError):
+            for fd in fd_folder.iterdir():
+                with contextlib.suppress(OSError):
+                    if fd.readlink() == part:
+                        return pid
+    return None
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="finds the worker through /proc")
+@pytest.mark.parametrize("mode", ["queue", "pool"])
+def test_a_worker_killed_half_way_leaves_its_part_to_the_retry(
+    run_cli: RunCli, tmp_path: Path, big: BigFile, mode: str
+) -> None:
+    big.pace = 0.03
+    output = tmp_path / "out"
+    killed: list[int] = []
+
+    def kill_the_writer() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not killed:
+            with contextlib.suppress(OSError):
+                kept = [p for p in parts(output) if p.stat().st_size > HALF]
+                pid = _writer_of(kept[0]) if kept else None
+                if pid is not None:
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+                    big.pace = 0.0
+            time.sleep(0.02)
+
+    killer = threading.Thread(target=kill_the_writer)
+    killer.start()
+    try:
+        run = run_cli(crawl_file(tmp_path, big), "--output", output, "--mode", mode)
+    finally:
+        killer.join()
+    assert killed, "no worker was found writing the part"
+    assert run.code == 0, run.out + run.err
+    assert [(a.range is not None, a.status) for a in big.asked] == [(False, 200), (True, 206)]
+    held = int(str(big.asked[1].range).removeprefix("bytes=").removesuffix("-"))
+    assert big.sent_on(1) == SIZE - held < HALF  # the retry asked for the rest alone
     assert (output / "big.bin").read_bytes() == BODY
 
 

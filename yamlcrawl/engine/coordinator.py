@@ -233,7 +233,7 @@ class Coordinator:
         tries = self._lost[uid] = self._lost.get(uid, 0) + 1
         if tries <= LOST_RETRIES:
             if isinstance(lost.unit, DownloadUnit):
-                self._files.appendleft(lost.unit)
+                self._files.appendleft(replace(lost.unit, partial=True))  # what it kept goes on
             else:
                 self._pages.appendleft(lost.unit)
             return
