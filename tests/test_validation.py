@@ -1182,6 +1182,35 @@ INVALID: dict[str, tuple[str, list[str]]] = {
             " {name.key|filter} or {name:spec} fields",
         ],
     ),
+    # issue 17, range resume: http.resume_above
+    "resume_above below zero": (
+        """
+        http:
+          resume_above: -1
+        stages:
+          a: {url: "http://h/x"}
+        """,
+        [
+            "crawler.yaml:3:17: got the number -1 at http.resume_above"
+            " — expected a whole number of bytes >= 0: a file larger than this (by its"
+            " Content-Length) that is cut off is continued with a Range request, not fetched"
+            " again (default 1 MiB), or null for never"
+        ],
+    ),
+    "resume_above with a unit": (
+        """
+        http:
+          resume_above: 1 MiB
+        stages:
+          a: {url: "http://h/x"}
+        """,
+        [
+            "crawler.yaml:3:17: got the text '1 MiB' at http.resume_above"
+            " — expected a whole number of bytes >= 0: a file larger than this (by its"
+            " Content-Length) that is cut off is continued with a Range request, not fetched"
+            " again (default 1 MiB), or null for never"
+        ],
+    ),
 }
 
 
@@ -1239,8 +1268,8 @@ SET_INVALID: dict[str, tuple[str, dict[str, str], dict[str, str], list[str]]] = 
         [
             "--set http.rat=2: unknown key 'rat' at http — expected one of: auth, backoff,"
             " cert, cookies, cookies_file, deadline, headers, max_bytes, max_page_bytes,"
-            " max_redirects, per_host, proxies, rate, retries, retry_on, timeout, user_agent,"
-            " verify; did you mean 'rate'?"
+            " max_redirects, per_host, proxies, rate, resume_above, retries, retry_on, timeout,"
+            " user_agent, verify; did you mean 'rate'?"
         ],
     ),
     "a misspelt section": (

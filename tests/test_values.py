@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -105,6 +106,10 @@ def test_specs_defaults_and_the_items_of_skipped_files_in_every_mode(
         {"n": None, "id": "abc", "title": "Bad", "month": None},  # a spec that cannot: null
     ]
     unfetched = [r for r in manifest_records(output) if r["status"] in ("skipped", "failed")]
+    for row in unfetched:  # when it was settled; nothing came from a server
+        assert datetime.fromisoformat(row.pop("time")).tzinfo == UTC
+        assert row.pop("http_status") is row.pop("content_type") is None
+        assert row.pop("etag") is row.pop("last_modified") is None
     project = '{"slug":"core"}'
     assert unfetched == [
         {

@@ -58,6 +58,10 @@ DEFAULT_MAX_BYTES = 4 * 1024**3
 DEADLINE_FACTOR = 20
 
 
+# A file larger than this is continued with `Range` after an interruption, not fetched again.
+RESUME_ABOVE = 1024 * 1024
+
+
 @dataclass(frozen=True)
 class HttpSettings:
     """How requests are made; one plain value per crawl (the run's `Session` carries it).
@@ -79,6 +83,9 @@ class HttpSettings:
         per_host: Requests at once to one host, across every process of the run.
         deadline: Seconds one attempt may take in all, redirects, headers and body included
             (None: `DEADLINE_FACTOR` times `timeout`); see `attempt_deadline`.
+        resume_above: A file larger than this many bytes (by its Content-Length) keeps what
+            an interrupted attempt or run received, and is continued with a Range request
+            (None: never).
     """
 
     timeout: float = 15.0
@@ -95,6 +102,7 @@ class HttpSettings:
     rate: float | None = None
     per_host: int | None = None
     deadline: float | None = None
+    resume_above: int | None = RESUME_ABOVE
 
     @property
     def attempt_deadline(self) -> float:
@@ -114,6 +122,58 @@ class ByteSink(Protocol):
 
     def discard(self) -> None:
         """The attempt, or the download, failed: drop what was written."""
+
+
+@dataclass(frozen=True)
+class HeldPart:
+    """The first bytes of a file a sink kept from an interrupted attempt or run: the HTTP
+    layer asks for the rest (``Range``) if the file is still the same (``If-Range``).
+
+    Attributes:
+        bytes: How many bytes are held.
+        validator: The ETag (a strong one), else the Last-Modified, they came with.
+        total: The whole file's size, as the response that began it said.
+    """
+
+    bytes: int
+    validator: str
+    total: int | None
+
+
+@dataclass(frozen=True)
+class BodyStart:
+    """What a response says of the body that follows, for a sink that keeps more than bytes.
+
+    Attributes:
+        status: The response's status.
+        content_type: Its Content-Type, or None.
+        offset: Bytes of the file before this body: those held, which a 206 continues; else 0.
+        total: The whole file's size if the response says it (a Content-Range, or the
+            Content-Length of a body that is not content-encoded), else None.
+        etag: Its ETag ("" if none).
+        last_modified: Its Last-Modified ("" if none).
+    """
+
+    status: int
+    content_type: str | None
+    offset: int = 0
+    total: int | None = None
+    etag: str = ""
+    last_modified: str = ""
+
+
+class RangeSink(ByteSink, Protocol):
+    """A sink that can keep part of a body for a later attempt or run (``storage/files.py``'s
+    ``FileSlot``); the HTTP layer asks any sink with ``begin_body`` for these."""
+
+    def held(self) -> HeldPart | None:
+        """The part kept from before, if any: the next request asks for the rest."""
+
+    def begin_body(self, start: BodyStart) -> None:
+        """An attempt's body starts at ``start.offset`` (0: over again); what the response said."""
+
+    def forget(self) -> None:
+        """The server will not continue the part held: drop it, start over next time."""
 
 
 @dataclass(frozen=True)
@@ -250,6 +310,7 @@ class DownloadUnit:
     ext_to_come: bool = False
     found: str | None = None
     cookies: Cookies = ()  # those that apply to `url` are sent
+    partial: bool = False  # an earlier run kept part of it (storage/partials.py): continue it
 
     @property
     def planned(self) -> str:
@@ -333,6 +394,7 @@ class PageResult:
     cut: bool = False
     not_modified: bool = False  # a 304: the body an earlier run kept was used
     cache: StoredPage | None = None  # a 2xx response for the main process to keep
+    http_status: int | None = None  # the response's status, when one came
 
 
 FileStatus = Literal["saved", "present", "failed"]
@@ -350,6 +412,12 @@ class FileResult:
     attempts: int = 0
     saved_as: str | None = None  # the name a `{ext}` file got, once the response settled it
     folder_full: bool = False  # the output folder cannot take more (full, read-only): stop
+    # What the response said, when one came (the manifest's row for scripts)
+    http_status: int | None = None
+    content_type: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    resumed: int = 0  # bytes kept from an interrupted attempt or run, continued with Range
 
     @property
     def path(self) -> str:

@@ -233,7 +233,7 @@ class Coordinator:
         tries = self._lost[uid] = self._lost.get(uid, 0) + 1
         if tries <= LOST_RETRIES:
             if isinstance(lost.unit, DownloadUnit):
-                self._files.appendleft(lost.unit)
+                self._files.appendleft(replace(lost.unit, partial=True))  # what it kept goes on
             else:
                 self._pages.appendleft(lost.unit)
             return
@@ -307,6 +307,7 @@ class Coordinator:
         self._publish.file_planned(unit)
         if not self.output.saves:  # a dry run: listed, not fetched
             return
+        unit = self.output.resumable(unit)  # a part kept by an earlier run is continued
         key = family_key(path)  # a file whose {ext} is to come may become any of its family
         if key in self._writing:  # overwrite: the later file waits for the earlier to land
             self._writing[key].append(unit)

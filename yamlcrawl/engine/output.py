@@ -21,10 +21,11 @@ from yamlcrawl.language.redact import redact, redact_value
 from yamlcrawl.storage.archive import Archive, NoArchive, archive_inside
 from yamlcrawl.storage.outdir import FolderError, OutputFolder, folder_full, sweep_temporaries
 from yamlcrawl.storage.pagecache import MB, PageCache
+from yamlcrawl.storage.partials import PartialFiles
 from yamlcrawl.storage.records import Records
 from yamlcrawl.storage.state import NoState, StateStore
 from yamlcrawl.storage.store import Manifest
-from yamlcrawl.types import FileResult, RunStats, Subscriber
+from yamlcrawl.types import DownloadUnit, FileResult, RunStats, Subscriber
 
 
 class Output(Protocol):
@@ -55,6 +56,9 @@ class Output(Protocol):
     def remove_partial_files(self) -> None:
         """After an interrupt: no temporary file of an unfinished download stays behind."""
 
+    def resumable(self, unit: DownloadUnit) -> DownloadUnit:
+        """``unit``, marked if an earlier run kept part of it (storage/partials.py)."""
+
     def close(self, completed: bool, stats: RunStats) -> None:
         """Put the record in place (``completed``) or drop what is unfinished, and let go.
 
@@ -75,6 +79,7 @@ class SaveFiles:
         self._root = Path()
         self._manifest: Manifest | None = None
         self._records: Records | None = None
+        self._partials: PartialFiles | None = None
 
     def take(self, plan: Plan) -> Path:
         """Lock the output folder (before anything is made in it)."""
@@ -105,6 +110,7 @@ class SaveFiles:
         self._manifest = manifest
         self.state = StateStore(self._root, fresh)
         self.page_cache = PageCache.open(self._root, _cache_bytes(plan), fresh)
+        self._partials = PartialFiles(self._root, fresh)  # `--fresh` drops them
         emits = record_files(plan)
         by_stage = {s.name: s.emit[0] for s in plan.stages if s.emit}
         if emits:
@@ -121,6 +127,10 @@ class SaveFiles:
     def remove_partial_files(self) -> None:
         """Every temporary file left is one of an unfinished download (its workers stopped)."""
         sweep_temporaries(self._root)
+
+    def resumable(self, unit: DownloadUnit) -> DownloadUnit:
+        """``unit``, marked if an earlier run kept part of it."""
+        return unit if self._partials is None else self._partials.mark(unit)
 
     def close(self, completed: bool, stats: RunStats) -> None:
         """Put `emit` files in place (a run that got to its end) or drop them, close the
@@ -178,6 +188,10 @@ class DryRun:
 
     def remove_partial_files(self) -> None:
         """Nothing was downloaded."""
+
+    def resumable(self, unit: DownloadUnit) -> DownloadUnit:
+        """Nothing is downloaded."""
+        return unit
 
     def close(self, completed: bool, stats: RunStats) -> None:
         """Close the archive and the page cache, remove the scratch folder."""

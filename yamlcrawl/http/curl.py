@@ -11,8 +11,10 @@ One call is ONE attempt: `fetch.py` keeps the retries, their backoff, Retry-Afte
 politeness. What libcurl is asked for, and what stays ours:
 
 - The body goes to the sink (`ByteSink`: `begin(content_type)`, then `write`s) from the driver
-  thread; the sink hashes it. `on_bytes` reports each chunk there too; an exception from either
-  (a full disk, a stopped run) aborts the transfer and is raised in the caller.
+  thread; the sink hashes it. A sink holding part of the body from before (`RangeSink`) gets
+  only the rest, if the server gives it (`Range`/`If-Range`: ranges.py). `on_bytes` reports
+  each chunk there too; an exception from either (a full disk, a stopped run) aborts the
+  transfer and is raised in the caller.
 - Redirects are followed here, not by libcurl (FOLLOWLOCATION is off), so the crawl's rule holds
   on every hop: at most `max_redirects`, http and https only, and the private headers dropped
   off the origin (`transport.follow`, the same rule the page client keeps).
@@ -56,11 +58,11 @@ from typing import Any
 import pycurl
 import urllib3
 
-from yamlcrawl.http import attempt
+from yamlcrawl.http import attempt, ranges
 from yamlcrawl.http.attempt import AttemptError
 from yamlcrawl.http.session import resolve_user_agent
 from yamlcrawl.http.transport import DEFAULT_HEADERS, RedirectError, ca_bundle, follow
-from yamlcrawl.types import ByteSink, HttpSettings
+from yamlcrawl.types import BodyStart, ByteSink, HeldPart, HttpSettings, RangeSink
 
 __all__ = ["Engine", "Reply", "engine", "fetch_file"]
 
@@ -125,7 +127,11 @@ def fetch_file(
         TransferStoppedError: `stop` said so, or the caller was interrupted while waiting.
         BaseException: Whatever `sink` or `on_bytes` raised (OSError, a stopped run...).
     """
+    ranged, held = ranges.held_by(sink)
+    if held is not None:  # the rest of a part kept before, if the file is still the same
+        headers = ranges.with_range(headers, held)
     transfer = _Transfer(settings, url, sink, headers or {}, private, on_bytes, stop)
+    transfer.ranged, transfer.held = ranged, held
     return engine().run(transfer)
 
 
@@ -195,6 +201,8 @@ class _Transfer:
         self.seen = (0, 0.0)  # header lines and bytes at the last look (driver: `_stalled`)
         self.os_errno = 0  # the system's error behind libcurl's, if any
         self.lines: list[bytes] = []  # header lines as they come: libcurl appends, no parsing
+        self.ranged: RangeSink | None = None  # the sink, if it can keep part of a body
+        self.held: HeldPart | None = None  # the part it held: this transfer asks for the rest
         self._new_response()
 
     def _new_response(self) -> None:
@@ -205,6 +213,7 @@ class _Transfer:
         self.settled = False  # the final headers are known and checked
         self.redirect_to = ""
         self.began = False
+        self.start: BodyStart | None = None  # what the response said of its body (ranges.py)
         self.size = 0
         self.dropped = 0
 
@@ -256,12 +265,13 @@ class _Transfer:
             self.redirect_to = location
             return
         header = self.response_headers.get
+        ranges.refused(self.ranged, self.held, self.status)
         attempt.check_status(self.status, self.reason, header("retry-after", ""), self.settings)
         declared = attempt.content_length(header("content-length", ""))
         refused = attempt.declared_too_big(declared, self.settings.max_bytes)
         if refused is not None:
             raise refused
-        self.sink.begin(header("content-type"))
+        self.start = ranges.begin(self.sink, self.ranged, self.held, self.status, header)
         self.began = True
 
     def _body(self, data: bytes) -> int | None:
@@ -270,13 +280,17 @@ class _Transfer:
             self.dropped += len(data)
             return 0 if self.dropped > _REDIRECT_BODY else None  # too long: cut, then follow
         limit = self.settings.max_bytes
-        if limit is not None and self.size + len(data) > limit:
+        if limit is not None and self.size + len(data) > limit - self.kept():
             raise attempt.too_big(limit)
         self.sink.write(data)
         self.size += len(data)
         if self.on_bytes is not None:
             self.on_bytes(len(data))
         return None
+
+    def kept(self) -> int:
+        """Bytes of the file this body continues (0 unless a 206 continues a part held)."""
+        return self.start.offset if self.start is not None else 0
 
     def sent_headers(self) -> urllib3.HTTPHeaderDict:
         """The headers this hop sends: the defaults, the caller's over them (by name, in any
@@ -664,6 +678,11 @@ def _outcome(transfer: _Transfer) -> Reply:
         failure = _failure_from(transfer, *transfer.error)
     if failure is None and not transfer.began:
         failure = AttemptError("no response", retryable=True)  # cannot happen: a guard
+    if failure is None and transfer.start is not None and transfer.start.offset:
+        try:
+            ranges.complete(transfer.start, transfer.size)
+        except AttemptError as cut_short:
+            failure = cut_short
     if failure is not None:
         # A network failure takes back the progress it reported (fetch.download_to's promise);
         # an exception from the caller's own callbacks leaves it as it is, as before.

@@ -32,14 +32,14 @@ import urllib3
 import urllib3.exceptions
 
 from yamlcrawl.http import attempt as attempts
-from yamlcrawl.http import curl, deadline, pageclient
+from yamlcrawl.http import curl, deadline, pageclient, ranges
 from yamlcrawl.http.attempt import AttemptError as _AttemptError
 from yamlcrawl.http.conditional import conditional_headers, kept_body, to_keep
 from yamlcrawl.http.cookies import jar_of, rows_of
 from yamlcrawl.http.politeness import polite
 from yamlcrawl.http.session import Session, resolve_user_agent
 from yamlcrawl.http.transport import RedirectError
-from yamlcrawl.types import ByteSink, Cookies, HttpSettings, StoredPage
+from yamlcrawl.types import ByteSink, Cookies, HeldPart, HttpSettings, RangeSink, StoredPage
 
 __all__ = [
     "MAX_DEPTH",
@@ -312,7 +312,9 @@ def download_to(
     the response's Content-Type) and writes the body to it chunk by chunk; a failed attempt is
     discarded at once (not after the backoff sleep), and on any failure, KeyboardInterrupt
     included, the sink is discarded before the exception propagates. Where the bytes go, and
-    what the whole file is called, is the sink's business (storage/files.py).
+    what the whole file is called, is the sink's business (storage/files.py). A sink that
+    keeps part of a large body when discarded (`types.RangeSink`) is asked only for the rest
+    on the next attempt, if the server still has the same file (ranges.py).
 
     Args:
         session: How the run makes requests (settings, transport, sleep between retries).
@@ -363,20 +365,24 @@ def _transport_attempt(
     settings = session.settings
     client = session.client()
 
-    def open_file() -> urllib3.BaseHTTPResponse:
-        return client.request(
-            "GET",
-            url,
-            headers=headers or {},
-            timeout=settings.timeout,
-            max_redirects=settings.max_redirects,
-            private=private,
-        )
-
     def attempt() -> None:
+        ranged, held = ranges.held_by(sink)
+        sent = headers if held is None else ranges.with_range(headers, held)
+
+        def open_file() -> urllib3.BaseHTTPResponse:
+            return client.request(
+                "GET",
+                url,
+                headers=sent or {},
+                timeout=settings.timeout,
+                max_redirects=settings.max_redirects,
+                private=private,
+            )
+
         with _send(open_file, settings) as resp:
+            ranges.refused(ranged, held, resp.status)
             _check_status(resp, settings)
-            _stream_to(resp, sink, settings, on_bytes)
+            _stream_to(resp, (sink, ranged, held), settings, on_bytes)
 
     return attempt
 
@@ -456,16 +462,18 @@ def _refuse_declared_size(resp: urllib3.BaseHTTPResponse, limit: int | None) -> 
 
 def _stream_to(
     resp: urllib3.BaseHTTPResponse,
-    sink: ByteSink,
+    sinks: tuple[ByteSink, RangeSink | None, HeldPart | None],
     settings: HttpSettings,
     on_bytes: Callable[[int], None] | None,
 ) -> None:
-    """Write the body to `sink` chunk by chunk, within the size limit and the deadline."""
+    """Write the body to the sink chunk by chunk, within the size limit and the deadline (on
+    the part it holds, if the response continues it: ranges.py)."""
+    sink, ranged, held = sinks
     size = 0
     limit = settings.max_bytes
     try:
         _refuse_declared_size(resp, limit)
-        sink.begin(resp.headers.get("Content-Type"))
+        start = ranges.begin(sink, ranged, held, resp.status, resp.headers.get)
         for chunk in resp.stream(_CHUNK):
             _check_in_time(settings)
             if limit is not None and size + len(chunk) > limit:
@@ -476,6 +484,7 @@ def _stream_to(
                 on_bytes(len(chunk))
         _check_in_time(settings)
         _check_length(resp)
+        ranges.complete(start, size)
     except (urllib3.exceptions.HTTPError, _AttemptError) as exc:
         # Drop the partial body now, not after the backoff sleep, and rewind the progress.
         sink.discard()

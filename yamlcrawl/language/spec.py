@@ -137,6 +137,12 @@ class HttpSpec(_Strict):
         description="a number of seconds > 0: the most one attempt of a request may take in all,"
         " body included (default: 20 x timeout)",
     )
+    resume_above: Annotated[int, Field(ge=0)] | None = Field(
+        1024 * 1024,  # types.RESUME_ABOVE
+        description="a whole number of bytes >= 0: a file larger than this (by its"
+        " Content-Length) that is cut off is continued with a Range request, not fetched again"
+        " (default 1 MiB), or null for never",
+    )
 
 
 class OutputSpec(_Strict):

@@ -10,14 +10,17 @@ response's Content-Type is known (:func:`~yamlcrawl.storage.safepath.extension_f
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
-from yamlcrawl.storage.outdir import open_new, temporary_path
+from yamlcrawl.storage.outdir import open_existing, open_new, open_read, temporary_path
+from yamlcrawl.storage.partials import Kept, PartialPlace, validator
 from yamlcrawl.storage.safepath import extension_for, resolve_inside
-from yamlcrawl.types import DownloadUnit
+from yamlcrawl.types import BodyStart, DownloadUnit, HeldPart
 
 _READ = 1 << 16
 _COALESCE = 1 << 16  # smaller chunks (libcurl hands over 16 KiB at most) are written together
@@ -74,10 +77,11 @@ def _size_and_sha256(path: Path) -> tuple[int, str]:
 
 
 class FileSlot:
-    """One file being written: the sink a download streams to (``types.ByteSink``), then
+    """One file being written: the sink a download streams to (``types.RangeSink``), then
     :meth:`commit` puts it in place whole, or it is discarded.
 
-    Used as a context manager, whatever is not committed when the block ends is discarded.
+    Used as a context manager, whatever is not committed when the block ends is discarded;
+    a large body kept part-way (``keep``: storage/partials.py) stays for the next attempt.
     """
 
     def __init__(
@@ -87,6 +91,7 @@ class FileSlot:
         *,
         ext_from: str | None = None,
         temporary: Path | None = None,
+        keep: PartialPlace | None = None,
     ) -> None:
         """A slot for ``path`` (relative, already safe) in the output folder ``root``.
 
@@ -97,6 +102,7 @@ class FileSlot:
                 response's Content-Type, else from this URL.
             temporary: Where the body is written until whole: by default a new name in the
                 folder's ``.yamlcrawl/tmp/``, chosen when the first body begins.
+            keep: Where a large body is kept part-way, to be continued (None: never kept).
 
         Raises:
             UnsafePathError: ``path`` resolves outside ``root``.
@@ -105,23 +111,110 @@ class FileSlot:
         self._path = path
         self._final = resolve_inside(root, path)
         self._ext_from = ext_from
+        self._aside = temporary
         self._temporary = temporary
         self._out: int | None = None  # the temporary file's descriptor
         self._pending = bytearray()  # small chunks not yet written, up to _COALESCE bytes
         self._digest = hashlib.sha256()
         self._size = 0
         self._content_type: str | None = None
+        self._keep = keep
+        self._kept: Kept | None = None  # the part held: written to `keep.part`, or left there
+        self._writing_part = False  # the body goes to `keep.part`, not to a temporary
+        self.response: BodyStart | None = None  # what the last response said of its body
+        self.resumed = 0  # bytes of the file continued from a part kept before
 
     def begin(self, content_type: str | None) -> None:
         """Start the body over in a new temporary file (never an existing one, never through a
         link), its folder made only when it is missing."""
         self._content_type = content_type
-        if self._temporary is None:
-            self._temporary = temporary_path(self._root)
+        if self._temporary is None or self._writing_part:
+            self._temporary = self._aside or temporary_path(self._root)
+            self._writing_part = False
         self._out = _create(self._temporary)
         self._pending.clear()
         self._digest = hashlib.sha256()
         self._size = 0
+
+    def held(self) -> HeldPart | None:
+        """The part kept from an earlier attempt or run, if any (looked for on disk only when
+        the main process saw one waiting)."""
+        keep = self._keep
+        if self._kept is None and keep is not None and keep.look:
+            self._keep = replace(keep, look=False)
+            self._kept = keep.load()
+        kept = self._kept
+        return kept.held if kept is not None and kept.held.bytes > 0 else None
+
+    def begin_body(self, start: BodyStart) -> None:
+        """Start an attempt's body: on the part held (``start.offset``), or over again; into
+        the part's place when it is worth keeping, else into a new temporary file."""
+        if start.offset:
+            self._continue(start)
+            return
+        self.response = start
+        self.resumed = 0
+        if self._kept is not None:
+            self.forget()  # the server sent the whole file: what was held is not its start
+        if self._keep is not None and self._keep.keeps(start):
+            self._start_part(self._keep, start)
+        else:
+            self.begin(start.content_type)
+
+    def forget(self) -> None:
+        """Drop the part held (the server will not continue it): the next body starts over."""
+        keep = self._keep
+        if keep is not None and (self._kept is not None or self._writing_part):
+            out, self._out = self._out, None
+            if out is not None:
+                with contextlib.suppress(OSError):
+                    os.close(out)
+            self._pending.clear()
+            keep.drop()
+            if self._temporary == keep.part:
+                self._temporary = None
+        self._kept = None
+        self._writing_part = False
+
+    def _start_part(self, keep: PartialPlace, start: BodyStart) -> None:
+        part = keep.part
+        try:
+            self._out = _create(part)
+        except FileExistsError:  # left by a run the main process did not see (or a race)
+            part.unlink()
+            self._out = _create(part)
+        self._temporary, self._writing_part = part, True
+        self._kept = Kept(
+            HeldPart(0, validator(start.etag, start.last_modified), start.total), start
+        )
+        self._content_type = start.content_type
+        self._pending.clear()
+        self._digest = hashlib.sha256()
+        self._size = 0
+        keep.record(start, 0)
+
+    def _continue(self, start: BodyStart) -> None:
+        """Go on writing the part held, after hashing what it has (the SHA-256 is the whole
+        file's)."""
+        assert self._keep is not None and self._kept is not None, "continued without a part"
+        kept = self._kept
+        offset = kept.held.bytes
+        part = self._keep.part
+        self._digest = _sha256_of_first(part, offset)
+        self._out = open_existing(part, offset)
+        self._temporary, self._writing_part = part, True
+        self._size = self.resumed = offset
+        self._pending.clear()
+        recorded = kept.start
+        self.response = BodyStart(
+            start.status,
+            start.content_type or recorded.content_type,
+            offset,
+            start.total,
+            start.etag or recorded.etag,
+            start.last_modified or recorded.last_modified,
+        )
+        self._content_type = self.response.content_type
 
     def write(self, chunk: bytes) -> None:
         """Append ``chunk`` to the temporary file."""
@@ -137,14 +230,42 @@ class FileSlot:
             self._pending.clear()
 
     def discard(self) -> None:
-        """Drop what was written (the temporary file is removed; the slot may begin again)."""
+        """Drop what was written (the temporary file is removed; the slot may begin again).
+
+        A body being written to its part's place is kept instead, for the next attempt or run
+        to continue: what arrived is written out, and the sidecar says how much that is.
+        """
         out, self._out = self._out, None
+        if self._writing_part:
+            if out is not None:
+                self._keep_part(out)
+            return
         self._pending.clear()
         if out is not None:
             with contextlib.suppress(OSError):
                 os.close(out)
         if self._temporary is not None:
             self._temporary.unlink(missing_ok=True)
+
+    def _keep_part(self, out: int) -> None:
+        """Write out what arrived, and hold the part for the next attempt (or run)."""
+        assert self._keep is not None and self._kept is not None
+        size = 0
+        with contextlib.suppress(OSError):
+            if self._pending:
+                _write_all(out, self._pending)
+        self._pending.clear()
+        with contextlib.suppress(OSError):
+            size = os.fstat(out).st_size
+        with contextlib.suppress(OSError):
+            os.close(out)
+        kept = self._kept
+        if size <= 0:
+            self.forget()
+            return
+        self._kept = Kept(replace(kept.held, bytes=size), kept.start)
+        with contextlib.suppress(OSError):
+            self._keep.record(kept.start, size)
 
     def commit(self) -> Written:
         """Put the whole file in place under its final name (replacing any file there: whether
@@ -169,6 +290,10 @@ class FileSlot:
             path = _sibling(path, final.name)
         _put_in_place(self._temporary, final)
         self._temporary = None  # in place: nothing is left to discard
+        if self._writing_part and self._keep is not None:
+            self._writing_part, self._kept = False, None
+            with contextlib.suppress(OSError):
+                self._keep.sidecar.unlink()
         return Written(self._size, self._digest.hexdigest(), path)
 
     def __enter__(self) -> FileSlot:
@@ -176,6 +301,27 @@ class FileSlot:
 
     def __exit__(self, *exc_info: object) -> None:
         self.discard()  # whatever was not committed (after a commit: nothing, no system call)
+
+
+def _sha256_of_first(path: Path, size: int) -> Any:
+    """A SHA-256 fed the first ``size`` bytes of ``path`` (all there must be).
+
+    Raises:
+        OSError: it cannot be read, or has fewer bytes.
+    """
+    digest = hashlib.sha256()
+    fd = open_read(path)
+    try:
+        left = size
+        while left:
+            chunk = os.read(fd, min(_READ, left))
+            if not chunk:
+                raise OSError(errno.EIO, f"the part kept of it has fewer than {size} bytes")
+            digest.update(chunk)
+            left -= len(chunk)
+    finally:
+        os.close(fd)
+    return digest
 
 
 def _create(temporary: Path) -> int:

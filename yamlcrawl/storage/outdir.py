@@ -30,6 +30,7 @@ except ImportError:  # pragma: no cover  (Windows: no lock, runs are not kept ap
 STATE_DIR = ".yamlcrawl"  # in the output folder; reserved, no download may be saved there
 LOCK_FILE = "lock"
 TMP_DIR = "tmp"
+PARTIAL_DIR = "partial"  # large downloads kept part-way (storage/partials.py), never swept
 THROTTLE_DIR = "throttle"
 NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -77,6 +78,24 @@ def open_new(path: Path | str, *, exclusive: bool = False) -> int:
     flags = os.O_WRONLY | os.O_CREAT | NOFOLLOW | CLOEXEC
     flags |= os.O_EXCL if exclusive else os.O_TRUNC
     return os.open(path, flags, 0o666)
+
+
+def open_existing(path: Path | str, size: int) -> int:
+    """Open ``path`` (which must exist) to write on after its first ``size`` bytes (anything
+    after them is cut), never through a symbolic link."""
+    fd = os.open(path, os.O_WRONLY | NOFOLLOW | CLOEXEC)
+    try:
+        os.ftruncate(fd, size)
+        os.lseek(fd, size, os.SEEK_SET)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def open_read(path: Path | str) -> int:
+    """Open ``path`` for reading, never through a symbolic link."""
+    return os.open(path, os.O_RDONLY | NOFOLLOW | CLOEXEC)
 
 
 def open_text(path: Path | str, *, exclusive: bool = False) -> IO[str]:
@@ -197,7 +216,7 @@ class OutputFolder:
                 f"cannot use the output folder {self.root}: {describe(exc)}"
             ) from None
         try:
-            for names in ((), (TMP_DIR,), (THROTTLE_DIR,)):
+            for names in ((), (TMP_DIR,), (THROTTLE_DIR,), (PARTIAL_DIR,)):
                 ensure_folder(private_path(self.root, *names))
                 if not names:
                     self._take_lock()

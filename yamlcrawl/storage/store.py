@@ -1,7 +1,9 @@
 """The run's record on disk: a JSON Lines manifest in the output folder.
 
 Only the main process writes it, one line per file or failed page as each finishes, flushed at
-once, so an interrupted run still leaves an accurate record of what it did.
+once, so an interrupted run still leaves an accurate record of what it did. Each file's row says
+when it finished (UTC), what the response said (HTTP status, Content-Type, ETag, Last-Modified)
+and the names its item binds, for scripts that load it.
 """
 
 from __future__ import annotations
@@ -15,11 +17,14 @@ from typing import IO, Any
 
 from yamlcrawl.storage.outdir import FolderError, describe, folder_full, open_text, stops_the_run
 from yamlcrawl.types import (
+    DownloadUnit,
     FileRequest,
     FileResult,
+    Key,
     PageResult,
     PageUnit,
     Subscriber,
+    utc_now,
 )
 
 
@@ -44,6 +49,8 @@ class Manifest(Subscriber):
         self.folder = folder
         self.redact = redact  # values from ${ENV} written as *** (language/redact.py)
         self._stream: IO[str] | None = None
+        self._planned: set[Key] = set()  # files named since the last page was released
+        self._items: dict[Key, tuple[tuple[str, Any], ...]] = {}  # names of queued files' items
         if path is not None:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -69,6 +76,17 @@ class Manifest(Subscriber):
                     raise folder_full(self.folder, what) from None
                 raise FolderError(what) from None
 
+    def file_planned(self, unit: DownloadUnit) -> None:
+        """Note a file named (its item's names are kept when its page is released)."""
+        self._planned.add(unit.key)
+
+    def page_released(self, result: PageResult) -> None:
+        """Keep the names of the items of the files just named, until each is done."""
+        planned, self._planned = self._planned, set()
+        for request in result.files:
+            if request.key in planned:
+                self._items[request.key] = request.item
+
     def file_done(self, result: FileResult) -> None:
         """Record a download that finished, one way or another."""
         unit = result.unit
@@ -83,6 +101,16 @@ class Manifest(Subscriber):
         }
         if result.error:
             record["error"] = result.error
+        record.update(
+            time=utc_now(),
+            http_status=result.http_status,
+            content_type=result.content_type,
+            etag=result.etag,
+            last_modified=result.last_modified,
+            item=dict(self._items.pop(unit.key, ())),
+        )
+        if result.resumed:
+            record["resumed"] = result.resumed
         self.write(record)
 
     def file_skipped(self, request: FileRequest, status: str, reason: str) -> None:
@@ -100,7 +128,8 @@ class Manifest(Subscriber):
         if result.warning is not None:
             self.page_warning(result)
         if result.empty:
-            self._page(result.url, result.unit.stage, "empty", reason="the response is null")
+            stage, code = result.unit.stage, result.http_status
+            self._page(result.url, stage, "empty", code, reason="the response is null")
 
     def file_not_fetched(self, request: FileRequest, status: str, reason: str) -> None:
         """Record a file that was never fetched: skipped, duplicate, or unnameable (with the
@@ -114,26 +143,34 @@ class Manifest(Subscriber):
             "stage": request.stage,
             "status": status,
             "error" if status == "failed" else "reason": reason,
+            "time": utc_now(),
+            "http_status": None,
+            "content_type": None,
+            "etag": None,
+            "last_modified": None,
+            "item": dict(request.item),
         }
-        if request.item:
-            record["item"] = dict(request.item)
         self.write(record)
 
     def page_failed(self, result: PageResult) -> None:
         """Record a page that could not be fetched or read."""
-        self._page(result.url, result.unit.stage, "failed", error=result.error)
+        stage, code = result.unit.stage, result.http_status
+        self._page(result.url, stage, "failed", code, error=result.error)
 
     def page_warning(self, result: PageResult) -> None:
         """Record a page that was fetched but ended something early (a pagination)."""
-        self._page(result.url, result.unit.stage, "warning", reason=result.warning)
+        stage, code = result.unit.stage, result.http_status
+        self._page(result.url, stage, "warning", code, reason=result.warning)
 
     def page_duplicate(self, unit: PageUnit, url: str) -> None:
         """Record a page not fetched because the run already asked for the same request."""
-        self._page(url, unit.stage, "duplicate", reason="the same request again")
+        self._page(url, unit.stage, "duplicate", None, reason="the same request again")
 
-    def _page(self, url: str, stage: str, status: str, **why: str | None) -> None:
-        """A page's record: ``why`` is its ``error`` or its ``reason``."""
-        self.write({"kind": "page", "url": url, "stage": stage, "status": status, **why})
+    def _page(self, url: str, stage: str, status: str, code: int | None, **why: str | None) -> None:
+        """A page's record: ``code`` its HTTP status (None: no response), ``why`` its
+        ``error`` or its ``reason``."""
+        record = {"kind": "page", "url": url, "stage": stage, "status": status, **why}
+        self.write({**record, "time": utc_now(), "http_status": code})
 
     def close(self) -> None:
         """Close the file; further writes are dropped. A failure to flush was already said."""

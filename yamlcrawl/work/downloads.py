@@ -1,7 +1,9 @@
 """A download: the HTTP layer's stream wired to storage's file slot.
 
 A file already whole on disk is kept; otherwise the body streams to a temporary and takes its
-name when complete (storage/files.py owns both).
+name when complete (storage/files.py owns both). A large body cut off is kept part-way and
+continued with a Range request, in this run's next attempt or a later run's
+(storage/partials.py, http/ranges.py).
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ from functools import partial
 from yamlcrawl.http.cookies import header_for
 from yamlcrawl.http.fetch import FetchError, download_to
 from yamlcrawl.language.plan import Plan
-from yamlcrawl.storage.files import FileSlot, already_present
+from yamlcrawl.storage.files import FileSlot, Written, already_present
 from yamlcrawl.storage.outdir import describe, stops_the_run
+from yamlcrawl.storage.partials import PartialPlace
 from yamlcrawl.storage.safepath import UnsafePathError
-from yamlcrawl.types import DownloadUnit, FileResult, unit_id
+from yamlcrawl.types import BodyStart, DownloadUnit, FileResult, unit_id
 from yamlcrawl.work.cancel import StoppedError
 from yamlcrawl.work.context import RunContext
 from yamlcrawl.work.events import ByteCounter, Event, report_retry, worker_name
@@ -30,7 +33,10 @@ def download_file(run: RunContext, unit: DownloadUnit) -> FileResult:
         if present is not None:
             saved_as = present.path if typed else None
             return FileResult(unit, "present", present.bytes, present.sha256, saved_as=saved_as)
-        with FileSlot(plan.output.dir, unit.path, ext_from=unit.url if typed else None) as slot:
+        ext_from = unit.url if typed else None
+        with FileSlot(
+            plan.output.dir, unit.path, ext_from=ext_from, keep=_keep(plan, unit)
+        ) as slot:
             uid = unit_id(unit)
             run.events.emit(Event("start", worker_name(), uid, f"downloading {unit.planned}"))
             counter = ByteCounter(run.events, uid)
@@ -52,7 +58,10 @@ def download_file(run: RunContext, unit: DownloadUnit) -> FileResult:
             )
             saved = slot.commit()
     except FetchError as exc:
-        return FileResult(unit, "failed", error=str(exc), attempts=exc.attempts)
+        failed = (str(exc), exc.attempts, exc.status)
+        return FileResult(
+            unit, "failed", error=failed[0], attempts=failed[1], http_status=failed[2]
+        )
     except StoppedError as exc:
         return FileResult(unit, "failed", error=str(exc))
     except UnsafePathError as exc:
@@ -60,10 +69,33 @@ def download_file(run: RunContext, unit: DownloadUnit) -> FileResult:
     except OSError as exc:
         why = f"cannot write {unit.planned}: {describe(exc)}"
         return FileResult(unit, "failed", error=why, folder_full=stops_the_run(exc))
-    saved_as = saved.path if typed else None
+    return _saved(unit, saved, attempts, slot)
+
+
+def _saved(unit: DownloadUnit, saved: Written, attempts: int, slot: FileSlot) -> FileResult:
+    """A file saved, with what its response said (the manifest's row for scripts)."""
+    said = slot.response or BodyStart(0, None)
     return FileResult(
-        unit, "saved", saved.bytes, saved.sha256, attempts=attempts, saved_as=saved_as
+        unit,
+        "saved",
+        saved.bytes,
+        saved.sha256,
+        attempts=attempts,
+        saved_as=saved.path if unit.ext_to_come else None,
+        http_status=said.status or None,
+        content_type=said.content_type,
+        etag=said.etag or None,
+        last_modified=said.last_modified or None,
+        resumed=slot.resumed,
     )
+
+
+def _keep(plan: Plan, unit: DownloadUnit) -> PartialPlace | None:
+    """Where the download keeps a large body part-way (``http.resume_above``), to continue it."""
+    above = plan.http.resume_above
+    if above is None:
+        return None
+    return PartialPlace(plan.output.dir, unit.path, unit.url, above, look=unit.partial)
 
 
 def _with_cookies(unit: DownloadUnit) -> dict[str, str]:

@@ -85,7 +85,7 @@ def fetch_page(run: RunContext, unit: PageUnit) -> PageResult:
             keep=unit.keep,
         )
     except FetchError as exc:
-        return PageResult(unit, url, str(exc), attempts=exc.attempts)
+        return PageResult(unit, url, str(exc), attempts=exc.attempts, http_status=exc.status)
     return _page_result(plan, unit, (url, params), document)
 
 
@@ -103,6 +103,7 @@ def _page_result(
         bytes=document.bytes,
         not_modified=document.not_modified,
         cache=document.kept,
+        http_status=document.status,
     )
     if stage.emit is not None:  # its rows' lineage: when the response came, and from where
         source = document.url or with_query(url, params)
@@ -308,9 +309,12 @@ def _file_requests(
     base: str,
     cookies: Cookies,
 ) -> tuple[FileRequest, ...]:
+    if not stage.downloads:
+        return ()
     requests = tuple(
-        file_request(plan, stage, rule, context, (*unit.key, item, rule.index), base)
+        file_request(plan, stage, rule, context, (*unit.key, item, rule.index), base, names)
         for item, context in enumerate(contexts)
+        for names in (item_names(plan, context) if plan.output.manifest else (),)  # once an item
         for rule in stage.downloads
     )
     if not cookies:
@@ -325,19 +329,25 @@ def file_request(
     context: Mapping[str, Any],
     key: Key,
     base: str = "",
+    names: tuple[tuple[str, Any], ...] | None = None,
 ) -> FileRequest:
     """Render one download rule for one item: its URL, its safe relative path, its headers.
 
     A relative URL resolves against ``base``, the URL of the page the item came from.
+    ``names``: what the item binds (``item_names``), for its manifest row, if known already.
     """
+
+    def bound() -> tuple[tuple[str, Any], ...]:
+        return names if names is not None else item_names(plan, context)
+
     try:
         url = render(rule.url, context).strip()
     except RenderError as exc:
         skip = f"no URL ({exc})"
-        return FileRequest(key, stage.name, "", "", (), skip=skip, item=item_names(plan, context))
+        return FileRequest(key, stage.name, "", "", (), skip=skip, item=bound())
     if not url:
         skip = "no URL (empty)"
-        return FileRequest(key, stage.name, "", "", (), skip=skip, item=item_names(plan, context))
+        return FileRequest(key, stage.name, "", "", (), skip=skip, item=bound())
     url = resolve(url, base)
     escape = partial(escape_value, replace=plan.output.replace)
     template = compile_template(rule.save_as)
@@ -347,20 +357,20 @@ def file_request(
         path = relative_path(rendered, plan.output.replace)
     except (RenderError, UnsafePathError) as exc:
         problem = f"cannot name the file: {exc}"
-        item = item_names(plan, context)
+        item = bound()
         return FileRequest(key, stage.name, url, "", (), problem=problem, item=item)
     try:
         headers = render_headers(plan.http_headers + rule.headers, context)
         refuse_injection(headers)
     except HeaderError as exc:
-        return FileRequest(key, stage.name, url, "", (), problem=str(exc))
+        return FileRequest(key, stage.name, url, "", (), problem=str(exc), item=bound())
     if stem is not None:
         path = leave_room_for_ext(path)
     try:
         archive_key = _archive_key(plan, rule, context)
     except RenderError as exc:
         problem = f"cannot make its archive key: {exc}"
-        item = item_names(plan, context)
+        item = bound()
         return FileRequest(key, stage.name, url, "", (), problem=problem, item=item)
     return FileRequest(
         key,
@@ -370,6 +380,7 @@ def file_request(
         tuple(headers.items()),
         ext_to_come=stem is not None,
         archive_key=archive_key,
+        item=bound(),  # for its manifest row
     )
 
 
