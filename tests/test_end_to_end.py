@@ -8,7 +8,9 @@ import sys
 import textwrap
 from pathlib import Path
 
-from tests.conftest import RunCli
+import pytest
+
+from tests.conftest import LANGUAGE_MODES, ModeArgs, RunCli
 from tests.support import ROOT, SAMPLES, Site, lol_args, manifest_records, saved_files
 
 # Names the original program lost or mangled, pinned here by hand (expected.json has them all).
@@ -89,11 +91,12 @@ def test_a_second_run_finds_everything_present_and_fetches_no_image(
     assert statuses == {"present", "skipped"}
 
 
+@pytest.mark.parametrize("mode", LANGUAGE_MODES)
 def test_dry_run_lists_the_files_and_saves_none(
-    lol_site: Site, run_cli: RunCli, tmp_path: Path
+    lol_site: Site, run_cli: RunCli, tmp_path: Path, mode_args: ModeArgs, mode: str
 ) -> None:
-    output = tmp_path / "out"
-    run = run_cli(*lol_args(lol_site, output, "--dry-run"))
+    output = tmp_path / "out"  # not made: not even dask mode's check that workers share it
+    run = run_cli(*lol_args(lol_site, output, "--dry-run", *mode_args(mode)))
     assert run.code == 0
     listed = [line.split("\t")[0] for line in run.out.splitlines() if "\t" in line]
     assert listed == [entry["path"] for entry in lol_site.expected]

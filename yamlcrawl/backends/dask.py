@@ -104,7 +104,8 @@ class DaskBackend:
         self.client = self._connect(distributed, plan)
         try:
             # Workers that did not answer the start check get no task (None: every worker).
-            self.allowed = check_shared_output(self.client, plan.output.dir)
+            # A dry run's workers write nothing in the output folder: it is not even looked at.
+            self.allowed = check_shared_output(self.client, plan.output.dir) if run.writes else None
             topic = None
             if run.events.address is not None:  # someone watches: relay the workers' events
                 topic = self.run

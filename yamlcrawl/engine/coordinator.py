@@ -109,7 +109,9 @@ class Coordinator:
         # Unwatched (no live display, no log of each unit), workers send no events at all.
         watched = Publisher(subscribers).wants_worker_events()
         address = self.sink.address if watched else None
-        self.context = RunContext(plan, session, cancel or CancelToken(), EventSender(address))
+        self.context = RunContext(
+            plan, session, cancel or CancelToken(), EventSender(address), writes=output.saves
+        )
         self.plan = plan
         self.root = Path(plan.output.dir)
         try:

@@ -28,12 +28,15 @@ class RunContext:
         cancel: Set when the run is asked to stop; downloads look at it between chunks.
         events: Where workers say what they do: the main process's socket, a Dask topic, or
             nowhere (no one watches).
+        writes: Whether workers write into the output folder (a dry run's write nothing, so
+            nothing there may be made for them, not even a check that they can).
     """
 
     plan: Plan
     session: Session
     cancel: CancelToken
     events: EventSender = field(default_factory=EventSender)
+    writes: bool = True
 
     @property
     def run(self) -> str:
