@@ -37,16 +37,24 @@ def news() -> Iterator[NewsServer]:
 
 
 def crawl(
-    run_cli: RunCli, news: NewsServer, output: Path, archive: Path, mode_args: list[str]
+    run_cli: RunCli,
+    news: NewsServer,
+    output: Path,
+    archive: Path,
+    mode_args: list[str],
+    said: list[str] | None = None,
 ) -> dict[str, Any]:
-    """One crawl of the sample into ``output``; its report."""
+    """One crawl of the sample into ``output``; its report (and with ``said``, its -v lines)."""
     report = output.parent / f"{output.name}.json"
     news.log.clear()
     run = run_cli(
-        SAMPLE / "crawler.yaml", "-q", "--output", output, "--report", report,
+        SAMPLE / "crawler.yaml", "-q" if said is None else "-v", "--output", output,
+        "--report", report,
         "--set", f"api={news.base_url}", "--set", f"output.archive={archive}", *mode_args,
     )  # fmt: skip
     assert run.code == 0, run.out + run.err
+    if said is not None:
+        said += run.err.splitlines()
     result: dict[str, Any] = json.loads(report.read_text("utf-8"))
     return result
 
@@ -100,6 +108,8 @@ def test_the_second_run_asks_only_for_what_changed(
     assert runs[1] == {second["run_id"]}
     assert {r["_source_url"] for r in posts[12:]} == {f"{news.base_url}/api/posts?page=1"}
 
-    other = crawl(run_cli, news, tmp_path / "other", archive, mode_args(mode))
+    said: list[str] = []
+    other = crawl(run_cli, news, tmp_path / "other", archive, mode_args(mode), said)
     assert [path for path, _ in asked(news) if path.startswith("/media/")] == []
     assert other["archived"] == 15 and other["saved"] == 0
+    assert "archived images/15.png: in the archive (key post-15)" in said

@@ -95,10 +95,11 @@ class Log(Subscriber):
             )
 
     def file_skipped(self, request: FileRequest, status: str, reason: str) -> None:
-        """Skips and duplicates are counted; listed with -v."""
+        """Skips, duplicates and files in the archive are counted; listed with -v, each by
+        its status (``skipped``, ``duplicate``, ``archived``)."""
         if self.lines_wanted:
             what = request.planned or request.url or request.stage
-            self.line(f"skipped {escape(what)}: {escape(reason)}")
+            self.line(f"{status} {escape(what)}: {escape(reason)}")
 
     def file_unnamed(self, request: FileRequest, path: str | None, reason: str) -> None:
         """A file that could not be named failed: shown as it happens, like every failure."""
