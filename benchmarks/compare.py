@@ -27,9 +27,10 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -37,6 +38,10 @@ sys.path.insert(0, str(HERE.parent))
 from benchmarks import aria2, lolsite, targets  # noqa: E402
 from benchmarks.memory import tree_memory  # noqa: E402
 from benchmarks.nginx import Nginx, ensure_installed  # noqa: E402
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 PORT = 18080
 YAMLCRAWL = {  # mode: (workers, threads), the best of benchmarks/sweep.py on this 2-core machine
@@ -285,52 +290,163 @@ def median(runs: list[Measure], field: str) -> float:
     return statistics.median(float(getattr(run, field)) for run in runs)
 
 
+SITE = "LoL-shaped site: 170 pages, 3,060 images, 244 MB; nginx on 127.0.0.1"
+YAMLCRAWL_COLOUR, PEER_COLOUR, BASELINE_COLOUR = "#4c72b0", "#dd8452", "#9a9a9a"
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One column of the chart: a figure taken from each run, how to print it, its width."""
+
+    title: str
+    value: Callable[[Measure], float]
+    digits: int
+    width: float  # relative to the other panels
+
+
+PANELS = (
+    Panel("wall time, s", lambda run: run.wall, 2, 3),
+    Panel("CPU per file, ms\n(all processes)", lambda run: run.cpu / run.files * 1000, 2, 2),
+    Panel("largest process\nRSS, MB", lambda run: run.rss_largest / 1e6, 0, 1.4),
+)
+
+
 def chart(results: list[Measure], path: Path, command: str = "") -> None:
-    """Median wall time by tool and delay, as a PNG (skipped without matplotlib).
-
-    Horizontal bars on a log scale, each labelled with its value: serial at 20 ms is twenty
-    times the rest, and a linear axis would hide every difference that matters.
-    """
+    """Draw ``results`` as a PNG at ``path`` (skipped without matplotlib); see `draw`."""
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        import matplotlib  # noqa: F401
     except ImportError:
         print("matplotlib is not installed: no chart")
         return
-    tools = sorted({r.tool for r in results}, key=_chart_order, reverse=True)
-    delays = sorted({r.delay_ms for r in results})
-    figure, axis = plt.subplots(figsize=(10, 0.55 * len(tools) * len(delays) + 1.8))
-    height = 0.8 / len(delays)
-    for i, delay in enumerate(delays):
-        walls = [
-            statistics.median([r.wall for r in results if (r.tool, r.delay_ms) == (t, delay)])
-            for t in tools
-        ]
-        bars = axis.barh(
-            [y + (len(delays) - 1 - i) * height for y in range(len(tools))],
-            walls,
-            height,
-            label=f"{delay:g} ms per response",
-        )
-        axis.bar_label(bars, labels=[f"{w:.2f} s" for w in walls], padding=3, fontsize=8)
-    axis.set_yticks([y + height * (len(delays) - 1) / 2 for y in range(len(tools))], tools)
-    axis.set_xscale("log")
-    axis.set_xlabel("wall time, s (median, log scale)")
-    axis.set_title("LoL-shaped site: 170 pages, 3,060 images, 244 MB; nginx on 127.0.0.1")
-    axis.legend(loc="lower right")
-    runs = max(Counter((r.tool, r.delay_ms) for r in results).values())
-    machine = f"{os.cpu_count()} CPUs, {_memory_gib():.0f} GiB, Python {sys.version.split()[0]}"
-    figure.text(0.01, 0.01, f"{machine}; medians of {runs} runs; {command}", fontsize=7)
-    figure.tight_layout(rect=(0, 0.03, 1, 1))
-    figure.savefig(path, dpi=100)
+    draw(results, command).savefig(path, dpi=150)
     print(f"wrote {path}")
 
 
-def _chart_order(tool: str) -> tuple[int, str]:
-    """yamlcrawl's modes first, then the other tools."""
-    return (0 if tool.startswith("yamlcrawl") else 1, tool)
+def draw(results: list[Measure], command: str = "") -> Figure:
+    """A row per delay, a column per `PANELS` entry, on linear axes.
+
+    Within each row the tools are sorted by median wall time, fastest at the top; each bar is
+    the median of the runs and its whisker spans their minimum to maximum. yamlcrawl, its
+    baseline commit and the other tools have a colour each; runs that fetch only the images
+    are hatched.
+    """
+    from matplotlib.figure import Figure
+
+    delays = sorted({r.delay_ms for r in results})
+    counts = [len({r.tool for r in results if r.delay_ms == d}) for d in delays]
+    figure = Figure(
+        figsize=(9, 1.2 + 0.26 * sum(counts) + 0.45 * len(delays)), layout="constrained"
+    )
+    grid = figure.subplots(
+        len(delays), len(PANELS), sharex="col", sharey="row", squeeze=False,
+        gridspec_kw={"width_ratios": [panel.width for panel in PANELS], "height_ratios": counts},
+    )  # fmt: skip
+    for row, delay in zip(grid, delays, strict=True):
+        runs = _runs_by_tool([r for r in results if r.delay_ms == delay])
+        order = sorted(runs, key=lambda tool: statistics.median(r.wall for r in runs[tool]))
+        for axis, panel in zip(row, PANELS, strict=True):
+            _draw_panel(axis, [runs[tool] for tool in order], panel)
+        row[0].set_yticks(range(len(order)), order, fontsize=8)
+        row[0].invert_yaxis()
+        row[0].set_title(f"{delay:g} ms per response", loc="left", fontsize=9, weight="bold")
+    for top, bottom, panel in zip(grid[0], grid[-1], PANELS, strict=True):
+        top.set_title(panel.title, loc="right", fontsize=8)
+        bottom.set_xlabel(panel.title.replace("\n", " "), fontsize=8)
+    _legend(figure, {r.tool for r in results})
+    _footer(figure, results, command)
+    return figure
+
+
+def _runs_by_tool(results: list[Measure]) -> dict[str, list[Measure]]:
+    runs: dict[str, list[Measure]] = {}
+    for run in results:
+        runs.setdefault(run.tool, []).append(run)
+    return runs
+
+
+def _draw_panel(axis: Axes, runs: list[list[Measure]], panel: Panel) -> None:
+    """One bar per tool: the median, a whisker from the lowest to the highest run, the value."""
+    values = [[panel.value(run) for run in tool_runs] for tool_runs in runs]
+    middle = [statistics.median(v) for v in values]
+    low = [m - min(v) for m, v in zip(middle, values, strict=True)]
+    high = [max(v) - m for m, v in zip(middle, values, strict=True)]
+    for y, (tool_runs, value) in enumerate(zip(runs, middle, strict=True)):
+        axis.barh(y, value, 0.72, **_style(tool_runs[0].tool))
+    axis.errorbar(
+        middle, range(len(middle)), xerr=[low, high], fmt="none", ecolor="#222222",
+        elinewidth=1, capsize=2.5,
+    )  # fmt: skip
+    for y, (value, top) in enumerate(zip(middle, map(max, values), strict=True)):
+        axis.annotate(
+            f"{value:.{panel.digits}f}", (top, y), xytext=(3, 0), textcoords="offset points",
+            va="center", fontsize=7.5,
+        )  # fmt: skip
+    axis.set_xscale("linear")
+    # room right of the longest whisker for its label, which is as wide in every panel
+    axis.set_xlim(0, max(map(max, values)) * (1 + 0.66 / panel.width))
+    axis.tick_params(labelsize=7.5)
+    axis.grid(axis="x", color="#dddddd", linewidth=0.6)
+    axis.set_axisbelow(True)
+
+
+def _style(tool: str) -> dict[str, Any]:
+    """yamlcrawl blue, its baseline commit grey, other tools orange; images-only runs hatched."""
+    if _is_ours(tool):
+        colour = YAMLCRAWL_COLOUR
+    elif tool.startswith("yamlcrawl"):
+        colour = BASELINE_COLOUR
+    else:
+        colour = PEER_COLOUR
+    hatch = "////" if "images only" in tool else None
+    return {"color": colour, "hatch": hatch, "edgecolor": "white", "linewidth": 0}
+
+
+def _legend(figure: Figure, tools: set[str]) -> None:
+    """The site as a title over one entry per kind of bar drawn."""
+    from matplotlib.patches import Patch
+
+    baselines = sorted(tool.split("@", 1)[1] for tool in tools if "@" in tool)
+    kinds = [
+        (YAMLCRAWL_COLOUR, "yamlcrawl (this commit)", any(_is_ours(tool) for tool in tools)),
+        (BASELINE_COLOUR, f"yamlcrawl @{', @'.join(baselines)} (baseline)", bool(baselines)),
+        (PEER_COLOUR, "other tools", any(not tool.startswith("yamlcrawl") for tool in tools)),
+    ]
+    handles = [Patch(color=colour, label=label) for colour, label, drawn in kinds if drawn]
+    if any("images only" in tool for tool in tools):
+        handles.append(
+            Patch(facecolor="#bbbbbb", hatch="////", edgecolor="white", label="images only")
+        )
+    figure.legend(
+        handles=handles, loc="outside upper center", ncols=len(handles), fontsize=8,
+        frameon=False, title=SITE, title_fontsize=10,
+    )  # fmt: skip
+
+
+def _is_ours(tool: str) -> bool:
+    """A yamlcrawl run from this checkout (not from a baseline commit)."""
+    return tool.startswith("yamlcrawl") and "@" not in tool
+
+
+def _footer(figure: Figure, results: list[Measure], command: str) -> None:
+    """Machine, how many runs each bar summarises, and the command that measured them."""
+    runs = max(Counter((r.tool, r.delay_ms) for r in results).values())
+    lines = [
+        f"{_machine()}; bars: median of {runs} runs, whiskers: lowest to highest run",
+        command,
+    ]
+    figure.supxlabel("\n".join(line for line in lines if line), fontsize=7.5, x=0.01, ha="left")
+
+
+def _machine() -> str:
+    """CPU count and model, memory, Python: the machine that ran (or replots) the benchmark."""
+    cpuinfo = Path("/proc/cpuinfo")
+    names = [
+        line.split(":", 1)[1].strip()
+        for line in (cpuinfo.read_text().splitlines() if cpuinfo.is_file() else [])
+        if line.startswith("model name")
+    ]
+    model = f" ({names[0]})" if names else ""
+    return f"{os.cpu_count()} CPUs{model}, {_memory_gib():.0f} GiB, Python {sys.version.split()[0]}"
 
 
 def _memory_gib() -> float:
