@@ -36,9 +36,11 @@ def rate_text(count: float, seconds: float, what: str) -> str:
 
 
 def duration_text(seconds: float) -> str:
-    """``0.42 s``, ``12.3 s``, ``4 min 12 s``, ``2 h 05 min``."""
+    """``4 ms``, ``420 ms``, ``4.21 s``, ``12.3 s``, ``4 min 12 s``, ``2 h 05 min``."""
+    if round(seconds, 3) < 1:
+        return f"{max(seconds, 0) * 1000:.0f} ms"
     if seconds < 10:
-        return f"{max(seconds, 0):.2f} s"
+        return f"{seconds:.2f} s"
     if round(seconds, 1) < 60:
         return f"{seconds:.1f} s"
     whole = round(seconds)
