@@ -65,7 +65,8 @@ def verdict_line(stats: RunStats) -> str:
         first = (stats.failures[0].reason.splitlines() or ["failed"])[0]
         return f"finished: nothing succeeded ({_nothing_counts(stats)}; first failure: {first})"
     if said == "finished with failures":
-        return f"{said} ({', '.join(_failure_counts(stats))})"
+        counts = _failure_counts(stats) or [f"{len(stats.failures):,} failed"]
+        return f"{said} ({', '.join(counts)})"
     return said
 
 
