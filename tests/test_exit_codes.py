@@ -18,6 +18,7 @@ from tests.conftest import LANGUAGE_MODES, ModeArgs, RunCli
 from yamlcrawl.language.loader import load_text
 from yamlcrawl.language.plan import build_plan
 from yamlcrawl.types import Failure, RunStats
+from yamlcrawl.ui import cli
 from yamlcrawl.ui.outcome import exit_code, verdict, verdict_line
 from yamlcrawl.ui.summary import summary_rows
 from yamlcrawl.ui.units import count_text, duration_text, rate_text, size_text, speed_text
@@ -116,6 +117,15 @@ def test_each_run_ends_with_its_exit_code_and_verdict(
     assert run.out.splitlines()[0].replace(api.base, "URL") in lines, run.out
     data = json.loads(report.read_text("utf-8"))
     assert (data["verdict"], data["exit_code"]) == (said, code)
+
+
+def test_help_lists_every_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    said = capsys.readouterr().out
+    codes = said[said.index("exit codes:") :].splitlines()[1:]
+    assert [line.split()[0] for line in codes] == ["0", "1", "2", "3", "130"]
+    assert "  3    nothing succeeded: no page fetched, or every file tried failed" in codes
 
 
 # --- 2. what "succeeded" means: the verdict and the code of every kind of run ----------------

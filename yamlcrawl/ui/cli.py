@@ -18,7 +18,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, TextIO
 
 from yamlcrawl import __version__
-from yamlcrawl.ui.outcome import EXIT_OK, EXIT_USAGE
+from yamlcrawl.ui.outcome import EXIT_HELP, EXIT_OK, EXIT_USAGE
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -96,10 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     return _parsers()[0]
 
 
-def _modes_epilog() -> str:
+def _epilog() -> str:
+    """The modes, then the exit codes, a line each (tests/test_cli.py, tests/test_exit_codes.py)."""
     width = max(map(len, MODES_HELP))
     lines = [f"  {name:<{width}}  {meaning}" for name, meaning in MODES_HELP.items()]
-    return "modes (run.mode, --mode):\n" + "\n".join(lines)
+    codes = [f"  {code:<3}  {meaning}" for code, meaning in EXIT_HELP.items()]
+    return "\n".join(["modes (run.mode, --mode):", *lines, "", "exit codes:", *codes])
 
 
 def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
@@ -110,7 +112,7 @@ def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentPars
         "`yamlcrawl crawler.yaml` is short for `yamlcrawl run crawler.yaml`; with no file,\n"
         "./crawler.yaml. Options may come before or after the file. A file named like a\n"
         "command: `yamlcrawl run plan` or `yamlcrawl ./plan`.",
-        epilog=_modes_epilog(),
+        epilog=_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"yamlcrawl {__version__}")

@@ -20,6 +20,14 @@ EXIT_FAILED = 1  # some units failed; the rest was done
 EXIT_USAGE = 2  # bad config or usage, or an output folder that cannot be used
 EXIT_NOTHING = 3  # units failed and nothing succeeded
 EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM
+EXIT_HELP = {  # for --help (the README has the same table)
+    EXIT_OK: "everything was done",
+    EXIT_FAILED: "some units failed, or a --strict or required rule matched nothing; the rest"
+    " was done",
+    EXIT_USAGE: "bad config or usage, or an output folder that cannot be used",
+    EXIT_NOTHING: "nothing succeeded: no page fetched, or every file tried failed",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C, SIGTERM)",
+}
 
 
 def exit_code(stats: RunStats) -> int:
