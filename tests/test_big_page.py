@@ -35,7 +35,7 @@ def test_a_page_over_max_items_fails_with_one_line(
 ) -> None:
     crawl = big_crawl(api, tmp_path, items=31, max_items=30)
     run = run_cli(crawl, "--mode", mode, "-o", tmp_path / "out")
-    assert run.code == 1, run.out + run.err
+    assert run.code == 3, run.out + run.err  # its only page failed: nothing succeeded
     assert run.err.splitlines() == [too_many(api, "31", "30")]
     assert [r["status"] for r in manifest_records(tmp_path / "out")] == ["failed"]
 
@@ -53,5 +53,5 @@ def test_a_page_at_max_items_is_crawled_whole(
 def test_the_default_max_items_is_100000(api: Api, run_cli: RunCli, tmp_path: Path) -> None:
     crawl = big_crawl(api, tmp_path, items=100_001, max_items=None)
     run = run_cli(crawl, "-o", tmp_path / "out")
-    assert run.code == 1, run.out + run.err
+    assert run.code == 3, run.out + run.err  # its only page failed: nothing succeeded
     assert run.err.splitlines() == [too_many(api, "100,001", "100,000")]

@@ -214,6 +214,6 @@ def test_a_crawl_runs_with_options_before_its_file(
         capsys, "-q", "--mode", "serial", "--set", "img=http://127.0.0.1:9",
         "--set", "http.retries=0", "--report", "-",
     )  # fmt: skip
-    assert run.code == 1  # the only page fails: nothing listens on port 9
+    assert run.code == 3  # the only page fails (nothing listens on port 9): nothing succeeded
     assert '"retries": 0,' in run.out
     assert '"pages_failed": 1,' in run.out

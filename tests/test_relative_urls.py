@@ -166,7 +166,7 @@ def test_a_relative_start_url_is_still_refused(run_cli: RunCli, tmp_path: Path) 
     config = tmp_path / "crawl.yaml"
     config.write_text("stages:\n  a: {url: /v1/books}\n", "utf-8")
     result = run_cli(config, "--output", tmp_path / "out")
-    assert result.code == 1
+    assert result.code == 3  # its only page failed: nothing succeeded
     assert "GET /v1/books refused: the URL is not an http or https URL" in result.out + result.err
 
 

@@ -186,7 +186,7 @@ def test_a_secret_through_filters_is_masked_everywhere_it_is_shown(
     output, log, report = tmp_path / "out", tmp_path / "log.txt", tmp_path / "report.json"
     args = ["--output", output, "-v", "--log-file", log, "--report", report]
     run = run_cli(crawl, "--set", f"api={api.base}", *args)
-    assert run.code == 1  # neither file route exists: both fail, with their URLs shown
+    assert run.code == 3  # neither file route exists: both fail (nothing succeeded), URLs shown
     shown = run.out + run.err + log.read_text() + report.read_text()
     shown += (output / "manifest.jsonl").read_text()
     assert json.loads(report.read_text())["failed"] == 2

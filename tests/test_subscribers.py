@@ -26,7 +26,7 @@ from yamlcrawl.types import (
     RunStats,
     Subscriber,
 )
-from yamlcrawl.ui.summary import verdict
+from yamlcrawl.ui.outcome import verdict
 
 
 class Files(Subscriber):

@@ -119,7 +119,7 @@ CASES: dict[str, tuple[str, int, list[str]]] = {
     "a save_as names a key no item has": (
         LIST.replace("EACH", "$.products[*]")
         + '    downloads: [{url: "{api}{p.image}", save_as: "{p.title}.png"}]\n',
-        1,
+        3,  # every file failed to be named: nothing succeeded
         [
             "warning stage list: downloads.0.save_as {p.title}.png matched nothing on 3 of 3"
             " items (no 'title' in p); e.g. in an item of URL/products, p has keys: id, name,"

@@ -1,6 +1,7 @@
 """Command line: argument parsing and exit codes, nothing else.
 
-Exit codes: 0 all done, 1 some units failed, 2 bad config or usage, 130 interrupted.
+Exit codes (``ui/outcome.py``): 0 all done, 1 some units failed, 2 bad config or usage or an
+unusable output folder, 3 units failed and nothing succeeded, 130 interrupted.
 Heavy modules are imported inside the commands, so ``yamlcrawl --help`` starts fast.
 """
 
@@ -17,6 +18,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, TextIO
 
 from yamlcrawl import __version__
+from yamlcrawl.ui.outcome import EXIT_HELP, EXIT_OK, EXIT_USAGE
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -27,7 +29,6 @@ if TYPE_CHECKING:
     from yamlcrawl.ui.display import Display
     from yamlcrawl.work.cancel import CancelToken
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 COMMANDS = ("run", "validate", "plan", "init", "schema")
 DEFAULT_FILE = Path("crawler.yaml")
 TOP_LEVEL = ("-h", "--help", "--version")  # options of `yamlcrawl` itself, not of a command
@@ -95,10 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     return _parsers()[0]
 
 
-def _modes_epilog() -> str:
+def _epilog() -> str:
+    """The modes, then the exit codes, a line each (tests/test_cli.py, tests/test_exit_codes.py)."""
     width = max(map(len, MODES_HELP))
     lines = [f"  {name:<{width}}  {meaning}" for name, meaning in MODES_HELP.items()]
-    return "modes (run.mode, --mode):\n" + "\n".join(lines)
+    codes = [f"  {code:<3}  {meaning}" for code, meaning in EXIT_HELP.items()]
+    return "\n".join(["modes (run.mode, --mode):", *lines, "", "exit codes:", *codes])
 
 
 def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
@@ -109,7 +112,7 @@ def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentPars
         "`yamlcrawl crawler.yaml` is short for `yamlcrawl run crawler.yaml`; with no file,\n"
         "./crawler.yaml. Options may come before or after the file. A file named like a\n"
         "command: `yamlcrawl run plan` or `yamlcrawl ./plan`.",
-        epilog=_modes_epilog(),
+        epilog=_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"yamlcrawl {__version__}")
@@ -398,6 +401,7 @@ def _crawl(args: argparse.Namespace, plan: Plan, log_file: TextIO | None) -> int
     from yamlcrawl.storage.outdir import FolderBusyError, FolderError
     from yamlcrawl.types import RunStats
     from yamlcrawl.ui.log import NORMAL, QUIET, VERBOSE, plain_console
+    from yamlcrawl.ui.outcome import exit_code
     from yamlcrawl.ui.report import Report
     from yamlcrawl.work.cancel import CancelToken
 
@@ -431,11 +435,7 @@ def _crawl(args: argparse.Namespace, plan: Plan, log_file: TextIO | None) -> int
             signal.signal(sig, handler)
         if display is not None:
             display.finish()
-    if stats.interrupted:
-        return EXIT_INTERRUPTED
-    if stats.stopped is not None:
-        return EXIT_USAGE
-    return EXIT_OK if stats.ok else EXIT_FAILED
+    return exit_code(stats)
 
 
 def watchers(

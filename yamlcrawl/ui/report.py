@@ -25,7 +25,7 @@ from yamlcrawl.types import (
     Subscriber,
 )
 from yamlcrawl.ui.failures import cause_of
-from yamlcrawl.ui.summary import verdict
+from yamlcrawl.ui.outcome import exit_code, verdict
 
 FILE_STATUSES = ("saved", "present", "archived", "skipped", "duplicate", "failed")
 PAGE_STATUSES = ("fetched", "failed", "duplicate", "empty")
@@ -88,6 +88,7 @@ def report(
         "name": plan.name,
         "source": plan.source,
         "verdict": verdict(stats),
+        "exit_code": exit_code(stats),  # the command's: 0, 1, 2, 3 or 130 (README: exit codes)
         "mode": plan.mode,
         "workers": plan.workers,
         "threads": plan.threads,

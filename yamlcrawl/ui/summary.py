@@ -14,6 +14,8 @@ from yamlcrawl.language.redact import redact
 from yamlcrawl.shown import shown
 from yamlcrawl.types import RunStats, Subscriber
 from yamlcrawl.ui.log import plain_console
+from yamlcrawl.ui.outcome import verdict_line
+from yamlcrawl.ui.units import count_text, duration_text, rate_text, size_text, speed_text
 
 
 class Summary(Subscriber):
@@ -33,7 +35,7 @@ class Summary(Subscriber):
         """The closing table, then every failure with its reason, then every warning."""
         plan = self.plan
         table = Table(
-            title=f"{escape(shown(plan.name))}: {verdict(stats)}",
+            title=f"{escape(shown(plan.name))}: {self._safe(verdict_line(stats))}",
             title_justify="left",  # the verdict first on its line, whatever rich's version
             show_header=False,
         )
@@ -55,71 +57,72 @@ class Summary(Subscriber):
                 self._item(warning)
 
     def _item(self, text: str) -> None:
-        self.out.print(f"  {escape(shown(redact(text, self.plan.secrets)))}")
+        self.out.print(f"  {self._safe(text)}")
 
-
-def verdict(stats: RunStats) -> str:
-    """One word or three for how the run ended."""
-    if stats.interrupted:
-        return "interrupted"
-    if stats.stopped is not None:
-        return "stopped"
-    if stats.failures:
-        return "finished with failures"
-    return "dry run finished" if stats.dry_run else "finished"
+    def _safe(self, text: str) -> str:
+        """Text from the run (URLs, reasons) as it may be shown: secrets redacted, control
+        characters made visible, rich's markup escaped."""
+        return escape(shown(redact(text, self.plan.secrets)))
 
 
 def summary_rows(plan: Plan, stats: RunStats) -> list[tuple[str, str]]:
     """The summary as (label, value) rows; the report file has the same figures."""
-    seconds = max(stats.elapsed, 1e-9)
-    rows = [("pages fetched", f"{stats.pages - stats.pages_failed}")]
+    rows = [("pages fetched", count_text(stats.pages - stats.pages_failed))]
     if stats.not_modified:  # of them, answered 304: the body an earlier run kept was used
-        rows.append(("pages not modified (304)", f"{stats.not_modified}"))
+        rows.append(("pages not modified (304)", count_text(stats.not_modified)))
     if stats.dry_run:
-        rows.append(("files it would save", f"{stats.planned}"))
+        rows.append(("files it would save", count_text(stats.planned)))
     else:
-        rows += [("files saved", f"{stats.saved}"), ("already present", f"{stats.present}")]
+        rows.append(("files saved", count_text(stats.saved)))
+        rows.append(("already present", count_text(stats.present)))
     if plan.output.archive is not None:
-        rows.append(("in the archive", f"{stats.archived}"))
+        rows.append(("in the archive", count_text(stats.archived)))
     rows += [
-        ("skipped (no URL, conflict)", f"{stats.skipped}"),
-        ("duplicates", f"{stats.duplicates}"),
-        ("retries", f"{stats.retries}"),
-        ("lost with a worker", f"{stats.lost}"),
-        ("failed", f"{len(stats.failures)}"),
+        ("skipped (no URL, conflict)", count_text(stats.skipped)),
+        ("duplicates", count_text(stats.duplicates)),
+        ("retries", count_text(stats.retries)),
+        ("lost with a worker", count_text(stats.lost)),
+        ("failed", count_text(len(stats.failures))),
         *(
-            [("left out by where", f"{stats.left_out}")]
+            [("left out by where", count_text(stats.left_out))]
             if any(s.where for s in plan.stages)
             else []
         ),
-        *([("records written", f"{stats.records}")] if any(s.emit for s in plan.stages) else []),
         *(
-            [("records already in their file", f"{stats.records_known}")]
+            [("records written", count_text(stats.records))]
+            if any(s.emit for s in plan.stages)
+            else []
+        ),
+        *(
+            [("records already in their file", count_text(stats.records_known))]
             if stats.records_known
             else []
         ),
         *(
-            [("not newer than the cursor", f"{stats.not_newer}")]
+            [("not newer than the cursor", count_text(stats.not_newer))]
             if any(s.incremental for s in plan.stages)
             else []
         ),
         *([("empty responses (null)", empty_text(stats))] if stats.empty else []),
-        ("bytes", f"{stats.bytes:,}"),
-        ("time", f"{stats.elapsed:.2f} s"),
-        (
-            "throughput",
-            f"{stats.saved / seconds:.1f} files/s, {stats.bytes / seconds / 1e6:.2f} MB/s",
-        ),
+        ("size of files saved", size_text(stats.bytes)),
+        ("time", duration_text(stats.elapsed)),
+        ("throughput", throughput_text(stats)),
         ("mode", mode_text(plan)),
         ("output", plan.output.dir),
     ]
     return rows
 
 
+def throughput_text(stats: RunStats) -> str:
+    """``1,914 files/s, 152.8 MB/s``: files saved and their bytes over the run's time."""
+    files = rate_text(stats.saved, stats.elapsed, "files")
+    return f"{files}, {speed_text(stats.bytes, stats.elapsed)}"
+
+
 def empty_text(stats: RunStats) -> str:
     """``3 (detail 2, list 1)``: the responses that were JSON null, by stage."""
-    by_stage = ", ".join(f"{stage} {count}" for stage, count in stats.empty.items())
-    return f"{sum(stats.empty.values())} ({by_stage})"
+    by_stage = ", ".join(f"{stage} {count_text(count)}" for stage, count in stats.empty.items())
+    return f"{count_text(sum(stats.empty.values()))} ({by_stage})"
 
 
 def mode_text(plan: Plan) -> str:
