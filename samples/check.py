@@ -44,6 +44,11 @@ def compare(sample: Path, output: Path, manifest: str = "manifest.jsonl") -> lis
     return problems
 
 
+def expected_count(sample: Path) -> int:
+    """How many files ``sample/expected.json`` lists."""
+    return len(json.loads((sample / "expected.json").read_text("utf-8")))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Print the differences and a verdict."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
@@ -56,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     problems = compare(args.sample, args.output, args.manifest)
     for line in problems:
         print(line)
-    total = len(json.loads((args.sample / "expected.json").read_text("utf-8")))
+    total = expected_count(args.sample)
     print(f"{total - sum(p.startswith('missing') for p in problems)}/{total} expected files found")
     print("OK" if not problems else f"{len(problems)} difference(s)")
     return 0 if not problems else 1
