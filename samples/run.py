@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -159,20 +160,21 @@ def run_sample(sample: Sample, mode: str | None, output: Path, extra: Sequence[s
     finally:
         server.shutdown()
         server.server_close()
-    if code != 0:
-        print(f"{sample.name}: yamlcrawl exited {code}", flush=True)
-    problems = check(sample, output) if output.is_dir() else ["no output folder"]
-    passed = code == 0 and not problems
-    verdict = "OK" if passed else f"FAILED ({len(problems)} difference(s), exit {code})"
-    print(f"{sample.name}: {verdict}", flush=True)
-    return passed
+    reasons = [f"yamlcrawl exited {code}"] if code else []
+    if not output.is_dir():
+        reasons.append(f"no folder {shown(output)}")
+    elif problems := check(sample, output):
+        reasons.append(f"{len(problems)} difference(s) from expected.json")
+    print(f"{sample.name}: {'FAILED: ' + ', '.join(reasons) if reasons else 'OK'}", flush=True)
+    return not reasons
 
 
-def run_demo(name: str, mode: str | None, extra: Sequence[str]) -> bool:
-    """A live-API sample: its demo.py serves, crawls, checks and cleans up itself."""
+def run_demo(name: str, mode: str | None, output: Path | None, extra: Sequence[str]) -> bool:
+    """A live-API sample: its demo.py serves, crawls, checks and stops itself, into a temporary
+    folder it removes (or ``output``, a new one, kept)."""
     print(f"{name}: running samples/{name}/demo.py", flush=True)
-    mode_option = ["--mode", mode] if mode else []
-    passed = python([str(HERE / name / "demo.py"), *mode_option, *extra]) == 0
+    options = (["--mode", mode] if mode else []) + (["--keep", str(output)] if output else [])
+    passed = python([str(HERE / name / "demo.py"), *options, *extra]) == 0
     print(f"{name}: {'OK' if passed else 'FAILED'}", flush=True)
     return passed
 
@@ -180,8 +182,15 @@ def run_demo(name: str, mode: str | None, extra: Sequence[str]) -> bool:
 def run_one(name: str, mode: str | None, output: Path | None, extra: Sequence[str]) -> bool:
     """Run the sample called ``name``, site or demo."""
     if name in DEMOS:
-        return run_demo(name, mode, extra)
+        return run_demo(name, mode, output, extra)
     return run_sample(SAMPLES[name], mode, output or output_folder(name, mode), extra)
+
+
+def mode_name(text: str) -> str:
+    """A mode's name, as it will be part of a folder's (yamlcrawl says which modes exist)."""
+    if not re.fullmatch(r"[a-z]+", text):
+        raise argparse.ArgumentTypeError(f"not a mode name: {text!r}")
+    return text
 
 
 def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, list[str]]:
@@ -196,7 +205,9 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, list[str
     which.add_argument("name", nargs="?", choices=names, metavar="NAME", help=", ".join(names))
     which.add_argument("--all", action="store_true", help="run every sample")
     which.add_argument("--list", action="store_true", help="list the samples")
-    parser.add_argument("--mode", help="the execution mode (default: the crawl file's own)")
+    parser.add_argument(
+        "--mode", type=mode_name, help="the execution mode (default: the crawl file's own)"
+    )
     parser.add_argument(
         "--output",
         "--keep",

@@ -124,7 +124,16 @@ def test_a_crawl_that_misses_files_fails_the_run(tmp_path: Path) -> None:
     assert "  missing: Lennon／McCartney/1965 - Yesterday.png" not in lines  # the first is kept
     assert "  missing: 村上春樹/1987 - ノルウェイの森.png" in lines
     assert lines[-2] == "books: 1/12 expected files found in " + str(tmp_path / "books")
-    assert lines[-1] == "books: FAILED (11 difference(s), exit 0)"
+    assert lines[-1] == "books: FAILED: 11 difference(s) from expected.json"
+
+
+def test_a_crawl_that_fails_fails_the_run() -> None:
+    done = python(RUN, "books", "--mode", "warp")
+    assert done.returncode == 1
+    assert "unknown mode 'warp' for --mode" in done.stderr  # yamlcrawl's own line
+    assert done.stdout.splitlines()[-1] == (
+        "books: FAILED: yamlcrawl exited 2, no folder samples/out/books-warp"
+    )
 
 
 @pytest.mark.parametrize(
@@ -132,6 +141,7 @@ def test_a_crawl_that_misses_files_fails_the_run(tmp_path: Path) -> None:
     [
         (["nosuch"], "argument NAME: invalid choice: 'nosuch'"),
         (["--all", "--output", "x"], "--output names one sample's folder: not with --all"),
+        (["books", "--mode", "../x"], "argument --mode: not a mode name: '../x'"),
     ],
 )
 def test_run_py_refuses_bad_arguments(arguments: list[str], message: str) -> None:
