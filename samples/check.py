@@ -1,9 +1,9 @@
 """Compare a crawl's output folder with a sample's expected.json (standard library only).
 
-Run ``python samples/check.py samples/lol lol-out``: every expected path must exist with the
-bytes of its ``source`` under ``samples/lol/site/``, and no other file may be there (the
-manifest and yamlcrawl's own `.yamlcrawl/` state folder excepted). Exit status 0 when all is
-as expected, 1 otherwise.
+Run ``python samples/check.py samples/lol samples/out/lol``: every expected path must exist
+with the bytes of its ``source`` under ``samples/lol/site/``, and no other file may be there
+(the manifest and yamlcrawl's own `.yamlcrawl/` state folder excepted). Exit status 0 when all
+is as expected, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Print the differences and a verdict."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("sample", type=Path, help="the sample folder, e.g. samples/lol")
-    parser.add_argument("output", type=Path, help="the crawl's output folder, e.g. lol-out")
+    parser.add_argument("output", type=Path, help="the crawl's output folder, e.g. samples/out/lol")
     parser.add_argument("--manifest", default="manifest.jsonl", help="manifest name to ignore")
     args = parser.parse_args(argv)
     if not args.output.is_dir():
