@@ -229,3 +229,14 @@ def test_each_sample_readme_shows_the_one_command_first(name: str) -> None:
     assert not re.search(r"&\s*(#.*)?$", text, flags=re.MULTILINE), "a server left running"
     assert "Ctrl-C" in text
     assert f"]({name}/README.md)" in (SAMPLES / "README.md").read_text("utf-8")
+
+
+def test_nothing_in_samples_points_outside_the_repository() -> None:
+    texts = [p for p in SAMPLES.rglob("*") if p.suffix in (".py", ".md", ".yaml")]
+    outside = [
+        p.relative_to(SAMPLES).as_posix()
+        for p in texts
+        if "out" not in p.relative_to(SAMPLES).parts[:1]
+        and re.search(r"\.\./shared|parents\[3\]", p.read_text("utf-8"))
+    ]
+    assert outside == []
