@@ -35,7 +35,7 @@ def python(*args: object, timeout: float = 120) -> subprocess.CompletedProcess[s
     )
 
 
-def untracked_outside_out() -> set[str]:
+def changes_outside_out() -> set[str]:
     """``git status --porcelain`` lines for the checkout, samples/out/ (ignored) aside."""
     status = subprocess.run(
         ["git", "status", "--porcelain", "--untracked-files=all"],
@@ -66,9 +66,9 @@ def test_run_py_knows_every_sample_folder() -> None:
 
 @pytest.mark.parametrize("name", list(EXPECTED_FILES))
 def test_a_sample_runs_twice_in_a_row_into_samples_out(name: str, tmp_path: Path) -> None:
-    before = untracked_outside_out()
-    for run, saved in enumerate(["first", "second"]):
-        done = python(RUN, name, "-q", "--report", tmp_path / f"{saved}.json")
+    before = changes_outside_out()
+    for run, label in enumerate(["first", "second"]):
+        done = python(RUN, name, "-q", "--report", tmp_path / f"{label}.json")
         assert done.returncode == 0, done.stdout + done.stderr
         lines = done.stdout.splitlines()
         count = EXPECTED_FILES[name]
@@ -81,7 +81,7 @@ def test_a_sample_runs_twice_in_a_row_into_samples_out(name: str, tmp_path: Path
             second = report(tmp_path / "second.json")
             assert (second["present"], second["saved"]) == (count, 0)
             assert second["output"] == str(OUT / name)
-    assert untracked_outside_out() == before
+    assert changes_outside_out() == before
     ignored = subprocess.run(
         ["git", "check-ignore", "-q", f"samples/out/{name}"], cwd=ROOT, check=False
     )
@@ -89,7 +89,7 @@ def test_a_sample_runs_twice_in_a_row_into_samples_out(name: str, tmp_path: Path
 
 
 def test_tomorrow_runs_its_demo_twice_in_a_row() -> None:
-    before = untracked_outside_out()
+    before = changes_outside_out()
     for _ in range(2):
         done = python(RUN, "tomorrow")
         assert done.returncode == 0, done.stdout + done.stderr
@@ -97,7 +97,7 @@ def test_tomorrow_runs_its_demo_twice_in_a_row() -> None:
         assert lines[0] == "tomorrow: running samples/tomorrow/demo.py"
         assert lines[1] == "day 1: 16 requests (12 × file 200, 4 × page 200)"
         assert lines[-2:] == ["OK", "tomorrow: OK"]
-    assert untracked_outside_out() == before
+    assert changes_outside_out() == before
 
 
 @pytest.mark.parametrize("mode", LANGUAGE_MODES)
