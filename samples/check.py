@@ -1,9 +1,9 @@
 """Compare a crawl's output folder with a sample's expected.json (standard library only).
 
-Run ``python samples/check.py samples/lol lol-out``: every expected path must exist with the
-bytes of its ``source`` under ``samples/lol/site/``, and no other file may be there (the
-manifest and yamlcrawl's own `.yamlcrawl/` state folder excepted). Exit status 0 when all is
-as expected, 1 otherwise.
+Run ``python samples/check.py samples/lol samples/out/lol``: every expected path must exist
+with the bytes of its ``source`` under ``samples/lol/site/``, and no other file may be there
+(the manifest and yamlcrawl's own `.yamlcrawl/` state folder excepted). Exit status 0 when all
+is as expected, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -44,11 +44,16 @@ def compare(sample: Path, output: Path, manifest: str = "manifest.jsonl") -> lis
     return problems
 
 
+def expected_count(sample: Path) -> int:
+    """How many files ``sample/expected.json`` lists."""
+    return len(json.loads((sample / "expected.json").read_text("utf-8")))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Print the differences and a verdict."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("sample", type=Path, help="the sample folder, e.g. samples/lol")
-    parser.add_argument("output", type=Path, help="the crawl's output folder, e.g. lol-out")
+    parser.add_argument("output", type=Path, help="the crawl's output folder, e.g. samples/out/lol")
     parser.add_argument("--manifest", default="manifest.jsonl", help="manifest name to ignore")
     args = parser.parse_args(argv)
     if not args.output.is_dir():
@@ -56,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     problems = compare(args.sample, args.output, args.manifest)
     for line in problems:
         print(line)
-    total = len(json.loads((args.sample / "expected.json").read_text("utf-8")))
+    total = expected_count(args.sample)
     print(f"{total - sum(p.startswith('missing') for p in problems)}/{total} expected files found")
     print("OK" if not problems else f"{len(problems)} difference(s)")
     return 0 if not problems else 1

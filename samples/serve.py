@@ -1,9 +1,12 @@
 """A small static HTTP server for the offline sample sites.
 
 Run ``python samples/serve.py samples/lol/site --port 8000`` and point a crawl at
-``http://127.0.0.1:8000``. In JSON and JSONP bodies every occurrence of a ``--rewrite`` origin
-(default ``https://game.gtimg.cn``) becomes the server's own ``http://127.0.0.1:PORT``, so the
-absolute image URLs inside the documents lead back to the mirror. The JSON-escaped spelling of
+``http://127.0.0.1:8000``; ``--port 0`` takes a free port and the first line printed says which.
+Ctrl-C stops it. A port already in use is one line on stderr and exit status 2.
+
+In JSON and JSONP bodies every occurrence of a ``--rewrite`` origin (default
+``https://game.gtimg.cn``) becomes the server's own ``http://127.0.0.1:PORT``, so the absolute
+image URLs inside the documents lead back to the mirror. The JSON-escaped spelling of
 the origin (``https:\\/\\/game.gtimg.cn``, as older LoL documents write it) is rewritten too.
 
 A request with a query is answered from ``<path>@<query>`` when that file exists (so
@@ -19,6 +22,7 @@ the crawl, ``server.requests`` lists the paths asked for, and ``server.shutdown(
 from __future__ import annotations
 
 import argparse
+import errno
 import signal
 import sys
 import threading
@@ -255,6 +259,23 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def listen_error(prog: str, host: str, port: int, error: OSError) -> str:
+    """The one line a server that cannot listen prints instead of a traceback.
+
+    Args:
+        prog: the script's name, starting the line (``serve.py``).
+        host: the address asked for.
+        port: the port asked for.
+        error: what ``bind`` raised.
+    """
+    if error.errno == errno.EADDRINUSE:
+        return (
+            f"{prog}: port {port} is in use (another server?): stop it, "
+            "or use --port 0 for a free one"
+        )
+    return f"{prog}: cannot listen on {host}:{port}: {error.strerror or error}"
+
+
 def _exit_on_signal(signum: int, frame: object) -> None:
     """SIGTERM stops the server as Ctrl-C does (the socket is closed on the way out)."""
     raise KeyboardInterrupt
@@ -264,7 +285,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Serve until interrupted; print the base URL first (the chosen port with --port 0).
 
     Returns:
-        The exit status: 0 after Ctrl-C or SIGTERM, 2 when the root is not a folder.
+        The exit status: 0 after Ctrl-C or SIGTERM; 2 when the root is not a folder or the
+        port cannot be had (in use, or not allowed), said in one line.
     """
     args = parse_args(argv)
     root: Path = args.root
@@ -272,10 +294,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"serve.py: not a folder: {root}", file=sys.stderr)
         return 2
     rewrite: list[str] = args.rewrite if args.rewrite is not None else list(DEFAULT_REWRITE)
-    server = SampleServer(
-        (args.host, args.port), root, rewrite, verbose=args.verbose, delay=args.delay_ms / 1000
-    )
-    print(f"Serving {server.root} at {server.base_url}", flush=True)
+    try:
+        server = SampleServer(
+            (args.host, args.port), root, rewrite, verbose=args.verbose, delay=args.delay_ms / 1000
+        )
+    except OSError as error:
+        print(listen_error("serve.py", args.host, args.port, error), file=sys.stderr)
+        return 2
+    print(f"Serving {server.root} at {server.base_url} (Ctrl-C stops it)", flush=True)
     for origin in server.rewrite:
         print(f"  rewriting {origin} -> {server.base_url}", flush=True)
     signal.signal(signal.SIGTERM, _exit_on_signal)

@@ -1,7 +1,8 @@
 """Regenerate samples/lol/site/ and samples/lol/expected.json (standard library only).
 
-Inputs: the real League of Legends documents in ``../shared/fixtures/lol`` (see its SOURCES.md;
-``--fixtures`` points elsewhere) and the two synthetic hero documents in ``synthetic/``.
+Inputs, all in this folder: the real League of Legends documents in ``fixtures/`` (see its
+SOURCES.md; ``--fixtures`` points elsewhere) and the two synthetic hero documents in
+``synthetic/``.
 Output, byte for byte the same on every run:
 
 * ``site/images/lol/act/img/js/heroList/hero_list.js``: heroes 1, 17, 21, 103 and 555 in the
@@ -40,11 +41,6 @@ LIST_DEFAULTS = {"isARAMweekfree": "0", "ispermanentweekfree": "0"}
 IMAGE_KEYS = ("mainImg", "loadingImg", "chromaImg")
 # What the crawl saves per skin: (the skin's URL key, the name's ending).
 DOWNLOADS = (("mainImg", "电脑版.jpg"), ("loadingImg", "手机版.jpg"))
-
-
-def default_fixtures() -> Path:
-    """``../shared/fixtures/lol`` next to the repository checkout."""
-    return Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "lol"
 
 
 def site_path(url: str) -> str:
@@ -142,8 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--fixtures",
         type=Path,
-        default=default_fixtures(),
-        help="folder of the real LoL documents (default: ../shared/fixtures/lol)",
+        default=HERE / "fixtures",
+        help="folder of the real LoL documents (default: samples/lol/fixtures)",
     )
     args = parser.parse_args(argv)
     if not (args.fixtures / "SOURCES.md").is_file():

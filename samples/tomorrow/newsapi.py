@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from serve import listen_error
 from sitekit import tiny_png
 
 PER_PAGE = 5
@@ -207,13 +208,17 @@ def start(day: int = 1, port: int = 0) -> NewsServer:
     return server
 
 
-def main() -> None:
-    """Serve until Ctrl-C."""
+def main() -> int:
+    """Serve until Ctrl-C; a port that cannot be had is one line and exit status 2."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--day", type=int, choices=(1, 2), default=1)
     parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
     args = parser.parse_args()
-    server = NewsServer(args.port, args.day)
+    try:
+        server = NewsServer(args.port, args.day)
+    except OSError as error:
+        print(listen_error("newsapi.py", "127.0.0.1", args.port, error), file=sys.stderr)
+        return 2
     print(f"serving day {args.day} at {server.base_url}/api/posts (Ctrl-C stops)", flush=True)
     try:
         server.serve_forever()
@@ -221,7 +226,8 @@ def main() -> None:
         pass
     finally:
         server.server_close()
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
