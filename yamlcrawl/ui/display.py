@@ -100,14 +100,18 @@ class ElapsedColumn(ProgressColumn):
 
 
 class RemainingColumn(ProgressColumn):
-    """``eta 0:00:06``, only once every total of the run is final: a growing total has none."""
+    """``eta 0:00:06``, only once every total of the run is final: a growing total has none.
+
+    At the bar's pace so far: what is left times the time each unit took on average.
+    """
 
     def render(self, task: Task) -> Text:
         """The bar's remaining time, or nothing."""
-        left = task.time_remaining
-        if not task.fields.get("all_final") or task.finished or left is None:
+        done, total = task.completed, task.total or 0
+        if not task.fields.get("all_final") or not done or done >= total:
             return Text("")
-        return Text(f"eta {timedelta(seconds=int(left))}", style="dim")
+        left = (total - done) * task.fields.get("took", 0.0) / done
+        return Text(f"eta {timedelta(seconds=round(left))}", style="dim")
 
 
 @dataclass
