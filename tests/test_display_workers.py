@@ -14,9 +14,9 @@ from rich.color import Color
 from rich.console import Console
 from rich.segment import Segment
 
-from tests.test_progress import Clock, file_unit, lol_plan
+from tests.test_progress import Clock, file_unit, lol_plan, skins_to_come
 from yamlcrawl.engine.publish import Publisher
-from yamlcrawl.types import FileResult, PageResult, PageUnit, RunStats
+from yamlcrawl.types import FileResult, PageResult, PageUnit
 from yamlcrawl.ui.display import Display, natural
 from yamlcrawl.work.events import Event
 
@@ -32,21 +32,10 @@ def drawn(screen: Display, width: int = 100, height: int = 30) -> list[str]:
     return console.export_text().splitlines()
 
 
-def busy_run(
-    workers: int = 4, threads: int = 16, mode: str = "queue"
-) -> tuple[Display, Publisher, Clock]:
+def busy_run(workers: int = 4, threads: int = 16) -> tuple[Display, Publisher, Clock]:
     """A display of a run at ``workers x threads`` with the hero list in and skins to come."""
-    clock, stats = Clock(), RunStats()
-    plan = lol_plan(mode).with_overrides(workers=workers, threads=threads)
-    screen = Display(plan, Console(file=io.StringIO()), live=False, clock=clock)
-    reporter = Publisher([stats, screen])
-    reporter.run_started(stats)
-    heroes = PageUnit((0,), "heroes", {})
-    reporter.page_queued(heroes)
-    reporter.page_done(PageResult(heroes, "http://h/list", None, items=3))
-    for n in range(3):
-        reporter.page_queued(PageUnit((0, n, 0), "skins", {}))
-    return screen, reporter, clock
+    run = skins_to_come(workers, threads)
+    return run.screen, run.reporter, run.clock
 
 
 def start_files(reporter: Publisher, clock: Clock, threads: list[int]) -> None:

@@ -7,6 +7,7 @@ import io
 import json
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 import jsonschema
 import pytest
@@ -56,12 +57,20 @@ def file_unit(n: int, rule: int) -> DownloadUnit:
     )
 
 
-def test_the_display_shows_growing_totals_bytes_workers_and_counters() -> None:
-    clock = Clock()
-    terminal = Console(file=io.StringIO(), force_terminal=True, width=110)
-    stats = RunStats()
-    plan = lol_plan()
-    screen = Display(plan, terminal, live=False, clock=clock)
+class Run(NamedTuple):
+    """A display fed as a run feeds it, and what moves it."""
+
+    screen: Display
+    reporter: Publisher
+    clock: Clock
+    stats: RunStats
+
+
+def skins_to_come(workers: int = 2, threads: int = 1, mode: str = "queue") -> Run:
+    """A display of a run at ``workers x threads`` with the hero list in and 3 skins to come."""
+    clock, stats = Clock(), RunStats()
+    plan = lol_plan(mode).with_overrides(workers=workers, threads=threads)
+    screen = Display(plan, Console(file=io.StringIO()), live=False, clock=clock)
     reporter = Publisher([stats, screen])  # the counts and the display, as a run publishes
     reporter.run_started(stats)
     heroes = PageUnit((0,), "heroes", {})
@@ -69,6 +78,11 @@ def test_the_display_shows_growing_totals_bytes_workers_and_counters() -> None:
     reporter.page_done(PageResult(heroes, "http://h/list", None, items=3))
     for n in range(3):
         reporter.page_queued(PageUnit((0, n, 0), "skins", {}))
+    return Run(screen, reporter, clock, stats)
+
+
+def test_the_display_shows_growing_totals_bytes_workers_and_counters() -> None:
+    screen, reporter, clock, stats = skins_to_come()
     reporter.page_done(PageResult(PageUnit((0, 0, 0), "skins", {}), "http://h/1.js", None))
     for n in range(4):
         reporter.file_planned(file_unit(n, 0))
