@@ -25,9 +25,10 @@ TIME = r"\d+:\d\d:\d\d"
 
 def drawn(screen: Display, width: int = 100, height: int = 30) -> list[str]:
     """The display's lines on a terminal of this size, as text."""
-    console = Console(
-        file=io.StringIO(), force_terminal=True, width=width, height=height, record=True
-    )
+    console = Console(  # soft_wrap: as the run's own console (ui/log.py plain_console)
+        file=io.StringIO(), force_terminal=True, width=width, height=height, record=True,
+        soft_wrap=True,
+    )  # fmt: skip
     console.print(screen)
     return console.export_text().splitlines()
 

@@ -275,10 +275,11 @@ class Display(Subscriber):
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         """Bars, counters, then (while the run lasts) the busy workers, within the terminal."""
         self._sync()
-        counters = _counters_text(self.counters_line(), self.stats)
-        parts: list[RenderableType] = [self.progress, counters]
+        # Wrapped here, a line each: rich's Live drops what it wraps on a soft-wrapping console.
+        counters = _counters_text(self.counters_line(), self.stats).wrap(console, options.max_width)
+        parts: list[RenderableType] = [self.progress, *counters]
         if self.plan.mode != "serial" and not self.ended:
-            used = len(self._bars) + len(counters.wrap(console, options.max_width))
+            used = len(self._bars) + len(counters)
             room = (options.height or options.max_height) - used - 2  # the busy line, a spare
             parts += self._worker_lines(max(0, min(WORKER_LINES, room)))
         yield Group(*parts)
