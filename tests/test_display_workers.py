@@ -113,6 +113,17 @@ def test_a_start_that_comes_after_its_result_is_no_busy_worker() -> None:
     assert worker_lines(drawn(screen)) == [] and drawn(screen)[-1] == "0 busy / 64 idle"
 
 
+def test_a_unit_lost_with_a_dead_worker_and_run_again_leaves_no_line() -> None:
+    screen, reporter, _ = busy_run()
+    unit = file_unit(3, 0)
+    reporter.file_planned(unit)
+    for worker in ("pid 7 thread 3", "pid 7 thread 4"):  # thread 3's process died
+        reporter.worker_events([Event("start", worker, ("file", unit.key), "GET x")])
+    assert len(worker_lines(drawn(screen))) == 2
+    reporter.file_done(FileResult(unit, "saved", bytes=10, sha256="x"))
+    assert worker_lines(drawn(screen)) == [] and drawn(screen)[-1] == "0 busy / 64 idle"
+
+
 def test_the_end_leaves_the_bars_and_no_worker_lines() -> None:
     screen, reporter, clock = busy_run()
     start_files(reporter, clock, [1, 2, 3])

@@ -255,7 +255,8 @@ class Display(Subscriber):
                     worker.bytes += event.amount
 
     def _idle(self, uid: UnitId) -> None:
-        """The worker on ``uid`` is done with it (unless it has started another since).
+        """Every worker on ``uid`` is done with it (unless it has started another since): a
+        unit lost with a worker that died, and run again by another, leaves no line behind.
 
         Events and results travel apart: a unit's "start" may come after its result, and is
         then no work (``_done`` remembers the last units done).
@@ -265,10 +266,8 @@ class Display(Subscriber):
         self._done[uid] = None
         if len(self._done) > DONE_KEPT:
             del self._done[next(iter(self._done))]
-        for name, worker in self.workers.items():
-            if worker.unit == uid:
-                del self.workers[name]
-                return
+        for name in [name for name, worker in self.workers.items() if worker.unit == uid]:
+            del self.workers[name]
 
     # -- drawing ---------------------------------------------------------------------------
 
