@@ -62,7 +62,7 @@ def test_plan_draws_the_stages_and_the_topology(
         "skins: GET {img}/js/hero/{hero.heroId}.js, once per hero of heroes",
         "hero_name = $.hero.name",
         "each $.skins[*] as skin",
-        "download [0] {skin.mainImg} -> {hero_name}/{skin.name}电脑版.jpg",
+        "download [0] 电脑版: {skin.mainImg} -> {hero_name}/{skin.name}电脑版.jpg",
         *TOPOLOGY[mode],
     ]:
         assert " ".join(expected.split()) in text
@@ -103,7 +103,7 @@ stages:
     incremental: {cursor: $.updated, stop: seen}
     emit: {to: books.csv, fields: {id: "{book.id}", title: "{book.title}"}}
     downloads:
-      - {url: "{book.cover}", save_as: "{book.id}.jpg"}
+      - {url: "{book.cover}", save_as: "{book.id}.jpg", name: covers}
       - {url: "{book.back}", save_as: "{book.id}-back.jpg", required: true}
   reviews:
     from: books
@@ -137,8 +137,8 @@ def test_plan_shows_where_paginate_and_emit_with_secrets_masked(
         " has_more: $.more, max_pages: 1000",
         "incremental: cursor $.updated, stop seen",
         "emit -> books.csv: id = {book.id}, title = {book.title}",
-        "download [0] {book.cover} -> {book.id}.jpg",
-        "download [1] {book.back} -> {book.id}-back.jpg (required)",
+        "download [0] covers: {book.cover} -> {book.id}.jpg",
+        "download [1] back: {book.back} -> {book.id}-back.jpg (required)",  # from save_as
         "reviews: GET {api}/books/{book.id}/reviews, once per book of books",
         "paginate by next: from: $.next, max_pages: 1000",
     ]

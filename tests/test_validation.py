@@ -146,6 +146,16 @@ VALID = {
               - {url: "{item.u}", save_as: "{item.n}{ext}", archive_key: "skin-{item.id}"}
               - {url: "{item.v}", save_as: "{item.n}.v"}
     """,
+    "download rules named: any non-blank text, controls and markup too (shown escaped)": """
+        stages:
+          a:
+            url: http://h/list
+            each: $.items[*]
+            as: item
+            downloads:
+              - {url: "{item.u}", save_as: "{item.n}.jpg", name: 封面 covers}
+              - {url: "{item.v}", save_as: "{item.n}.v", name: "[red]x\\x1b[2J"}
+    """,
 }
 
 
@@ -1209,6 +1219,32 @@ INVALID: dict[str, tuple[str, list[str]]] = {
             " — expected a whole number of bytes >= 0: a file larger than this (by its"
             " Content-Length) that is cut off is continued with a Range request, not fetched"
             " again (default 1 MiB), or null for never"
+        ],
+    ),
+    # issue 18, the display: a download rule's name (any non-blank text)
+    "a download name that is empty, blank, a list or a number": (
+        "stages:\n  a:\n    url: x\n    downloads:\n"
+        "      - {url: x, save_as: y, name: ''}\n"
+        "      - {url: x, save_as: y, name: '   '}\n"
+        "      - {url: x, save_as: y, name: [a]}\n"
+        "      - {url: x, save_as: y, name: 5}\n",
+        [
+            "crawler.yaml:5:36: got the text '' at stages.a.downloads[0].name"
+            " — expected non-blank text that names the rule's bar in the live display and in"
+            " 'yamlcrawl plan', e.g. 'covers' (default: read from save_as, as '电脑版' from"
+            " '{skin.name}电脑版.jpg')",
+            "crawler.yaml:6:36: got the text '   ' at stages.a.downloads[1].name"
+            " — expected non-blank text that names the rule's bar in the live display and in"
+            " 'yamlcrawl plan', e.g. 'covers' (default: read from save_as, as '电脑版' from"
+            " '{skin.name}电脑版.jpg')",
+            "crawler.yaml:7:36: got a list at stages.a.downloads[2].name"
+            " — expected non-blank text that names the rule's bar in the live display and in"
+            " 'yamlcrawl plan', e.g. 'covers' (default: read from save_as, as '电脑版' from"
+            " '{skin.name}电脑版.jpg')",
+            "crawler.yaml:8:36: got the number 5 at stages.a.downloads[3].name"
+            " — expected non-blank text that names the rule's bar in the live display and in"
+            " 'yamlcrawl plan', e.g. 'covers' (default: read from save_as, as '电脑版' from"
+            " '{skin.name}电脑版.jpg')",
         ],
     ),
 }

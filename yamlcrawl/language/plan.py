@@ -16,6 +16,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from yamlcrawl.language.pagination import STYLES
+from yamlcrawl.language.rulenames import distinct, rule_name
 from yamlcrawl.language.where import EQUALS, Scalar
 from yamlcrawl.storage.cookiefile import read_cookies_file
 from yamlcrawl.types import Cookies, HttpSettings, OnConflict, Pairs, Replace
@@ -47,6 +48,7 @@ class DownloadRule:
     headers: Pairs
     required: bool = False  # an item whose url or save_as names a missing key fails the run
     archive_key: str | None = None  # what tells the file apart in output.archive (else its URL)
+    name: str = ""  # what its bar and the plan call it (language/rulenames.py)
 
 
 @dataclass(frozen=True)
@@ -222,6 +224,7 @@ def build_plan(
         _stage_plan(name, crawl.stages[name], crawl, tuple(children.get(name, ())))
         for name in order
     )
+    stages = _rules_told_apart(stages)
     output = from_spec(OutputPlan, crawl.output, manifest=crawl.output.manifest or None)
     return from_spec(
         Plan,
@@ -233,6 +236,24 @@ def build_plan(
         output=output,
         secrets=secrets,
         start_cookies=read_cookies_file(crawl.http.cookies_file) if crawl.http.cookies_file else (),
+    )
+
+
+def _rules_told_apart(stages: tuple[StagePlan, ...]) -> tuple[StagePlan, ...]:
+    """Download rules that would show the same name get their place beside it."""
+    names = distinct(
+        (stage.name, rule.index, rule.name) for stage in stages for rule in stage.downloads
+    )
+    return tuple(
+        replace(
+            stage,
+            downloads=tuple(
+                replace(rule, name=names[(stage.name, rule.index)]) for rule in stage.downloads
+            ),
+        )
+        if any(names[(stage.name, rule.index)] != rule.name for rule in stage.downloads)
+        else stage
+        for stage in stages
     )
 
 
@@ -300,7 +321,10 @@ def _stage_plan(
         StagePlan,
         stage,
         name=name,
-        downloads=tuple(from_spec(DownloadRule, d, index=i) for i, d in enumerate(stage.downloads)),
+        downloads=tuple(
+            from_spec(DownloadRule, d, index=i, name=rule_name(name, i, d.save_as, d.name))
+            for i, d in enumerate(stage.downloads)
+        ),
         children=children,
         paginate=_page_plan(stage.paginate),
         incremental=(

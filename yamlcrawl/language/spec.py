@@ -197,6 +197,12 @@ class DownloadSpec(_Strict):
         description="a template that tells the file apart in output.archive, e.g."
         " '{hero.heroId}-{skin.skinId}' (default: its URL)",
     )
+    name: Annotated[str, Field(min_length=1, pattern=r"\S")] | None = Field(
+        None,
+        description="non-blank text that names the rule's bar in the live display and in"
+        " 'yamlcrawl plan', e.g. 'covers' (default: read from save_as, as '电脑版' from"
+        " '{skin.name}电脑版.jpg')",
+    )
 
 
 class EmitSpec(_Strict):

@@ -450,10 +450,9 @@ def watchers(
     report: Path | None = None,
 ) -> tuple[list[Subscriber], Display | None]:
     """What follows a run for the person running it, in the order it closes: the live display
-    (on a terminal, unless quiet, ``NO_COLOR`` or a dry run), the lines, a dry run's list, the
-    summary, the plain progress lines, the report. Also the display, to stop on any exit."""
-    import os
-
+    (on a terminal, unless quiet or a dry run; ``NO_COLOR`` only takes its colours), the lines,
+    a dry run's list, the summary, the plain progress lines, the report. Also the display, to
+    stop on any exit."""
     from yamlcrawl.ui.display import Display, PlainProgress
     from yamlcrawl.ui.listing import Listing
     from yamlcrawl.ui.log import QUIET, Log, plain_console
@@ -463,7 +462,7 @@ def watchers(
     out = out or plain_console()
     log = log or plain_console(stderr=True)
     if live is None:
-        live = log.is_terminal and not os.environ.get("NO_COLOR")
+        live = log.is_terminal
     live = live and verbosity != QUIET and not dry_run
     lines = Log(plan, log, verbosity, log_file)
     display = Display(plan, log) if live else None

@@ -118,7 +118,8 @@ def _emit_options(options: EmitOptions) -> str:
 
 def _downloads(stage: StagePlan) -> list[str]:
     return [
-        f"download [{rule.index}] {rule.url} -> {rule.save_as}{_required(rule.required)}"
+        f"download [{rule.index}] {rule.name}: {rule.url} -> {rule.save_as}"
+        f"{_required(rule.required)}"
         for rule in stage.downloads
     ]
 
