@@ -48,7 +48,7 @@ def listed_json(document: dict[str, Any], key: str) -> bytes:
     entries = ",\n".join(f"    {json.dumps(entry, ensure_ascii=False)}" for entry in document[key])
     head = json.dumps({k: v for k, v in document.items() if k != key}, ensure_ascii=False)
     head = head[1:-1] + ", " if len(document) > 1 else ""
-    return f"{{{head}\"{key}\": [\n{entries}\n]}}\n".encode()
+    return f'{{{head}"{key}": [\n{entries}\n]}}\n'.encode()
 
 
 def build(site: Path) -> sitekit.ExpectedFiles:
