@@ -73,6 +73,12 @@ SAMPLES: dict[str, Sample] = {
     sample.name: sample
     for sample in (
         Sample(
+            "tutorial",
+            HERE / "tutorial" / "crawler.yaml",
+            "api",
+            "the README's first crawl: list -> detail -> images (8 files)",
+        ),
+        Sample(
             "lol",
             ROOT / "crawler.yaml",
             "img",

@@ -23,7 +23,15 @@ from tests.support import ROOT, SAMPLES
 RUN = SAMPLES / "run.py"
 OUT = SAMPLES / "out"
 # Every sample run.py knows, with the files its expected.json lists (tomorrow: its own demo).
-EXPECTED_FILES = {"lol": 48, "books": 12, "gallery": 11, "feed": 4, "ids": 4, "shop": 9}
+EXPECTED_FILES = {
+    "tutorial": 8,
+    "lol": 48,
+    "books": 12,
+    "gallery": 11,
+    "feed": 4,
+    "ids": 4,
+    "shop": 9,
+}
 DEMOS = ["tomorrow"]
 
 

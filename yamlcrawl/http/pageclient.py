@@ -3,7 +3,7 @@
 requests brings what users of a crawler expect and urllib3 alone does not: proxies of every
 kind (SOCKS too, with PySocks), `no_proxy` with CIDR ranges, a CA bundle path, client
 certificates, `.netrc` when no credentials are given, Digest authentication. It costs more CPU
-per request than bare urllib3 (README, "Figures"), which matters for thousands of files but not
+per request than bare urllib3 (docs/benchmarks.md), which matters for thousands of files but not
 for pages; files go through libcurl (curl.py).
 
 What is ours on top of requests, each for a reason:

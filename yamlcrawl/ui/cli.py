@@ -258,7 +258,7 @@ def _crawl_file(given: Path | None) -> Path:
 
 
 def _init(args: argparse.Namespace) -> int:
-    from yamlcrawl.ui.starter import starter
+    from yamlcrawl.ui.starter import starter, write_schema_beside
 
     path: Path = args.file
     if str(path) == "-":
@@ -268,9 +268,10 @@ def _init(args: argparse.Namespace) -> int:
         raise UsageError(f"{path} exists; --force replaces it")
     try:
         path.write_text(starter(path.name), encoding="utf-8")
+        written = write_schema_beside(path, force=args.force)  # the file its first line names
     except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
-    print(f"wrote {path}: edit it, then `yamlcrawl validate {path}`")
+        raise UsageError(f"cannot write {exc.filename or path}: {exc.strerror}") from None
+    print(f"wrote {written}: edit it, then `yamlcrawl validate {path}`")
     return EXIT_OK
 
 

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
-SCHEMA_ID = "https://yamlcrawl.dev/schema/crawler.json"
+# An identifier, not an address: the schema is published nowhere; `init` writes it beside the
+# crawl file, and `yamlcrawl schema` prints it.
+SCHEMA_ID = "urn:yamlcrawl:crawl-file"
+SCHEMA_FILE = "crawler.schema.json"
 
 STARTER = """\
-# yaml-language-server: $schema={schema}
+# yaml-language-server: $schema=./{schema}
+# (editors: the JSON Schema beside this file, which `yamlcrawl init` wrote;
+#  `yamlcrawl schema > {schema}` writes it again)
 # A yamlcrawl crawl: `yamlcrawl validate {name}` checks it, `yamlcrawl plan {name}` draws it,
-# `yamlcrawl {name} --dry-run --limit 2` tries it without saving, `yamlcrawl {name}` runs it.
+# `yamlcrawl {name} --dry-run --limit 3` tries it without saving, `yamlcrawl {name}` runs it.
 name: my-crawl
 
 vars:                                   # constants every template can use; --set NAME=VALUE
@@ -18,7 +24,8 @@ vars:                                   # constants every template can use; --se
   # token: ${{API_TOKEN}}                # from the environment (${{NAME:-fallback}} for a default)
 
 run:
-  mode: pool                            # serial | process | queue | pool | thread | dask
+  mode: pool                            # serial (the default) | process | queue | pool |
+                                        # thread | dask
   workers: 4                            # worker processes
   threads: 1                            # threads per worker process
 
@@ -29,7 +36,8 @@ http:
   headers: {{}}                           # sent with every request (templates over vars)
 
 output:
-  dir: downloads                        # nothing is ever written outside this folder
+  dir: downloads                        # relative to the current folder, not to this file;
+                                        # nothing is ever written outside it
   on_conflict: suffix                   # two URLs, one name: suffix " (2)" | overwrite | skip
 
 stages:
@@ -50,9 +58,28 @@ stages:
 """
 
 
-def starter(name: str = "crawler.yaml", schema: str = SCHEMA_ID) -> str:
-    """The commented starter crawl file."""
-    return STARTER.format(name=name, schema=schema)
+def starter(name: str = "crawler.yaml") -> str:
+    """The commented starter crawl file, whose first line points editors at the schema file
+    :func:`write_schema_beside` writes."""
+    return STARTER.format(name=name, schema=SCHEMA_FILE)
+
+
+def write_schema_beside(crawl_file: Path, *, force: bool) -> str:
+    """Write the JSON Schema as ``crawler.schema.json`` beside ``crawl_file``, which the
+    starter's first line names; an existing one is kept unless ``force``.
+
+    Returns:
+        What ``init`` says it wrote: ``crawler.yaml and crawler.schema.json (the schema, for
+        editors)``, or ``crawler.yaml (crawler.schema.json was there: kept)``.
+
+    Raises:
+        OSError: the file cannot be written.
+    """
+    target = crawl_file.parent / SCHEMA_FILE
+    if target.exists() and not force:
+        return f"{crawl_file} ({target} was there: kept)"
+    target.write_text(schema_text(), encoding="utf-8")
+    return f"{crawl_file} and {target} (the schema, for editors)"
 
 
 def json_schema() -> dict[str, Any]:
