@@ -8,7 +8,8 @@ Dask), the ``LocalCluster`` construction, a client joining it and each worker's 
 yamlcrawl task (what a worker must import before its first unit), and the shut-down.
 Configurations run interleaved, ``--runs`` times each; the medians are printed. ``--crawl``
 also times a whole tiny crawl (``yamlcrawl run`` of one list page and three files, 2 workers
-× 2 threads) in serial, pool and dask mode.
+× 2 threads) in serial, pool and dask mode, dask's workers started by fork (yamlcrawl's default
+on Linux) and by spawn (Dask's own default, which yamlcrawl used before).
 """
 
 from __future__ import annotations
@@ -126,12 +127,15 @@ stages:
 
 
 def time_crawl(mode: str, base: str, folder: Path) -> float:
-    """Wall seconds of ``yamlcrawl run`` of the tiny crawl in ``mode`` (2 workers × 2)."""
+    """Wall seconds of ``yamlcrawl run`` of the tiny crawl in ``mode`` (2 workers × 2);
+    ``dask spawn``: dask mode with Dask's own start method, as yamlcrawl had it."""
+    mode, _, method = mode.partition(" ")
     out = folder / f"out-{mode}"
     config = folder / "crawl.yaml"
     config.write_text(SITE.replace("BASE", base).replace("OUT", str(out)), "utf-8")
     command = [sys.executable, "-m", "yamlcrawl", "run", str(config), "--mode", mode, "--fresh"]
     command += ["--workers", "2", "--threads", "2", "--quiet"]
+    command += ["--start-method", method] if method else []
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     start = time.perf_counter()
     subprocess.run(command, check=True, env=env, capture_output=True)
@@ -158,8 +162,9 @@ def serve_tiny_site(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 
 def crawl_figures(runs: int) -> dict[str, list[float]]:
-    """The tiny crawl in serial, pool and dask mode, ``runs`` times each, interleaved."""
-    timings: dict[str, list[float]] = {"serial": [], "pool": [], "dask": []}
+    """The tiny crawl in serial, pool and dask mode (by fork, and by spawn), ``runs`` times
+    each, interleaved."""
+    timings: dict[str, list[float]] = {"serial": [], "pool": [], "dask fork": [], "dask spawn": []}
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         server, base = serve_tiny_site(folder)
@@ -199,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         timings = crawl_figures(args.runs)
         print(f"\ntiny crawl (1 page, 3 files), wall s, medians of {args.runs}")
         for mode, measured in timings.items():
-            print(f"{mode:<8} {statistics.median(measured):>6.2f}")
+            print(f"{mode:<12} {statistics.median(measured):>6.2f}")
     return 0
 
 
