@@ -5,8 +5,10 @@ context and the units, plain data as in every mode; a page a task, downloads in 
 takes results back as futures finish; the coordinator names files and keeps the manifest and
 resume state there, as in every mode.
 Without ``run.scheduler`` the run starts a local cluster of ``workers`` processes with
-``threads`` threads each; with it, the run joins that cluster, whose workers must see the output
-folder at the same path (checked at start). The scheduler runs a task again elsewhere when its
+``threads`` threads each, started as the other modes' processes are (``run.start_method``, else
+the platform's: fork on Linux, a fraction of a second where Dask's spawn takes seconds);
+with it, the run joins that cluster, whose workers must see the output folder at the same path
+(checked at start). The scheduler runs a task again elsewhere when its
 worker dies; a task that has killed several workers comes back as lost (retried once more).
 Progress events travel as Dask events on a topic of the run, which the client relays to the
 display.
