@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import socket
 from pathlib import Path
 
 import pytest
@@ -32,8 +34,8 @@ TOPOLOGY = {
     ],
     "thread": ["thread: one process, 6 daemon threads (workers × threads)"],
     "dask": [
-        "dask: a local cluster started for the run: 3 worker processes × 2 threads, each under"
-        " a nanny that restarts it if it dies",
+        "dask: a local cluster started for the run: 3 worker processes × 2 threads, started by"
+        f" {multiprocessing.get_start_method()}, each under a nanny that restarts it if it dies",
         "main process (Dask client + coordinator): client.submit(run_task, run, units), a task"
         " per page, downloads in batches of up to 32, at most 96 units per worker thread"
         " outstanding",
@@ -68,14 +70,17 @@ def test_plan_draws_the_stages_and_the_topology(
         assert " ".join(expected.split()) in text
 
 
-def test_plan_names_the_scheduler_it_would_join(
+def test_plan_says_in_one_line_that_the_scheduler_did_not_answer(
     run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("COLUMNS", "250")
-    address = "tcp://10.0.0.5:8786"
+    with socket.socket() as probe:  # a port nothing listens on (a cluster: test_dask_describe)
+        probe.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
     run = run_cli("plan", ROOT / "crawler.yaml", "--mode", "dask", "--scheduler", address)
     assert run.code == 0, run.err
-    assert f"dask: the cluster of the scheduler at {address} (its workers, as many)" in run.out
+    said = f"the scheduler at {address}: could not reach it within 3 s (OSError)"
+    assert f"dask: the cluster of {said}" in run.out
 
 
 def test_plan_refuses_an_unknown_mode(run_cli: RunCli) -> None:

@@ -567,6 +567,7 @@ class RunStats(Subscriber):
     _retrying: int = field(default=0, repr=False, compare=False)  # sum of _retried
     archived: int = 0  # files not fetched: output.archive holds them (storage/archive.py)
     started_at: float = field(default_factory=time.time)  # the wall clock's start (the report)
+    cluster: ClusterShape | None = None  # dask mode: the cluster as the run found it
 
     @property
     def ok(self) -> bool:
@@ -661,3 +662,41 @@ class RunStats(Subscriber):
             self._streaming -= self._streamed.pop(uid, 0)
         if self._retried:
             self._retrying -= self._retried.pop(uid, 0)
+
+
+ADDRESSES_SHOWN = 6  # worker addresses a cluster's text lists before "and N more"
+
+
+@dataclass(frozen=True)
+class ClusterShape:
+    """A Dask cluster as a run found it: its scheduler, and each worker's address and threads
+    (``local``: a cluster the run started for itself)."""
+
+    scheduler: str
+    workers: tuple[tuple[str, int], ...]
+    local: bool = False
+
+    def text(self) -> str:
+        """``2 workers × 8 threads (10.77.0.11, 10.77.0.12) at tcp://10.77.0.1:8786``; a local
+        cluster's: ``local cluster of 2 workers × 2 threads``."""
+        many = len(self.workers)
+        counts = {threads for _, threads in self.workers}
+        sized = f"{many} worker{'s' if many != 1 else ''}"
+        if len(counts) == 1:
+            (threads,) = counts
+            sized += f" × {threads} thread{'s' if threads != 1 else ''}"
+        else:
+            sized += f", {sum(threads for _, threads in self.workers)} threads in all"
+        if self.local:
+            return f"local cluster of {sized}"
+        return f"{sized} ({self._addresses()}) at {self.scheduler}"
+
+    def _addresses(self) -> str:
+        """Each worker's host when every one has a host of its own, else host:port."""
+        addresses = [address.split("://", 1)[-1] for address, _ in self.workers]
+        hosts = [address.rsplit(":", 1)[0] for address in addresses]
+        if len(set(hosts)) == len(hosts):
+            addresses = hosts
+        shown = ", ".join(addresses[:ADDRESSES_SHOWN])
+        more = len(addresses) - ADDRESSES_SHOWN
+        return f"{shown} and {more} more" if more > 0 else shown

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from yamlcrawl.language.plan import Plan
-from yamlcrawl.types import Result, Unit
+from yamlcrawl.types import ClusterShape, Result, Unit
 
 if TYPE_CHECKING:  # not at run time: `modes()` is asked before any HTTP library is loaded
     from yamlcrawl.work.context import RunContext
@@ -90,6 +90,13 @@ def describe(plan: Plan) -> list[str]:
     """The topology ``plan.mode`` will run, without starting anything."""
     _load_builtin()
     return _REGISTRY[plan.mode].describe(plan)
+
+
+def cluster_shape(backend: Backend) -> ClusterShape | None:
+    """The cluster a backend found at its start (dask mode's ``cluster_shape``); None for a
+    mode that runs on this machine alone."""
+    shape = getattr(backend, "cluster_shape", None)
+    return shape() if callable(shape) else None
 
 
 BUILTIN = ("serial", "process", "queue", "pool", "thread", "dask")

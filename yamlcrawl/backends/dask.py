@@ -5,8 +5,10 @@ context and the units, plain data as in every mode; a page a task, downloads in 
 takes results back as futures finish; the coordinator names files and keeps the manifest and
 resume state there, as in every mode.
 Without ``run.scheduler`` the run starts a local cluster of ``workers`` processes with
-``threads`` threads each; with it, the run joins that cluster, whose workers must see the output
-folder at the same path (checked at start). The scheduler runs a task again elsewhere when its
+``threads`` threads each, started as the other modes' processes are (``run.start_method``, else
+the platform's: fork on Linux, a fraction of a second where Dask's spawn takes seconds);
+with it, the run joins that cluster, whose workers must see the output folder at the same path
+(checked at start). The scheduler runs a task again elsewhere when its
 worker dies; a task that has killed several workers comes back as lost (retried once more).
 Progress events travel as Dask events on a topic of the run, which the client relays to the
 display.
@@ -17,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import multiprocessing
 import os
 import queue
 import signal
@@ -36,7 +39,7 @@ from yamlcrawl.backends.common import STOP_GRACE, unit_lines
 from yamlcrawl.language.plan import Plan
 from yamlcrawl.shown import shown
 from yamlcrawl.storage.outdir import private_path
-from yamlcrawl.types import Lost, PageUnit, Result, Unit, unit_id
+from yamlcrawl.types import ClusterShape, Lost, PageUnit, Result, Unit, unit_id
 from yamlcrawl.work.cancel import stop_run
 from yamlcrawl.work.context import RunContext
 from yamlcrawl.work.events import EventSender, event_from_topic
@@ -54,6 +57,7 @@ CONNECT_TIMEOUT = 10  # seconds to reach a scheduler
 WORKERS_TIMEOUT = 30  # seconds a scheduler gets to have at least one worker
 CAPACITY_EVERY = 5.0  # seconds between two looks at how many threads the cluster has
 PROBE_TIMEOUT = 10.0  # seconds each worker gets to answer the start check
+PLAN_TIMEOUT = 3  # seconds `yamlcrawl plan` waits for a scheduler to answer
 INSTALL = "pip install 'yamlcrawl[dask]'"
 
 
@@ -101,6 +105,7 @@ class DaskBackend:
         self.plan = plan = run.plan
         self.run = run.run
         self.cluster: LocalCluster | None = None
+        self._config: Any = None  # the Dask config a local cluster's workers start under
         self.client = self._connect(distributed, plan)
         try:
             # Workers that did not answer the start check get no task (None: every worker).
@@ -124,7 +129,12 @@ class DaskBackend:
         """Join the scheduler named in the plan, or start a local cluster and join that."""
         address = plan.scheduler
         if address is None:
-            self.cluster = _local_cluster(distributed, plan)
+            self._config = _start_method_config(plan)
+            try:
+                self.cluster = _local_cluster(distributed, plan)
+            except BaseException:
+                self._shut_down()
+                raise
             address = self.cluster.scheduler_address
         try:
             client: Client = distributed.Client(address, timeout=CONNECT_TIMEOUT)
@@ -144,6 +154,18 @@ class DaskBackend:
                 f" {WORKERS_TIMEOUT} s — expected `dask worker {address}` on each machine"
             ) from None
         return client
+
+    def cluster_shape(self) -> ClusterShape | None:
+        """The cluster as it is now: its scheduler, and the workers this run may use (None:
+        the scheduler did not answer; the run finds out soon enough)."""
+        try:
+            shape = cluster_shape(self.client.scheduler_info(), self.cluster is not None)
+        except Exception:  # a closed connection, a timeout: whatever it is, no shape
+            return None
+        if self.allowed is None:
+            return shape
+        kept = tuple(worker for worker in shape.workers if worker[0] in self.allowed)
+        return replace(shape, workers=kept)
 
     def _cluster_threads(self) -> int:
         threads: dict[str, int] = self.client.nthreads()
@@ -242,18 +264,23 @@ class DaskBackend:
             with contextlib.suppress(Exception):
                 self.cluster.close()
             self.cluster = None
+        if self._config is not None:  # Dask's config as it was before the local cluster
+            self._config.__exit__(None, None, None)
+            self._config = None
 
     @classmethod
     def describe(cls, plan: Plan) -> list[str]:
         """Scheduler, workers, and how units flow between them."""
         if plan.scheduler is None:
             threads = "1 thread" if plan.threads == 1 else f"{plan.threads} threads"
+            method = plan.start_method or multiprocessing.get_start_method()
             where = (
                 f"a local cluster started for the run: {plan.workers} worker processes"
-                f" × {threads}, each under a nanny that restarts it if it dies"
+                f" × {threads}, started by {method}, each under a nanny that restarts it if"
+                " it dies"
             )
         else:
-            where = f"the cluster of the scheduler at {plan.scheduler} (its workers, as many)"
+            where = _found_cluster(plan.scheduler)
         return [
             f"dask: {where}",
             "  main process (Dask client + coordinator): client.submit(run_task, run, units),"
@@ -268,6 +295,32 @@ class DaskBackend:
             " checked at start)",
             "    progress: Dask events on the run's topic, relayed by the client to the display",
         ]
+
+
+def cluster_shape(info: dict[str, Any], local: bool) -> ClusterShape:
+    """A cluster's shape from what its scheduler says of itself (``scheduler_info()``)."""
+    workers = tuple(
+        (address, int(worker.get("nthreads", 0)))
+        for address, worker in sorted(info.get("workers", {}).items())
+    )
+    return ClusterShape(str(info.get("address", "?")), workers, local)
+
+
+def _found_cluster(address: str) -> str:
+    """`plan`'s line for a scheduler: its cluster as it answers now, or why it did not."""
+    try:
+        distributed = _import_distributed()
+    except BackendError:
+        return f"the cluster of the scheduler at {address} (not asked: {INSTALL})"
+    try:
+        with distributed.Client(address, timeout=PLAN_TIMEOUT) as client:
+            shape = cluster_shape(client.scheduler_info(), local=False)
+    except (OSError, TimeoutError) as exc:
+        return (
+            f"the cluster of the scheduler at {address}: could not reach it within"
+            f" {PLAN_TIMEOUT} s ({type(exc).__name__})"
+        )
+    return f"the cluster of {shape.text()}"
 
 
 def check_shared_output(client: Client, folder: str) -> list[str] | None:
@@ -408,6 +461,18 @@ def _exists(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def _start_method_config(plan: Plan) -> Any:
+    """Dask's config set so that a local cluster's workers start as the other modes' do: by
+    ``run.start_method``, else the platform's own (fork on Linux) — Dask's own default, spawn,
+    makes each worker import yamlcrawl again, seconds on a small machine
+    (benchmarks/dask_startup.py). Set for the cluster's life: a nanny reads it at each
+    restart. Returns what puts the config back (its ``__exit__``)."""
+    import dask
+
+    method = plan.start_method or multiprocessing.get_start_method()
+    return dask.config.set({"distributed.worker.multiprocessing-method": method})
 
 
 def _local_cluster(distributed: Any, plan: Plan) -> LocalCluster:

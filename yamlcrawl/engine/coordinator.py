@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from yamlcrawl.backends import create_backend
+from yamlcrawl.backends import cluster_shape, create_backend
 from yamlcrawl.engine.cursors import open_cursors
 from yamlcrawl.engine.matches import Matches
 from yamlcrawl.engine.output import Output, SaveFiles
@@ -122,6 +122,7 @@ class Coordinator:
         try:
             kept = output.open(plan, fresh)
             self.cursors = open_cursors(plan, self.root, fresh, output.saves)  # `incremental`
+            self.stats.cluster = cluster_shape(self.backend)  # the summary shows it as found
         except BaseException:
             self.backend.abort()
             self._close(completed=False)

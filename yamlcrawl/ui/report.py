@@ -17,6 +17,7 @@ from yamlcrawl.language.redact import redact_value
 from yamlcrawl.storage.outdir import FolderError
 from yamlcrawl.storage.userfiles import write_output
 from yamlcrawl.types import (
+    ClusterShape,
     FileRequest,
     FileResult,
     PageResult,
@@ -92,6 +93,7 @@ def report(
         "mode": plan.mode,
         "workers": plan.workers,
         "threads": plan.threads,
+        "cluster": cluster_data(stats.cluster),  # dask mode: its scheduler and workers, as found
         "output": plan.output.dir,
         "dry_run": stats.dry_run,
         "pages": stats.pages - stats.pages_failed,
@@ -172,3 +174,14 @@ def _run_facts(
 def _utc(seconds: float) -> str:
     """Seconds since the epoch as UTC ISO 8601, to the millisecond."""
     return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds")
+
+
+def cluster_data(cluster: ClusterShape | None) -> dict[str, Any] | None:
+    """A Dask cluster in the report: its scheduler, whether the run started it, its workers."""
+    if cluster is None:
+        return None
+    return {
+        "scheduler": cluster.scheduler,
+        "local": cluster.local,
+        "workers": [{"address": a, "threads": threads} for a, threads in cluster.workers],
+    }

@@ -107,7 +107,7 @@ def summary_rows(plan: Plan, stats: RunStats) -> list[tuple[str, str]]:
         ("size of files saved", size_text(stats.bytes)),
         ("time", duration_text(stats.elapsed)),
         ("throughput", throughput_text(stats)),
-        ("mode", mode_text(plan)),
+        ("mode", mode_text(plan, stats)),
         ("output", plan.output.dir),
     ]
     return rows
@@ -125,9 +125,12 @@ def empty_text(stats: RunStats) -> str:
     return f"{count_text(sum(stats.empty.values()))} ({by_stage})"
 
 
-def mode_text(plan: Plan) -> str:
-    """``queue, 4 workers × 2 threads``."""
+def mode_text(plan: Plan, stats: RunStats | None = None) -> str:
+    """``queue, 4 workers × 2 threads``; a Dask cluster as the run found it:
+    ``dask, 2 workers × 8 threads (10.77.0.11, 10.77.0.12) at tcp://10.77.0.1:8786``."""
     if plan.mode == "serial":
         return "serial"
+    if stats is not None and stats.cluster is not None:
+        return f"{plan.mode}, {stats.cluster.text()}"
     threads = f" × {plan.threads} threads" if plan.threads > 1 else ""
     return f"{plan.mode}, {plan.workers} workers{threads}"
