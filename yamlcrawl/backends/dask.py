@@ -27,7 +27,8 @@ import socket
 import sys
 import time
 import uuid
-from collections.abc import Iterable
+from asyncio import CancelledError
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import partial
@@ -59,6 +60,17 @@ CAPACITY_EVERY = 5.0  # seconds between two looks at how many threads the cluste
 PROBE_TIMEOUT = 10.0  # seconds each worker gets to answer the start check
 PLAN_TIMEOUT = 3  # seconds `yamlcrawl plan` waits for a scheduler to answer
 INSTALL = "pip install 'yamlcrawl[dask]'"
+# Dask's settings for a cluster whose machines can drop off the network. With Dask's defaults a
+# partitioned worker holds its tasks for 30 s or more (a worker is dropped after 5 minutes of
+# silence, a dead connection noticed after 30 s); with these, the scheduler drops a worker that
+# has not sent a heartbeat (every 0.5 s on a small cluster) for 5 s and runs its tasks elsewhere.
+# The client uses them for its own connections; a cluster's scheduler and workers need them in
+# their configuration (`DASK_DISTRIBUTED__SCHEDULER__WORKER_TTL=5s` and so on).
+FAST_FAILOVER = {
+    "distributed.scheduler.worker-ttl": "5s",
+    "distributed.comm.timeouts.connect": "5s",
+    "distributed.comm.timeouts.tcp": "11s",  # the least Dask accepts
+}
 
 
 def run_task(run: RunContext, units: list[Unit]) -> list[Result]:
@@ -102,6 +114,9 @@ class DaskBackend:
 
     def __init__(self, run: RunContext) -> None:
         distributed = _import_distributed()
+        import dask
+
+        self._settings: dask.config.set | None = dask.config.set(FAST_FAILOVER)  # to _shut_down
         self.plan = plan = run.plan
         self.run = run.run
         self.cluster: LocalCluster | None = None
@@ -222,13 +237,34 @@ class DaskBackend:
             finished.append(self._done.get(timeout=timeout))
         while not self._done.empty():
             finished.append(self._done.get())
+        self._check_scheduler()
         done = [task.future for task in finished if task.future.status == "finished"]
-        results: list[Result] = [r for batch in self.client.gather(done) for r in batch]
+        try:
+            gathered = self.client.gather(done)
+        except (OSError, CancelledError):
+            self._check_scheduler()  # gone while gathering
+            raise
+        results: list[Result] = [r for batch in gathered for r in batch]
         for task in finished:
             self._tasks.pop(task.name, None)
             if task.future.status != "finished":
                 results += _lost(task)
         return results
+
+    def _check_scheduler(self) -> None:
+        """Stop the run as an interrupt (exit 130), with one line, when the connection to the
+        scheduler is lost: Dask cancels every task of a client that lost it, and a scheduler
+        that comes back knows none of them. What was saved stays; a rerun resumes."""
+        if self.client.status == "running":
+            return
+        address = self.client.scheduler.address if self.client.scheduler is not None else "?"
+        line = (
+            f"the dask scheduler at {address} was lost mid-run; the run stops here as if"
+            " interrupted — the files saved are kept, and a rerun with a running scheduler"
+            " fetches the rest"
+        )
+        print(f"yamlcrawl: {shown(line)}", file=sys.stderr)
+        raise KeyboardInterrupt
 
     def close(self) -> None:
         """Every task has its result: leave the cluster (a local one is shut down)."""
@@ -241,6 +277,9 @@ class DaskBackend:
         their tasks, and the ones Ctrl-C reached answer nothing more); a shared cluster's are
         told to stop this run's downloads, which give up at their next chunk.
         """
+        if self.client.status != "running":  # the scheduler is gone, and the tasks with it
+            self._shut_down()
+            return
         with contextlib.suppress(Exception):
             self.client.cancel([task.future for task in self._tasks.values()], force=True)
         if self.cluster is not None:
@@ -258,8 +297,8 @@ class DaskBackend:
     def _shut_down(self) -> None:
         client = getattr(self, "client", None)
         if client is not None:
-            with contextlib.suppress(Exception):
-                client.close()
+            with contextlib.suppress(Exception), _quiet("distributed.client"):
+                client.close()  # which logs a traceback when the scheduler is gone
         if self.cluster is not None:
             with contextlib.suppress(Exception):
                 self.cluster.close()
@@ -267,6 +306,10 @@ class DaskBackend:
         if self._config is not None:  # Dask's config as it was before the local cluster
             self._config.__exit__(None, None, None)
             self._config = None
+        settings = getattr(self, "_settings", None)
+        if settings is not None:
+            self._settings = None
+            settings.__exit__(None, None, None)  # the process's Dask settings as they were
 
     @classmethod
     def describe(cls, plan: Plan) -> list[str]:
@@ -419,6 +462,18 @@ def _probe_one(client: Client, worker: str, folder: str, token: str) -> tuple[bo
     if not isinstance(answer, tuple | list) or len(answer) != 2:
         return "no answer"
     return bool(answer[0]), str(answer[1])
+
+
+@contextlib.contextmanager
+def _quiet(logger: str) -> Iterator[None]:
+    """``logger`` says nothing (below CRITICAL) for a while."""
+    log = logging.getLogger(logger)
+    level = log.level
+    log.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
 
 
 def _relay(sender: EventSender, logged: tuple[float, object]) -> None:
