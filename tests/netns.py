@@ -19,9 +19,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from yamlcrawl.backends.dask import FAST_FAILOVER
 
@@ -101,6 +102,14 @@ class NetnsCluster:
         """Its link up again."""
         _ip("link", "set", host.link, "up")
 
+    def restore_once_dropped(self, host: Host) -> None:
+        """Restore ``host``'s link once the scheduler has dropped its worker (or after
+        START_TIMEOUT): it comes back as a stranger, as after a long partition."""
+        try:
+            _wait_for(lambda: host.name not in self.workers().values())
+        finally:
+            self.restore(host)
+
     def kill_worker(self, host: Host) -> None:
         """SIGKILL ``host``'s worker (its supervisor starts a new one after a moment)."""
         pid = host.worker_pid()
@@ -165,6 +174,15 @@ class NetnsCluster:
             info = client.scheduler_info()["workers"]
         return {address: str(worker["name"]) for address, worker in info.items()}
 
+    def tasks_run(self) -> dict[str, int]:
+        """How many tasks each worker now in the cluster has run (since it started), by name."""
+        from distributed import Client
+
+        with Client(self.address, timeout=10) as client:
+            counts: dict[str, int] = client.run(_executed)
+            names = {a: str(w["name"]) for a, w in client.scheduler_info()["workers"].items()}
+        return {names[address]: count for address, count in counts.items() if address in names}
+
     def wait_for_workers(self, count: int) -> None:
         """Until ``count`` workers have joined the scheduler."""
         _wait_for(lambda: len(self.workers()) >= count or None, *self.logs)
@@ -193,17 +211,22 @@ class NetnsCluster:
             _ip("link", "del", self.bridge)
 
 
-def _wait_for(what: object, *logs: Path) -> object:
+def _executed(dask_worker: Any) -> int:
+    """On a worker: the tasks it has run."""
+    return int(dask_worker.state.executed_count)
+
+
+def _wait_for(what: Callable[[], object], *logs: Path) -> object:
     """Call ``what`` until it returns something truthy without raising, for START_TIMEOUT."""
     deadline = time.monotonic() + START_TIMEOUT
     while True:
         with contextlib.suppress(Exception):
-            got = what()  # type: ignore[operator]
+            got = what()
             if got:
                 return got
         if time.monotonic() > deadline:
             said = "\n".join(log.read_text(errors="replace")[-2000:] for log in logs)
-            raise TimeoutError(f"the netns cluster did not start:\n{said}")
+            raise TimeoutError(f"the netns cluster: timed out waiting\n{said}")
         time.sleep(0.1)
 
 

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.skipif(
     (reason := cannot_make_namespaces()) is not None, reason=f"no netns cluster: {reason}"
 )
 
-DELAY = 0.15  # seconds each response waits: a dask run lasts a few seconds, long enough to break
+DELAY = 0.05  # seconds each response waits: a dask run lasts a few seconds, long enough to break
 STALL_BOUND = 15.0  # seconds without a new file that a partition may cost (Dask's defaults: 30+)
 FAULT_AFTER = 8  # files saved before the fault
 
@@ -185,25 +186,32 @@ def test_no_worker_reachable_at_start_stops_with_one_line(
     assert files_in(tmp_path / "out") == 0
 
 
-def test_a_worker_partitioned_mid_run_costs_seconds_and_rejoins(
+def test_a_worker_partitioned_mid_run_costs_seconds_and_is_used_again_once_back(
     healthy: NetnsCluster, site: Site, serial: Path, tmp_path: Path
 ) -> None:
-    """Its tasks move once the scheduler drops it (5 s without a heartbeat); when its link is
-    back, its supervisor's new worker joins (Dask's worker shuts down when the scheduler has
-    forgotten it)."""
+    """Its tasks move once the scheduler drops it (5 s without a heartbeat). When its link is
+    back, Dask's worker shuts down (the scheduler has forgotten it) and its supervisor starts a
+    new one, which joins and takes tasks of the next run."""
     victim = healthy.hosts[0]
+    back = threading.Thread(target=healthy.restore_once_dropped, args=(victim,))
 
     def partition() -> None:
         healthy.cut(victim)
+        back.start()
 
     run = crawl(healthy, site, tmp_path / "out", partition)
     print(f"partition: longest stall {run.stall:.1f} s")
     assert (run.code, run.err) == (0, "")
     assert run.stall < STALL_BOUND
     same_as_serial(tmp_path / "out", serial, faults=True)
-    healthy.restore(victim)
+
+    back.join()
     healthy.wait_for_workers(len(healthy.hosts))
-    assert victim.name in healthy.workers().values()
+    assert healthy.tasks_run()[victim.name] == 0  # a new worker
+    again = crawl(healthy, site, tmp_path / "again")
+    assert (again.code, again.err) == (0, "")
+    same_as_serial(tmp_path / "again", serial)
+    assert healthy.tasks_run()[victim.name] > 0
 
 
 def test_a_worker_killed_mid_run(
