@@ -148,6 +148,7 @@ class NetnsCluster:
             worker = [sys.executable, "-m", "distributed.cli.dask_worker", self.address]
             worker += ["--host", host.address, "--nthreads", str(threads), "--no-nanny"]
             worker += ["--name", host.name, "--dashboard-address", f"{host.address}:0"]
+            worker += ["--local-directory", str(self.folder / f"{host.name}-scratch")]
             loop = f"while :; do {' '.join(worker)}; sleep 0.5; done"
             with log.open("ab") as stream:
                 host.supervisor = subprocess.Popen(

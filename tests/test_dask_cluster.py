@@ -31,6 +31,7 @@ pytestmark = pytest.mark.skipif(
 DELAY = 0.05  # seconds each response waits: a dask run lasts a few seconds, long enough to break
 STALL_BOUND = 15.0  # seconds without a new file that a partition may cost (Dask's defaults: 30+)
 FAULT_AFTER = 8  # files saved before the fault
+RUN_TIMEOUT = 60.0  # seconds a run gets before it counts as hung
 
 
 @dataclass
@@ -116,7 +117,11 @@ def watch(run: subprocess.Popen[bytes], output: Path, fault: Callable[[], Any] |
     """Until ``run`` ends: call ``fault`` once FAULT_AFTER files are in place; return the
     longest time without a new file from then on."""
     seen, last, stall, struck = 0, time.monotonic(), 0.0, fault is None
+    deadline = time.monotonic() + RUN_TIMEOUT
     while run.poll() is None:
+        if time.monotonic() > deadline:
+            run.kill()
+            pytest.fail(f"the run did not end within {RUN_TIMEOUT:g} s")
         count, now = files_in(output), time.monotonic()
         if count != seen:
             seen, last = count, now
@@ -160,14 +165,16 @@ def test_the_output_is_the_serial_runs(
 def test_a_worker_unreachable_at_start_is_left_out(
     healthy: NetnsCluster, site: Site, serial: Path, tmp_path: Path
 ) -> None:
-    cut = healthy.hosts[0]
+    """The worker that answered is then killed mid-run: its tasks go to the worker its
+    supervisor starts (a new address), not wait for the one that did answer."""
+    cut, other = healthy.hosts
     healthy.cut(cut)
-    run = crawl(healthy, site, tmp_path / "out")
+    run = crawl(healthy, site, tmp_path / "out", lambda: healthy.kill_worker(other))
     assert run.code == 0
     (line,) = run.err.splitlines()
     assert line.startswith(f"yamlcrawl: warning: the dask worker at tcp://{cut.address}:")
     assert line.endswith("; going on with the 1 other")
-    same_as_serial(tmp_path / "out", serial)
+    same_as_serial(tmp_path / "out", serial, faults=True)
 
 
 def test_no_worker_reachable_at_start_stops_with_one_line(

@@ -123,9 +123,15 @@ class DaskBackend:
         self._config: Any = None  # the Dask config a local cluster's workers start under
         self.client = self._connect(distributed, plan)
         try:
-            # Workers that did not answer the start check get no task (None: every worker).
+            # Workers that did not answer the start check get no task (None: every worker);
+            # when all that did are gone, the workers there then are checked (_check_again).
             # A dry run's workers write nothing in the output folder: it is not even looked at.
-            self.allowed = check_shared_output(self.client, plan.output.dir) if run.writes else None
+            self._silent: set[str] = set()  # workers already warned about
+            self.allowed = (
+                check_shared_output(self.client, plan.output.dir, self._silent)
+                if run.writes
+                else None
+            )
             topic = None
             if run.events.address is not None:  # someone watches: relay the workers' events
                 topic = self.run
@@ -184,9 +190,26 @@ class DaskBackend:
 
     def _cluster_threads(self) -> int:
         threads: dict[str, int] = self.client.nthreads()
+        if self.allowed is not None and threads and not set(self.allowed) & set(threads):
+            self._check_again()
         if self.allowed is not None:
             threads = {worker: n for worker, n in threads.items() if worker in self.allowed}
         return max(sum(threads.values()), 1)
+
+    def _check_again(self) -> None:
+        """Every worker that passed the start check is gone (a restarted one comes back under
+        a new address), and the tasks restricted to them would wait forever: check the
+        workers there now, and send the waiting tasks again, to those that answer. If none
+        does, the tasks wait, and the next look at the cluster checks again."""
+        try:
+            allowed = check_shared_output(self.client, self.plan.output.dir, self._silent)
+        except BackendError:
+            return
+        self.allowed = allowed
+        for task in list(self._tasks.values()):
+            del self._tasks[task.name]  # its cancellation is not a loss (see poll)
+            task.future.cancel()
+            self._send(task.units, priority=1 if isinstance(task.units[0], PageUnit) else 0)
 
     def capacity(self) -> int:
         """Batches at work on every worker thread of the cluster and a few waiting."""
@@ -238,6 +261,7 @@ class DaskBackend:
         while not self._done.empty():
             finished.append(self._done.get())
         self._check_scheduler()
+        finished = [task for task in finished if self._tasks.pop(task.name, None) is not None]
         done = [task.future for task in finished if task.future.status == "finished"]
         try:
             gathered = self.client.gather(done)
@@ -246,7 +270,6 @@ class DaskBackend:
             raise
         results: list[Result] = [r for batch in gathered for r in batch]
         for task in finished:
-            self._tasks.pop(task.name, None)
             if task.future.status != "finished":
                 results += _lost(task)
         return results
@@ -366,11 +389,14 @@ def _found_cluster(address: str) -> str:
     return f"the cluster of {shape.text()}"
 
 
-def check_shared_output(client: Client, folder: str) -> list[str] | None:
+def check_shared_output(
+    client: Client, folder: str, warned: set[str] | None = None
+) -> list[str] | None:
     """Make sure every worker sees ``folder`` as the client does and can write there.
 
     Each worker is asked on its own, and gets ``PROBE_TIMEOUT`` seconds to answer. Workers that
-    do not (stopped, or unreachable from here) are left out with a one-line warning on stderr.
+    do not (stopped, or unreachable from here) are left out with a one-line warning on stderr
+    (once: ``warned`` keeps the workers warned about).
 
     Returns:
         The workers that answered, or None when every worker did (then any worker may run
@@ -399,10 +425,12 @@ def check_shared_output(client: Client, folder: str) -> list[str] | None:
     finally:
         for leftover in state.glob(f"probe-{token}*"):
             leftover.unlink(missing_ok=True)
-    return _answered(client, answers, silent)
+    return _answered(client, answers, silent, set() if warned is None else warned)
 
 
-def _answered(client: Client, answers: dict[str, Any], silent: dict[str, str]) -> list[str] | None:
+def _answered(
+    client: Client, answers: dict[str, Any], silent: dict[str, str], warned: set[str]
+) -> list[str] | None:
     """The workers to use, after a warning for each silent one; stop if none answered."""
     within = f"within {PROBE_TIMEOUT:g} s"
     if not answers:
@@ -416,6 +444,9 @@ def _answered(client: Client, answers: dict[str, Any], silent: dict[str, str]) -
         return None
     others = f"{len(answers)} other{'s' if len(answers) > 1 else ''}"
     for worker, reason in sorted(silent.items()):
+        if worker in warned:
+            continue
+        warned.add(worker)
         line = f"the dask worker at {worker} did not answer {within}"
         line += f" ({reason})" if reason else ""
         print(f"yamlcrawl: warning: {shown(line)}; going on with the {others}", file=sys.stderr)
