@@ -24,10 +24,6 @@ from tests.netns import ROOT, NetnsCluster, cannot_make_namespaces, netns_cluste
 from tests.support import REWRITES, SAMPLES, Site, lol_args, manifest_records, saved_files
 from yamlcrawl.ui import cli
 
-pytestmark = pytest.mark.skipif(
-    (reason := cannot_make_namespaces()) is not None, reason=f"no netns cluster: {reason}"
-)
-
 DELAY = 0.05  # seconds each response waits: a dask run lasts a few seconds, long enough to break
 STALL_BOUND = 15.0  # seconds without a new file that a partition may cost (Dask's defaults: 30+)
 FAULT_AFTER = 8  # files saved before the fault
@@ -46,6 +42,9 @@ class Crawl:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NetnsCluster]:
     """Two hosts of two threads each, for the whole module (starting one costs seconds)."""
+    reason = cannot_make_namespaces()
+    if reason is not None:
+        pytest.skip(f"no netns cluster: {reason}")
     with netns_cluster(2, tmp_path_factory.mktemp("netns")) as started:
         yield started
 
@@ -152,6 +151,13 @@ def same_as_serial(output: Path, serial: Path, *, faults: bool = False) -> None:
     assert records(output) == records(serial)
     statuses = {r["status"] for r in manifest_records(output)} - {"present"}
     assert statuses == {r["status"] for r in manifest_records(serial)} - {"present"}
+
+
+def test_without_root_the_cluster_tests_skip_with_the_reason(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert cannot_make_namespaces() == "network namespaces need root (`ip netns add`)"
 
 
 def test_the_output_is_the_serial_runs(

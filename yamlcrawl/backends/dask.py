@@ -10,6 +10,9 @@ the platform's: fork on Linux, a fraction of a second where Dask's spawn takes s
 with it, the run joins that cluster, whose workers must see the output folder at the same path
 (checked at start). The scheduler runs a task again elsewhere when its
 worker dies; a task that has killed several workers comes back as lost (retried once more).
+A worker that falls silent (a partition) is dropped after 5 s without a heartbeat when the
+scheduler runs with ``FAST_FAILOVER``'s settings, and its tasks run elsewhere. Losing the
+scheduler stops the run as an interrupt would (exit 130), with one line; a rerun resumes.
 Progress events travel as Dask events on a topic of the run, which the client relays to the
 display.
 """
