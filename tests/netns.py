@@ -232,9 +232,15 @@ def _wait_for(what: Callable[[], object], *logs: Path) -> object:
 
 
 def subnet() -> int:
-    """The third octet of this process's 10.77.N.0/24 (from its pid, so that parallel test
-    processes differ)."""
-    return os.getpid() % 250 + 1
+    """The third octet of a 10.77.N.0/24 no link here uses yet, tried from this process's pid
+    on (so that parallel test processes differ)."""
+    used = subprocess.run(["ip", "-o", "addr"], capture_output=True, text=True).stdout
+    start = os.getpid() % 250
+    for step in range(250):
+        n = (start + step) % 250 + 1
+        if f" 10.77.{n}." not in used:
+            return n
+    raise RuntimeError("every 10.77.N.0/24 is in use")
 
 
 def build_network(count: int, folder: Path) -> NetnsCluster:

@@ -267,7 +267,8 @@ class DaskBackend:
         finished = [task for task in finished if self._tasks.pop(task.name, None) is not None]
         done = [task.future for task in finished if task.future.status == "finished"]
         try:
-            gathered = self.client.gather(done)
+            with _quiet("distributed.client"):  # "Couldn't gather ... rescheduling": no news
+                gathered = self.client.gather(done)
         except (OSError, CancelledError):
             self._check_scheduler()  # gone while gathering
             raise
