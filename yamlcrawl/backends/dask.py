@@ -10,6 +10,9 @@ the platform's: fork on Linux, a fraction of a second where Dask's spawn takes s
 with it, the run joins that cluster, whose workers must see the output folder at the same path
 (checked at start). The scheduler runs a task again elsewhere when its
 worker dies; a task that has killed several workers comes back as lost (retried once more).
+A worker that falls silent (a partition) is dropped after 5 s without a heartbeat when the
+scheduler runs with ``FAST_FAILOVER``'s settings, and its tasks run elsewhere. Losing the
+scheduler stops the run as an interrupt would (exit 130), with one line; a rerun resumes.
 Progress events travel as Dask events on a topic of the run, which the client relays to the
 display.
 """
@@ -27,7 +30,8 @@ import socket
 import sys
 import time
 import uuid
-from collections.abc import Iterable
+from asyncio import CancelledError
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import partial
@@ -59,6 +63,17 @@ CAPACITY_EVERY = 5.0  # seconds between two looks at how many threads the cluste
 PROBE_TIMEOUT = 10.0  # seconds each worker gets to answer the start check
 PLAN_TIMEOUT = 3  # seconds `yamlcrawl plan` waits for a scheduler to answer
 INSTALL = "pip install 'yamlcrawl[dask]'"
+# Dask's settings for a cluster whose machines can drop off the network. With Dask's defaults a
+# partitioned worker holds its tasks for 30 s or more (a worker is dropped after 5 minutes of
+# silence, a dead connection noticed after 30 s); with these, the scheduler drops a worker that
+# has not sent a heartbeat (every 0.5 s on a small cluster) for 5 s and runs its tasks elsewhere.
+# The client uses them for its own connections; a cluster's scheduler and workers need them in
+# their configuration (`DASK_DISTRIBUTED__SCHEDULER__WORKER_TTL=5s` and so on).
+FAST_FAILOVER = {
+    "distributed.scheduler.worker-ttl": "5s",
+    "distributed.comm.timeouts.connect": "5s",
+    "distributed.comm.timeouts.tcp": "11s",  # the least Dask accepts
+}
 
 
 def run_task(run: RunContext, units: list[Unit]) -> list[Result]:
@@ -102,15 +117,24 @@ class DaskBackend:
 
     def __init__(self, run: RunContext) -> None:
         distributed = _import_distributed()
+        import dask
+
+        self._settings: dask.config.set | None = dask.config.set(FAST_FAILOVER)  # to _shut_down
         self.plan = plan = run.plan
         self.run = run.run
         self.cluster: LocalCluster | None = None
         self._config: Any = None  # the Dask config a local cluster's workers start under
         self.client = self._connect(distributed, plan)
         try:
-            # Workers that did not answer the start check get no task (None: every worker).
+            # Workers that did not answer the start check get no task (None: every worker);
+            # when all that did are gone, the workers there then are checked (_check_again).
             # A dry run's workers write nothing in the output folder: it is not even looked at.
-            self.allowed = check_shared_output(self.client, plan.output.dir) if run.writes else None
+            self._silent: set[str] = set()  # workers already warned about
+            self.allowed = (
+                check_shared_output(self.client, plan.output.dir, self._silent)
+                if run.writes
+                else None
+            )
             topic = None
             if run.events.address is not None:  # someone watches: relay the workers' events
                 topic = self.run
@@ -169,9 +193,26 @@ class DaskBackend:
 
     def _cluster_threads(self) -> int:
         threads: dict[str, int] = self.client.nthreads()
+        if self.allowed is not None and threads and not set(self.allowed) & set(threads):
+            self._check_again()
         if self.allowed is not None:
             threads = {worker: n for worker, n in threads.items() if worker in self.allowed}
         return max(sum(threads.values()), 1)
+
+    def _check_again(self) -> None:
+        """Every worker that passed the start check is gone (a restarted one comes back under
+        a new address), and the tasks restricted to them would wait forever: check the
+        workers there now, and send the waiting tasks again, to those that answer. If none
+        does, the tasks wait, and the next look at the cluster checks again."""
+        try:
+            allowed = check_shared_output(self.client, self.plan.output.dir, self._silent)
+        except BackendError:
+            return
+        self.allowed = allowed
+        for task in list(self._tasks.values()):
+            del self._tasks[task.name]  # its cancellation is not a loss (see poll)
+            task.future.cancel()
+            self._send(task.units, priority=1 if isinstance(task.units[0], PageUnit) else 0)
 
     def capacity(self) -> int:
         """Batches at work on every worker thread of the cluster and a few waiting."""
@@ -222,13 +263,35 @@ class DaskBackend:
             finished.append(self._done.get(timeout=timeout))
         while not self._done.empty():
             finished.append(self._done.get())
+        self._check_scheduler()
+        finished = [task for task in finished if self._tasks.pop(task.name, None) is not None]
         done = [task.future for task in finished if task.future.status == "finished"]
-        results: list[Result] = [r for batch in self.client.gather(done) for r in batch]
+        try:
+            with _quiet("distributed.client"):  # "Couldn't gather ... rescheduling": no news
+                gathered = self.client.gather(done)
+        except (OSError, CancelledError):
+            self._check_scheduler()  # gone while gathering
+            raise
+        results: list[Result] = [r for batch in gathered for r in batch]
         for task in finished:
-            self._tasks.pop(task.name, None)
             if task.future.status != "finished":
                 results += _lost(task)
         return results
+
+    def _check_scheduler(self) -> None:
+        """Stop the run as an interrupt (exit 130), with one line, when the connection to the
+        scheduler is lost: Dask cancels every task of a client that lost it, and a scheduler
+        that comes back knows none of them. What was saved stays; a rerun resumes."""
+        if self.client.status == "running":
+            return
+        address = self.client.scheduler.address if self.client.scheduler is not None else "?"
+        line = (
+            f"the dask scheduler at {address} was lost mid-run; the run stops here as if"
+            " interrupted — the files saved are kept, and a rerun with a running scheduler"
+            " fetches the rest"
+        )
+        print(f"yamlcrawl: {shown(line)}", file=sys.stderr)
+        raise KeyboardInterrupt
 
     def close(self) -> None:
         """Every task has its result: leave the cluster (a local one is shut down)."""
@@ -241,6 +304,9 @@ class DaskBackend:
         their tasks, and the ones Ctrl-C reached answer nothing more); a shared cluster's are
         told to stop this run's downloads, which give up at their next chunk.
         """
+        if self.client.status != "running":  # the scheduler is gone, and the tasks with it
+            self._shut_down()
+            return
         with contextlib.suppress(Exception):
             self.client.cancel([task.future for task in self._tasks.values()], force=True)
         if self.cluster is not None:
@@ -258,8 +324,8 @@ class DaskBackend:
     def _shut_down(self) -> None:
         client = getattr(self, "client", None)
         if client is not None:
-            with contextlib.suppress(Exception):
-                client.close()
+            with contextlib.suppress(Exception), _quiet("distributed.client"):
+                client.close()  # which logs a traceback when the scheduler is gone
         if self.cluster is not None:
             with contextlib.suppress(Exception):
                 self.cluster.close()
@@ -267,6 +333,10 @@ class DaskBackend:
         if self._config is not None:  # Dask's config as it was before the local cluster
             self._config.__exit__(None, None, None)
             self._config = None
+        settings = getattr(self, "_settings", None)
+        if settings is not None:
+            self._settings = None
+            settings.__exit__(None, None, None)  # the process's Dask settings as they were
 
     @classmethod
     def describe(cls, plan: Plan) -> list[str]:
@@ -323,11 +393,14 @@ def _found_cluster(address: str) -> str:
     return f"the cluster of {shape.text()}"
 
 
-def check_shared_output(client: Client, folder: str) -> list[str] | None:
+def check_shared_output(
+    client: Client, folder: str, warned: set[str] | None = None
+) -> list[str] | None:
     """Make sure every worker sees ``folder`` as the client does and can write there.
 
     Each worker is asked on its own, and gets ``PROBE_TIMEOUT`` seconds to answer. Workers that
-    do not (stopped, or unreachable from here) are left out with a one-line warning on stderr.
+    do not (stopped, or unreachable from here) are left out with a one-line warning on stderr
+    (once: ``warned`` keeps the workers warned about).
 
     Returns:
         The workers that answered, or None when every worker did (then any worker may run
@@ -356,10 +429,12 @@ def check_shared_output(client: Client, folder: str) -> list[str] | None:
     finally:
         for leftover in state.glob(f"probe-{token}*"):
             leftover.unlink(missing_ok=True)
-    return _answered(client, answers, silent)
+    return _answered(client, answers, silent, set() if warned is None else warned)
 
 
-def _answered(client: Client, answers: dict[str, Any], silent: dict[str, str]) -> list[str] | None:
+def _answered(
+    client: Client, answers: dict[str, Any], silent: dict[str, str], warned: set[str]
+) -> list[str] | None:
     """The workers to use, after a warning for each silent one; stop if none answered."""
     within = f"within {PROBE_TIMEOUT:g} s"
     if not answers:
@@ -373,6 +448,9 @@ def _answered(client: Client, answers: dict[str, Any], silent: dict[str, str]) -
         return None
     others = f"{len(answers)} other{'s' if len(answers) > 1 else ''}"
     for worker, reason in sorted(silent.items()):
+        if worker in warned:
+            continue
+        warned.add(worker)
         line = f"the dask worker at {worker} did not answer {within}"
         line += f" ({reason})" if reason else ""
         print(f"yamlcrawl: warning: {shown(line)}; going on with the {others}", file=sys.stderr)
@@ -419,6 +497,18 @@ def _probe_one(client: Client, worker: str, folder: str, token: str) -> tuple[bo
     if not isinstance(answer, tuple | list) or len(answer) != 2:
         return "no answer"
     return bool(answer[0]), str(answer[1])
+
+
+@contextlib.contextmanager
+def _quiet(logger: str) -> Iterator[None]:
+    """``logger`` says nothing (below CRITICAL) for a while."""
+    log = logging.getLogger(logger)
+    level = log.level
+    log.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
 
 
 def _relay(sender: EventSender, logged: tuple[float, object]) -> None:
