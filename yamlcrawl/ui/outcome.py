@@ -26,7 +26,7 @@ EXIT_HELP = {  # for --help (the README has the same table)
     " was done",
     EXIT_USAGE: "bad config or usage, or an output folder that cannot be used",
     EXIT_NOTHING: "nothing succeeded: no page fetched, or every file tried failed",
-    EXIT_INTERRUPTED: "interrupted (Ctrl-C, SIGTERM)",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C, SIGTERM, or the dask scheduler lost)",
 }
 
 
