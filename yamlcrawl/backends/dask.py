@@ -5,8 +5,10 @@ context and the units, plain data as in every mode; a page a task, downloads in 
 takes results back as futures finish; the coordinator names files and keeps the manifest and
 resume state there, as in every mode.
 Without ``run.scheduler`` the run starts a local cluster of ``workers`` processes with
-``threads`` threads each, started as the other modes' processes are (``run.start_method``, else
-the platform's: fork on Linux, a fraction of a second where Dask's spawn takes seconds);
+``threads`` threads each, started by ``run.start_method``, else by forkserver where there is
+one (about a second where Dask's spawn takes seconds; not fork: the client already runs
+threads, Dask's event loop among them, and a fork then can inherit a lock another thread
+holds: a run hung so under load);
 with it, the run joins that cluster, whose workers must see the output folder at the same path
 (checked at start). The scheduler runs a task again elsewhere when its
 worker dies; a task that has killed several workers comes back as lost (retried once more).
@@ -343,7 +345,7 @@ class DaskBackend:
         """Scheduler, workers, and how units flow between them."""
         if plan.scheduler is None:
             threads = "1 thread" if plan.threads == 1 else f"{plan.threads} threads"
-            method = plan.start_method or multiprocessing.get_start_method()
+            method = local_start_method(plan)
             where = (
                 f"a local cluster started for the run: {plan.workers} worker processes"
                 f" × {threads}, started by {method}, each under a nanny that restarts it if"
@@ -553,15 +555,29 @@ def _exists(pid: int) -> bool:
     return state != "Z"
 
 
+def local_start_method(plan: Plan) -> str:
+    """How a local cluster's worker processes start: ``run.start_method``, else forkserver
+    where the platform has it, else the platform's own.
+
+    Not fork by default: the client runs threads by then (Dask's event loop among them), and a
+    process forked from a threaded one can inherit a lock another thread held, and hang (a
+    local cluster did, under load, in the test suite). Dask's own default, spawn, makes each
+    worker import yamlcrawl again: seconds on a small machine (benchmarks/dask_startup.py).
+    """
+    if plan.start_method is not None:
+        return plan.start_method
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        return "forkserver"
+    return multiprocessing.get_start_method()
+
+
 def _start_method_config(plan: Plan) -> Any:
-    """Dask's config set so that a local cluster's workers start as the other modes' do: by
-    ``run.start_method``, else the platform's own (fork on Linux) — Dask's own default, spawn,
-    makes each worker import yamlcrawl again, seconds on a small machine
-    (benchmarks/dask_startup.py). Set for the cluster's life: a nanny reads it at each
-    restart. Returns what puts the config back (its ``__exit__``)."""
+    """Dask's config set so that a local cluster's workers start by `local_start_method`. Set
+    for the cluster's life: a nanny reads it at each restart. Returns what puts the config
+    back (its ``__exit__``)."""
     import dask
 
-    method = plan.start_method or multiprocessing.get_start_method()
+    method = local_start_method(plan)
     return dask.config.set({"distributed.worker.multiprocessing-method": method})
 
 
