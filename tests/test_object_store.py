@@ -216,6 +216,7 @@ def test_files_go_to_the_bucket_whole_and_a_rerun_checks_them_without_downloadin
     heads = s3.client.head_object(Bucket=bucket, Key="run/one/files/f3.bin")
     assert heads["Metadata"] == {"sha256": hashlib.sha256(FILES["f3.bin"]).hexdigest()}
     assert not any(tmp_path.rglob("*.bin"))  # no file, whole or part, on the local disk
+    assert f"s3://{bucket}/run/one" in " ".join(first.out.split())  # the summary's "files in"
 
     # A rerun: one HEAD request per file, no GET of any object, no upload.
     s3.requests.clear()
@@ -234,3 +235,27 @@ def test_files_go_to_the_bucket_whole_and_a_rerun_checks_them_without_downloadin
     assert third.code == 1, third.err
     assert s3.counted("PUT", bucket) == 2  # just the two damaged ones, uploaded again
     assert s3.objects(bucket) == expected
+
+
+STORE_USAGE = {
+    "credentials in the URL, never shown": (
+        "s3://AKIA:s3cret@bucket/run",
+        "--output s3://bucket/run carries credentials — expected a URL such as"
+        " s3://bucket/prefix, with credentials in the environment or the AWS configuration",
+    ),
+    "a scheme fsspec does not know": (
+        "nosuch://bucket/run",
+        "the output nosuch://bucket/run has the unknown storage scheme 'nosuch'",
+    ),
+}
+
+
+@pytest.mark.parametrize(("given", "expected"), STORE_USAGE.values(), ids=list(STORE_USAGE))
+def test_a_store_that_cannot_be_used_is_one_line(
+    given: str, expected: str, site: str, tmp_path: Path, run_cli: RunCli
+) -> None:
+    crawl = _crawl_file(tmp_path, site, "downloads")
+    run = run_cli(crawl, "--output", given)
+    assert run.code == 2
+    assert expected in " ".join(run.err.split())
+    assert "s3cret" not in run.out + run.err
