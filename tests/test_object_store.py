@@ -259,3 +259,13 @@ def test_a_store_that_cannot_be_used_is_one_line(
     assert run.code == 2
     assert expected in " ".join(run.err.split())
     assert "s3cret" not in run.out + run.err
+
+
+def test_a_missing_bucket_fails_each_file_in_one_line(
+    s3: S3, site: str, tmp_path: Path, run_cli: RunCli
+) -> None:
+    crawl = _crawl_file(tmp_path, site, "s3://no-such-bucket-here/run")
+    run = run_cli(crawl, "--mode", "serial")
+    assert run.code == 3  # nothing succeeded
+    assert "Traceback" not in run.out + run.err
+    assert "in s3://no-such-bucket-here/run:" in " ".join((run.out + run.err).split())
