@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import json
 import os
+import socket
 import threading
 import uuid
 from collections import Counter
@@ -261,11 +262,24 @@ def test_a_store_that_cannot_be_used_is_one_line(
     assert "s3cret" not in run.out + run.err
 
 
-def test_a_missing_bucket_fails_each_file_in_one_line(
-    s3: S3, site: str, tmp_path: Path, run_cli: RunCli
+def test_a_store_that_does_not_answer_stops_the_run_in_one_line(
+    s3: S3, site: str, tmp_path: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     crawl = _crawl_file(tmp_path, site, "s3://no-such-bucket-here/run")
-    run = run_cli(crawl, "--mode", "serial")
-    assert run.code == 3  # nothing succeeded
-    assert "Traceback" not in run.out + run.err
-    assert "in s3://no-such-bucket-here/run:" in " ".join((run.out + run.err).split())
+    missing = run_cli(crawl, "--mode", "serial")
+    assert missing.code == 2
+    assert missing.err.strip() == (
+        "yamlcrawl: cannot use the output s3://no-such-bucket-here/run: its bucket does not exist"
+    )
+    assert s3.counted("PUT", "no-such-bucket-here") == 0
+    with socket.socket() as unused:  # a port nothing listens on
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    unreachable = run_cli(crawl, "--mode", "serial")
+    assert unreachable.code == 2
+    assert unreachable.err.strip() == (
+        "yamlcrawl: cannot use the output s3://no-such-bucket-here/run: Could not connect to"
+        f' the endpoint URL: "http://127.0.0.1:{port}/no-such-bucket-here"'
+    )

@@ -309,7 +309,7 @@ class FileSlot:
         if self._store is None:
             _put_in_place(self._temporary, final)
         else:
-            self._store.put(self._temporary, path, self._digest.hexdigest())
+            self._store.put(self._temporary, path, self._digest.hexdigest(), self._content_type)
         self._temporary = None  # in place: nothing is left to discard
         if self._writing_part and self._keep is not None:
             self._writing_part, self._kept = False, None

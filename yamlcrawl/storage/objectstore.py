@@ -24,14 +24,16 @@ The design, kept simple and safe:
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
+import shutil
 import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from yamlcrawl.storage.outdir import temporary_name
+from yamlcrawl.storage.outdir import FolderError, temporary_name
 
 STORE_STATE = ".yamlcrawl-store"  # under the current folder: the run's own files of a store
 _READ = 1 << 20
@@ -52,7 +54,7 @@ class Store(Protocol):
         """A new local path to write a body to until it is whole."""
         ...
 
-    def put(self, temporary: Path, path: str, sha256: str) -> None:
+    def put(self, temporary: Path, path: str, sha256: str, content_type: str | None) -> None:
         """Make the whole file ``temporary`` the store's ``path``, at once (it is then gone)."""
         ...
 
@@ -111,8 +113,7 @@ def split_output(text: str) -> tuple[str, str | None]:
     files in ``.yamlcrawl-store/<scheme>/<bucket>/<prefix>`` under the current folder.
     """
     if not is_store_url(text):
-        parts = urlsplit(text)
-        return (parts.path if parts.scheme == "file" else text), None
+        return text.removeprefix("file://"), None
     parts = urlsplit(text)
     path = parts.path.strip("/")
     url = f"{parts.scheme}://{parts.netloc}" + (f"/{path}" if path else "")
@@ -132,6 +133,19 @@ def open_store(url: str) -> FsspecStore:
 _opened: dict[tuple[str, str | None], FsspecStore] = {}
 
 
+def check_store(url: str) -> None:
+    """Make sure, once before a run, that the store at ``url`` can be used.
+
+    Raises:
+        FolderError: it cannot (the bucket is missing, access is refused, no credentials,
+            the endpoint does not answer): one line, the run does not start.
+    """
+    try:
+        open_store(url).check()
+    except Exception as exc:
+        raise FolderError(f"cannot use the output {url}: {_reason(exc)}") from None
+
+
 class FsspecStore:
     """Files in a store fsspec reaches (S3 through s3fs, and any other fsspec URL)."""
 
@@ -147,7 +161,7 @@ class FsspecStore:
         if endpoint:
             options["endpoint_url"] = endpoint  # also told apart in fsspec's instance cache
         self._fs, self._root = fsspec.core.url_to_fs(url, **options)
-        self._folder = Path(tempfile.gettempdir(), "yamlcrawl-uploads")
+        self._folder: Path | None = None  # made when the first body begins
 
     def _key(self, path: str) -> str:
         return f"{self._root.rstrip('/')}/{path}"
@@ -191,13 +205,40 @@ class FsspecStore:
                 digest.update(chunk)
         return digest.hexdigest()
 
+    def check(self) -> None:
+        """Ask the store once, before the run: is the bucket there, may we reach it?
+
+        Raises:
+            OSError: it cannot be used (one line, without credentials).
+        """
+        try:
+            if self._scheme in _S3_SCHEMES:
+                bucket, _, _ = self._fs.split_path(self._root)
+                self._fs.call_s3("head_bucket", Bucket=bucket)
+            elif not self._fs.exists(self._root):
+                self._fs.makedirs(self._root, exist_ok=True)
+        except FileNotFoundError:
+            raise OSError("its bucket does not exist") from None
+        except PermissionError:
+            raise OSError(
+                "access denied (credentials come from the environment or the AWS configuration)"
+            ) from None
+        except Exception as exc:
+            raise OSError(_reason(exc)) from None
+
     def temporary(self) -> Path:
-        """A new name in the worker's own temporary folder (the store has no rename)."""
+        """A new name in a private temporary folder of this process (made with mode 0700, so
+        no other user can read a body or plant a link), removed when the process ends; the
+        store has no rename, so the temporary need not be near it."""
+        if self._folder is None:
+            self._folder = Path(tempfile.mkdtemp(prefix="yamlcrawl-uploads-"))
+            atexit.register(shutil.rmtree, self._folder, ignore_errors=True)
         return self._folder / temporary_name()
 
-    def put(self, temporary: Path, path: str, sha256: str) -> None:
+    def put(self, temporary: Path, path: str, sha256: str, content_type: str | None) -> None:
         """Upload the whole file in one request (a multipart upload when large: the object
-        appears when it completes), with its SHA-256 as metadata; the temporary is removed.
+        appears when it completes), with its SHA-256 and the response's Content-Type; the
+        temporary is removed.
 
         Raises:
             OSError: the store refused or could not be reached (one line, no credentials).
@@ -205,6 +246,7 @@ class FsspecStore:
         extra: dict[str, Any] = {}
         if self._scheme in _S3_SCHEMES:
             extra["Metadata"] = {"sha256": sha256}
+            extra["ContentType"] = content_type or "application/octet-stream"
         try:
             self._fs.put_file(str(temporary), self._key(path), **extra)
         except Exception as exc:
@@ -219,10 +261,15 @@ def _endpoint() -> str | None:
     return os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or None
 
 
+def _reason(exc: BaseException) -> str:
+    """A library's error in one line (botocore's never hold the credentials)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def _store_error(url: str, doing: str, path: str, exc: BaseException) -> OSError:
     """One line for a failed store request: what, where, and the library's reason (which never
     holds the credentials), as an OSError the download reports like a disk's."""
-    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    error = OSError(f"cannot {doing} {path} in {url}: {reason}")
+    error = OSError(f"cannot {doing} {path} in {url}: {_reason(exc)}")
     error.strerror = error.args[0]
     return error
