@@ -26,6 +26,7 @@ import yaml
 
 from tests.apiserver import running
 from tests.conftest import LANGUAGE_MODES, ModeArgs, RunCli
+from yamlcrawl.storage.objectstore import split_output
 
 boto3 = pytest.importorskip("boto3", reason="the s3 test needs moto[server] (the test extra)")
 moto_server = pytest.importorskip("moto.server", reason="the s3 test needs moto[server]")
@@ -283,3 +284,36 @@ def test_a_store_that_does_not_answer_stops_the_run_in_one_line(
         "yamlcrawl: cannot use the output s3://no-such-bucket-here/run: Could not connect to"
         f' the endpoint URL: "http://127.0.0.1:{port}/no-such-bucket-here"'
     )
+
+
+SPLITS = {
+    "a plain path": ("downloads", ("downloads", None)),
+    "an absolute path": ("/data/out", ("/data/out", None)),
+    "a file:// URL": ("file:///data/out", ("/data/out", None)),
+    "a drive letter is no scheme": ("C:/out", ("C:/out", None)),
+    "a bucket and a prefix": (
+        "s3://bucket/a/b/",
+        (".yamlcrawl-store/s3/bucket/a/b", "s3://bucket/a/b"),
+    ),
+    "a bucket alone": ("s3://bucket", (".yamlcrawl-store/s3/bucket", "s3://bucket")),
+    "any fsspec URL": ("memory://box/run", (".yamlcrawl-store/memory/box/run", "memory://box/run")),
+}
+
+
+@pytest.mark.parametrize(("given", "expected"), SPLITS.values(), ids=list(SPLITS))
+def test_output_dir_is_a_folder_or_a_store_with_a_local_folder_for_the_run(
+    given: str, expected: tuple[str, str | None]
+) -> None:
+    assert split_output(given) == expected
+
+
+def test_a_file_url_is_a_folder_as_today(
+    site: str, tmp_path: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    crawl = _crawl_file(tmp_path, site, f"file://{tmp_path / 'out'}")
+    run = run_cli(crawl, "--mode", "serial")
+    assert run.code == 1, run.err  # the cut file
+    saved = {path.name: path.read_bytes() for path in (tmp_path / "out" / "files").iterdir()}
+    assert saved == FILES
+    assert not (tmp_path / ".yamlcrawl-store").exists()
