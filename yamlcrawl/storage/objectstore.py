@@ -28,6 +28,7 @@ import atexit
 import hashlib
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
@@ -131,6 +132,19 @@ def open_store(url: str) -> FsspecStore:
 
 
 _opened: dict[tuple[str, str | None], FsspecStore] = {}
+
+
+def _after_fork() -> None:
+    """In a forked worker: forget the parent's stores, and fsspec's event loop, whose thread
+    was not forked (fsspec before 2024.10 does not do it itself: a worker would wait forever
+    on the parent's loop, after the coordinator checked the store)."""
+    _opened.clear()
+    asyn = sys.modules.get("fsspec.asyn")
+    if asyn is not None:
+        asyn.reset_lock()  # its loop, its thread and its lock
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 def check_store(url: str) -> None:
