@@ -317,3 +317,33 @@ def test_a_file_url_is_a_folder_as_today(
     saved = {path.name: path.read_bytes() for path in (tmp_path / "out" / "files").iterdir()}
     assert saved == FILES
     assert not (tmp_path / ".yamlcrawl-store").exists()
+
+
+def test_any_fsspec_store_works_and_a_rerun_hashes_what_it_finds(
+    site: str, tmp_path: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """fsspec's in-memory store (this process's: serial mode) keeps no SHA-256 as metadata: a
+    rerun reads each file to check it, and fetches again one that differs."""
+    import fsspec
+
+    monkeypatch.chdir(tmp_path)
+    memory = fsspec.filesystem("memory")
+    box = f"box-{uuid.uuid4().hex[:8]}"
+    crawl = _crawl_file(tmp_path, site, f"memory://{box}/run")
+    try:
+        assert run_cli(crawl, "--mode", "serial").code == 1  # the cut file
+        stored = {name: memory.cat_file(f"/{box}/run/files/{name}") for name in FILES}
+        assert stored == FILES
+        assert not memory.exists(f"/{box}/run/files/{CUT}")
+        memory.pipe_file(f"/{box}/run/files/f2.bin", bytes(len(FILES["f2.bin"])))
+        again = run_cli(crawl, "--mode", "serial")
+        assert again.code == 1
+        manifest = tmp_path / ".yamlcrawl-store" / "memory" / box / "run" / "manifest.jsonl"
+        rows = [json.loads(line) for line in manifest.read_text().splitlines()]
+        saved = sorted(row["path"] for row in rows if row["status"] == "saved")
+        present = sorted(row["path"] for row in rows if row["status"] == "present")
+        assert saved == ["files/f2.bin"]
+        assert present == [f"files/{name}" for name in FILES if name != "f2.bin"]
+        assert memory.cat_file(f"/{box}/run/files/f2.bin") == FILES["f2.bin"]
+    finally:
+        memory.rm(f"/{box}", recursive=True)
