@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 
 # The extras whose packages the program itself imports (the test extra's tools stay newest).
-RUNTIME_EXTRAS = ("dask", "parquet")
+RUNTIME_EXTRAS = ("dask", "parquet", "s3")
 LOWER_BOUND = re.compile(r"^\s*([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?\s*>=\s*([^,;\s]+)")
 
 

@@ -1247,6 +1247,36 @@ INVALID: dict[str, tuple[str, list[str]]] = {
             " '{skin.name}电脑版.jpg')",
         ],
     ),
+    # issue 19, output to an object store: output.dir as a URL (credentials never shown)
+    "a store URL with credentials in it": (
+        "output:\n  dir: s3://AKIA:s3cret@bucket/run\nstages:\n  a: {url: x}\n",
+        [
+            "crawler.yaml:2:8: the URL 's3://bucket/run' carries credentials at output.dir"
+            " — expected a URL such as s3://bucket/prefix, with credentials in the environment"
+            " or the AWS configuration"
+        ],
+    ),
+    "a store URL without a bucket": (
+        "output:\n  dir: s3:///run\nstages:\n  a: {url: x}\n",
+        [
+            "crawler.yaml:2:8: the URL 's3:///run' names no bucket at output.dir"
+            " — expected a URL such as s3://bucket/prefix"
+        ],
+    ),
+    "a store URL that climbs out of its prefix": (
+        "output:\n  dir: s3://bucket/run/../other\nstages:\n  a: {url: x}\n",
+        [
+            "crawler.yaml:2:8: the URL 's3://bucket/run/../other' has '.' or '..' in its path"
+            " at output.dir — expected a URL such as s3://bucket/prefix"
+        ],
+    ),
+    "a store URL with a query": (
+        "output:\n  dir: s3://bucket/run?versionId=3\nstages:\n  a: {url: x}\n",
+        [
+            "crawler.yaml:2:8: the URL 's3://bucket/run?versionId=3' has a query or fragment"
+            " at output.dir — expected a URL such as s3://bucket/prefix"
+        ],
+    ),
 }
 
 

@@ -130,12 +130,12 @@ class DaskBackend:
         try:
             # Workers that did not answer the start check get no task (None: every worker);
             # when all that did are gone, the workers there then are checked (_check_again).
-            # A dry run's workers write nothing in the output folder: it is not even looked at.
+            # A dry run's workers write nothing in the output folder: it is not even looked at;
+            # nor do they with an object store (output.store): they upload to it.
             self._silent: set[str] = set()  # workers already warned about
+            shared = run.writes and plan.output.store is None
             self.allowed = (
-                check_shared_output(self.client, plan.output.dir, self._silent)
-                if run.writes
-                else None
+                check_shared_output(self.client, plan.output.dir, self._silent) if shared else None
             )
             topic = None
             if run.events.address is not None:  # someone watches: relay the workers' events

@@ -19,6 +19,7 @@ from yamlcrawl.engine.emitfiles import record_files
 from yamlcrawl.language.plan import Plan
 from yamlcrawl.language.redact import redact, redact_value
 from yamlcrawl.storage.archive import Archive, NoArchive, archive_inside
+from yamlcrawl.storage.objectstore import check_store
 from yamlcrawl.storage.outdir import FolderError, OutputFolder, folder_full, sweep_temporaries
 from yamlcrawl.storage.pagecache import MB, PageCache
 from yamlcrawl.storage.partials import PartialFiles
@@ -87,6 +88,8 @@ class SaveFiles:
         self._folder = OutputFolder(self._root)
         try:
             self._folder.open()
+            if plan.output.store:
+                check_store(plan.output.store)
         except BaseException:
             self._folder.close()
             raise

@@ -31,6 +31,7 @@ from yamlcrawl.language.valuesyntax import is_jsonpath, is_template, jsonpath_fo
 from yamlcrawl.language.where import RULES
 from yamlcrawl.language.yamlsource import Positions, YamlPath
 from yamlcrawl.storage.cookiefile import read_cookies_file
+from yamlcrawl.storage.objectstore import is_store_url, shown_url, store_problem
 from yamlcrawl.storage.outdir import kept_for_yamlcrawl
 from yamlcrawl.storage.safepath import UnsafePathError, relative_path
 
@@ -125,6 +126,7 @@ def _check_mode(checker: _Checker, modes: tuple[str, ...]) -> None:
 
 
 def _check_output(checker: _Checker) -> None:
+    _check_store(checker)
     manifest = checker.crawl.output.manifest
     if manifest is not False and (
         not manifest or manifest in (".", "..") or re.search(r"[/\\]", manifest)
@@ -133,6 +135,17 @@ def _check_output(checker: _Checker) -> None:
             ("output", "manifest"),
             f"'{manifest}' is not a plain file name at output.manifest"
             " — expected a file name inside the output folder, or false",
+        )
+
+
+def _check_store(checker: _Checker) -> None:
+    """An object store's URL in output.dir names a bucket, carries no credentials, no '..'."""
+    folder = checker.crawl.output.dir
+    problem = store_problem(folder) if is_store_url(folder) else None
+    if problem:
+        what, _, expected = problem.partition(" — ")
+        checker.add(
+            ("output", "dir"), f"the URL '{shown_url(folder)}' {what} at output.dir — {expected}"
         )
 
 

@@ -19,6 +19,7 @@ from yamlcrawl.language.pagination import STYLES
 from yamlcrawl.language.rulenames import distinct, rule_name
 from yamlcrawl.language.where import EQUALS, Scalar
 from yamlcrawl.storage.cookiefile import read_cookies_file
+from yamlcrawl.storage.objectstore import split_output
 from yamlcrawl.types import Cookies, HttpSettings, OnConflict, Pairs, Replace
 
 if TYPE_CHECKING:  # workers unpickle plans without loading pydantic
@@ -136,6 +137,7 @@ class OutputPlan:
     replace: Replace
     archive: str | None = None  # the SQLite file shared by crawls (storage/archive.py)
     page_cache: float = 256  # MB of compressed page bodies kept for conditional requests
+    store: str | None = None  # an object store's URL: files go there, `dir` keeps the run's own
 
 
 @dataclass(frozen=True)
@@ -225,7 +227,10 @@ def build_plan(
         for name in order
     )
     stages = _rules_told_apart(stages)
-    output = from_spec(OutputPlan, crawl.output, manifest=crawl.output.manifest or None)
+    folder, store = split_output(crawl.output.dir)
+    output = from_spec(
+        OutputPlan, crawl.output, manifest=crawl.output.manifest or None, dir=folder, store=store
+    )
     return from_spec(
         Plan,
         crawl,

@@ -148,7 +148,11 @@ class HttpSpec(_Strict):
 class OutputSpec(_Strict):
     """Where and how files are written."""
 
-    dir: str = Field("downloads", description="a folder path for everything the crawl saves")
+    dir: str = Field(
+        "downloads",
+        description="a folder path for everything the crawl saves, or an object store's URL"
+        " such as s3://bucket/prefix for its files",
+    )
     on_conflict: Literal["suffix", "overwrite", "skip"] = Field(
         "suffix", description="suffix, overwrite or skip"
     )

@@ -5,6 +5,9 @@ same file system, so the rename into place is atomic; never beside a name the cr
 takes its final name only when whole: a name in the folder is always a complete file. A failed
 or interrupted download leaves nothing behind. A name ending in ``{ext}`` is settled when the
 response's Content-Type is known (:func:`~yamlcrawl.storage.safepath.extension_for`).
+
+With an object store (``store``: storage/objectstore.py) the temporary is on the worker's own
+disk, and the whole file is handed to the store, which makes it appear at once.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from yamlcrawl.storage.objectstore import Store
 from yamlcrawl.storage.outdir import open_existing, open_new, open_read, temporary_path
 from yamlcrawl.storage.partials import Kept, PartialPlace, validator
 from yamlcrawl.storage.safepath import extension_for, resolve_inside
@@ -41,12 +45,16 @@ class Written:
     path: str
 
 
-def already_present(root: Path | str, unit: DownloadUnit) -> Written | None:
+def already_present(
+    root: Path | str, unit: DownloadUnit, store: Store | None = None
+) -> Written | None:
     """The file an earlier run saved whole (or that is simply there) for ``unit``, else None.
 
     One recorded with a size and SHA-256 must still have them (else it is damaged: fetch it
     again). A name settled by ``{ext}`` is known only from the resume state (``unit.found``):
     without it, the file is fetched again. ``unit.overwrite`` fetches it whatever is there.
+    With a ``store``, the file is looked for there (its name checked against ``root`` all the
+    same).
 
     Raises:
         UnsafePathError: the name resolves outside the output folder.
@@ -56,6 +64,9 @@ def already_present(root: Path | str, unit: DownloadUnit) -> Written | None:
     if unit.overwrite or where is None:
         return None
     target = resolve_inside(root, where)
+    if store is not None:
+        found = store.present(where, unit.expect)
+        return None if found is None else Written(found[0], found[1], where)
     if not target.is_file():
         return None
     if unit.expect is not None and target.stat().st_size != unit.expect[0]:
@@ -92,6 +103,7 @@ class FileSlot:
         ext_from: str | None = None,
         temporary: Path | None = None,
         keep: PartialPlace | None = None,
+        store: Store | None = None,
     ) -> None:
         """A slot for ``path`` (relative, already safe) in the output folder ``root``.
 
@@ -103,6 +115,7 @@ class FileSlot:
             temporary: Where the body is written until whole: by default a new name in the
                 folder's ``.yamlcrawl/tmp/``, chosen when the first body begins.
             keep: Where a large body is kept part-way, to be continued (None: never kept).
+            store: The object store the whole file is handed to (None: the folder ``root``).
 
         Raises:
             UnsafePathError: ``path`` resolves outside ``root``.
@@ -119,6 +132,7 @@ class FileSlot:
         self._size = 0
         self._content_type: str | None = None
         self._keep = keep
+        self._store = store
         self._kept: Kept | None = None  # the part held: written to `keep.part`, or left there
         self._writing_part = False  # the body goes to `keep.part`, not to a temporary
         self.response: BodyStart | None = None  # what the last response said of its body
@@ -129,12 +143,16 @@ class FileSlot:
         link), its folder made only when it is missing."""
         self._content_type = content_type
         if self._temporary is None or self._writing_part:
-            self._temporary = self._aside or temporary_path(self._root)
+            self._temporary = self._aside or self._new_temporary()
             self._writing_part = False
         self._out = _create(self._temporary)
         self._pending.clear()
         self._digest = hashlib.sha256()
         self._size = 0
+
+    def _new_temporary(self) -> Path:
+        store = self._store
+        return temporary_path(self._root) if store is None else store.temporary()
 
     def held(self) -> HeldPart | None:
         """The part kept from an earlier attempt or run, if any (looked for on disk only when
@@ -288,7 +306,10 @@ class FileSlot:
                 self._root, path + extension_for(self._content_type, self._ext_from)
             )
             path = _sibling(path, final.name)
-        _put_in_place(self._temporary, final)
+        if self._store is None:
+            _put_in_place(self._temporary, final)
+        else:
+            self._store.put(self._temporary, path, self._digest.hexdigest(), self._content_type)
         self._temporary = None  # in place: nothing is left to discard
         if self._writing_part and self._keep is not None:
             self._writing_part, self._kept = False, None

@@ -128,7 +128,12 @@ def temporary_path(root: Path | str) -> Path:
     The name is the process's own random prefix and a count: unguessable, unique among the
     processes of a run, and without a draw from the system's random source for every file.
     """
-    return private_path(root, TMP_DIR, f"{_temporaries.prefix}{next(_temporaries.count):x}.part")
+    return private_path(root, TMP_DIR, temporary_name())
+
+
+def temporary_name() -> str:
+    """A new file name for a temporary, unique among the processes of a run."""
+    return f"{_temporaries.prefix}{next(_temporaries.count):x}.part"
 
 
 class _TemporaryNames:

@@ -130,7 +130,10 @@ def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentPars
         help="a jsonpath or template that matched nothing fails the run (else: a warning)",
     )
     run.add_argument(
-        "--output", "-o", type=Path, metavar="DIR", help="the output folder (not '-': a folder)"
+        "--output",
+        "-o",
+        metavar="DIR",
+        help="the output folder (not '-': a folder), or an object store's URL (s3://bucket/prefix)",
     )
     _topology_options(run)
     run.add_argument(
@@ -338,7 +341,8 @@ def _plan_for(args: argparse.Namespace, loaded: LoadedSpec) -> Plan:
     # and its ~13 MB of data are freed before the HTTP libraries make this process any bigger.
     agent = resolve_user_agent(loaded.spec.http.user_agent)
     plan = build_plan(loaded.spec, loaded.source, loaded.secrets)
-    output = Path(getattr(args, "output", None) or plan.output.dir).resolve()
+    folder, store = _output_for(getattr(args, "output", None), plan)
+    output = Path(folder).resolve()
     plan = plan.with_overrides(
         mode=args.mode,
         workers=args.workers,
@@ -352,7 +356,35 @@ def _plan_for(args: argparse.Namespace, loaded: LoadedSpec) -> Plan:
         raise UsageError(
             f"--scheduler is for dask mode, and the mode is {plan.mode}: add --mode dask"
         )
-    return replace(plan, http=replace(plan.http, user_agent=agent))
+    return replace(
+        plan, http=replace(plan.http, user_agent=agent), output=replace(plan.output, store=store)
+    )
+
+
+def _output_for(given: str | None, plan: Plan) -> tuple[str, str | None]:
+    """The local folder and the object store (or None) of ``--output``, else of the file.
+
+    Raises:
+        UsageError: the store's URL cannot be used, or its library is not installed.
+    """
+    from yamlcrawl.storage.objectstore import (
+        shown_url,
+        split_output,
+        store_problem,
+        unknown_scheme,
+    )
+
+    if given is None:
+        folder, store = plan.output.dir, plan.output.store
+    else:
+        folder, store = split_output(given)
+        problem = store_problem(given) if store else None
+        if problem:
+            raise UsageError(f"--output {shown_url(given)} {problem}")
+    problem = unknown_scheme(store) if store else None
+    if problem:
+        raise UsageError(f"the output {store} {problem}")
+    return folder, store
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -155,6 +155,8 @@ def show_plan(plan: Plan, console: Console) -> None:
     console.print(stage_tree(plan))
     console.print(topology_tree([redact(line, plan.secrets) for line in describe(plan)]))
     console.print(f"output: {text(plan.output.dir)} (on_conflict: {plan.output.on_conflict})")
+    if plan.output.store:
+        console.print(f"files in: {text(plan.output.store)}")
     console.print(_http_line(plan.http))
 
 

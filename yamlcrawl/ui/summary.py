@@ -109,6 +109,7 @@ def summary_rows(plan: Plan, stats: RunStats) -> list[tuple[str, str]]:
         ("throughput", throughput_text(stats)),
         ("mode", mode_text(plan, stats)),
         ("output", plan.output.dir),
+        *([("files in", plan.output.store)] if plan.output.store else []),
     ]
     return rows
 

@@ -14,6 +14,7 @@ from yamlcrawl.http.cookies import header_for
 from yamlcrawl.http.fetch import FetchError, download_to
 from yamlcrawl.language.plan import Plan
 from yamlcrawl.storage.files import FileSlot, Written, already_present
+from yamlcrawl.storage.objectstore import open_store
 from yamlcrawl.storage.outdir import describe, stops_the_run
 from yamlcrawl.storage.partials import PartialPlace
 from yamlcrawl.storage.safepath import UnsafePathError
@@ -29,14 +30,15 @@ def download_file(run: RunContext, unit: DownloadUnit) -> FileResult:
     plan = run.plan
     typed = unit.ext_to_come  # the response settles the name: the result says which it got
     try:
-        present = already_present(plan.output.dir, unit)
+        store = open_store(plan.output.store) if plan.output.store else None
+        present = already_present(plan.output.dir, unit, store)
         if present is not None:
             saved_as = present.path if typed else None
             return FileResult(unit, "present", present.bytes, present.sha256, saved_as=saved_as)
         ext_from = unit.url if typed else None
-        with FileSlot(
-            plan.output.dir, unit.path, ext_from=ext_from, keep=_keep(plan, unit)
-        ) as slot:
+        keep = _keep(plan, unit)
+        root = plan.output.dir
+        with FileSlot(root, unit.path, ext_from=ext_from, keep=keep, store=store) as slot:
             uid = unit_id(unit)
             run.events.emit(Event("start", worker_name(), uid, f"downloading {unit.planned}"))
             counter = ByteCounter(run.events, uid)
@@ -91,9 +93,10 @@ def _saved(unit: DownloadUnit, saved: Written, attempts: int, slot: FileSlot) ->
 
 
 def _keep(plan: Plan, unit: DownloadUnit) -> PartialPlace | None:
-    """Where the download keeps a large body part-way (``http.resume_above``), to continue it."""
+    """Where the download keeps a large body part-way (``http.resume_above``), to continue it:
+    nowhere with an object store, whose workers share no disk."""
     above = plan.http.resume_above
-    if above is None:
+    if above is None or plan.output.store:  # a part on a worker's disk: no other sees it
         return None
     return PartialPlace(plan.output.dir, unit.path, unit.url, above, look=unit.partial)
 
