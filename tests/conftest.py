@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +21,14 @@ from yamlcrawl.ui import cli
 
 RunCli = Callable[..., Run]
 MakeSession = Callable[..., Session]
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: three test processes per two cores. Most tests wait (on their servers,
+    timeouts, Dask heartbeats, killed workers) more than they compute, so one per core leaves
+    the cores idle; two per core starve the cluster tests, whose faults are timed."""
+    cores = os.cpu_count() or 1
+    return cores + (cores + 1) // 2
 
 
 def _serve(name: str, root: Path) -> Iterator[Site]:

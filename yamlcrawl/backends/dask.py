@@ -265,27 +265,34 @@ class DaskBackend:
             finished.append(self._done.get(timeout=timeout))
         while not self._done.empty():
             finished.append(self._done.get())
-        self._check_scheduler()
+        # Tasks cancelled that the run did not cancel: Dask cancels a client's tasks when it loses
+        # the scheduler, sometimes a moment before the client's status says so.
+        cancelled = any(task.future.status == "cancelled" for task in finished)
+        self._check_scheduler(wait=LOSS_WAIT if cancelled else 0.0)
         finished = [task for task in finished if self._tasks.pop(task.name, None) is not None]
         done = [task.future for task in finished if task.future.status == "finished"]
         try:
             with _quiet("distributed.client"):  # "Couldn't gather ... rescheduling": no news
                 gathered = self.client.gather(done)
         except (OSError, CancelledError):
-            self._check_scheduler()  # gone while gathering
-            raise
+            self._check_scheduler(wait=LOSS_WAIT)  # gone while gathering: one line, exit 130
+            return [lost for task in finished for lost in _lost(task)]  # else: tried again
         results: list[Result] = [r for batch in gathered for r in batch]
         for task in finished:
             if task.future.status != "finished":
                 results += _lost(task)
         return results
 
-    def _check_scheduler(self) -> None:
+    def _check_scheduler(self, wait: float = 0.0) -> None:
         """Stop the run as an interrupt (exit 130), with one line, when the connection to the
-        scheduler is lost: Dask cancels every task of a client that lost it, and a scheduler
-        that comes back knows none of them. What was saved stays; a rerun resumes."""
-        if self.client.status == "running":
-            return
+        scheduler is lost (looking for up to ``wait`` seconds): Dask cancels every task of a
+        client that lost it, and a scheduler that comes back knows none of them. What was
+        saved stays; a rerun resumes."""
+        deadline = time.monotonic() + wait
+        while self.client.status == "running":
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(0.05)
         address = self.client.scheduler.address if self.client.scheduler is not None else "?"
         line = (
             f"the dask scheduler at {address} was lost mid-run; the run stops here as if"
@@ -518,6 +525,11 @@ def _relay(sender: EventSender, logged: tuple[float, object]) -> None:
     event = event_from_topic(logged[1])
     if event is not None:
         sender.emit(event)
+
+
+LOSS_WAIT = (
+    2.0  # seconds a cancelled task waits for the client to say whether it lost its scheduler
+)
 
 
 def _lost(task: Task) -> list[Lost]:
