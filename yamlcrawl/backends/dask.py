@@ -299,6 +299,9 @@ class DaskBackend:
             " interrupted — the files saved are kept, and a rerun with a running scheduler"
             " fetches the rest"
         )
+        # Dask logs its lost connections (and their tracebacks) as the client winds down: the
+        # run is ending, and this line says all there is to say.
+        logging.disable(logging.CRITICAL)
         print(f"yamlcrawl: {shown(line)}", file=sys.stderr)
         raise KeyboardInterrupt
 
