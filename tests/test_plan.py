@@ -34,7 +34,7 @@ TOPOLOGY = {
     "thread": ["thread: one process, 6 daemon threads (workers × threads)"],
     "dask": [
         "dask: a local cluster started for the run: 3 worker processes × 2 threads, started by"
-        " forkserver, each under a nanny that restarts it if it dies",
+        " spawn, each under a nanny that restarts it if it dies",
         "main process (Dask client + coordinator): client.submit(run_task, run, units), a task"
         " per page, downloads in batches of up to 32, at most 96 units per worker thread"
         " outstanding",

@@ -5,10 +5,8 @@ context and the units, plain data as in every mode; a page a task, downloads in 
 takes results back as futures finish; the coordinator names files and keeps the manifest and
 resume state there, as in every mode.
 Without ``run.scheduler`` the run starts a local cluster of ``workers`` processes with
-``threads`` threads each, started by ``run.start_method``, else by forkserver where there is
-one (about a second where Dask's spawn takes seconds; not fork: the client already runs
-threads, Dask's event loop among them, and a fork then can inherit a lock another thread
-holds: a run hung so under load);
+``threads`` threads each, started by ``run.start_method``, else by Dask's default, spawn
+(fork and forkserver are faster, but each hung a local cluster in the test suite);
 with it, the run joins that cluster, whose workers must see the output folder at the same path
 (checked at start). The scheduler runs a task again elsewhere when its
 worker dies; a task that has killed several workers comes back as lost (retried once more).
@@ -24,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
-import multiprocessing
 import os
 import queue
 import signal
@@ -571,19 +568,13 @@ def _exists(pid: int) -> bool:
 
 
 def local_start_method(plan: Plan) -> str:
-    """How a local cluster's worker processes start: ``run.start_method``, else forkserver
-    where the platform has it, else the platform's own.
-
-    Not fork by default: the client runs threads by then (Dask's event loop among them), and a
-    process forked from a threaded one can inherit a lock another thread held, and hang (a
-    local cluster did, under load, in the test suite). Dask's own default, spawn, makes each
-    worker import yamlcrawl again: seconds on a small machine (benchmarks/dask_startup.py).
+    """How a local cluster's worker processes start: ``run.start_method``, else Dask's own
+    default, spawn. Spawn makes each worker import yamlcrawl again (seconds on a small machine,
+    benchmarks/dask_startup.py), but fork and forkserver each hung a local cluster made inside
+    a busy test process (fork: the client runs threads by then, Dask's loop among them;
+    forkserver: at the lowest distributed version), so they are for ``--start-method`` only.
     """
-    if plan.start_method is not None:
-        return plan.start_method
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        return "forkserver"
-    return multiprocessing.get_start_method()
+    return plan.start_method or "spawn"
 
 
 def _start_method_config(plan: Plan) -> Any:
