@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -28,6 +29,7 @@ from yamlcrawl.backends.dask import FAST_FAILOVER
 
 ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT = 30.0  # seconds for the scheduler to write its file and the workers to join
+RUN_TIMEOUT = 60.0  # seconds a crawl gets before it counts as hung
 
 
 def _ip(*args: str) -> None:
@@ -93,6 +95,8 @@ class NetnsCluster:
     scheduler: subprocess.Popen[bytes] | None = None
     address: str = ""  # the scheduler's, tcp://...
     logs: list[Path] = field(default_factory=list)
+    worker_env: dict[str, str] = field(default_factory=dict)  # on top of dask_env()
+    hidden: Path | None = None  # a folder the workers do not see (a tmpfs over it, theirs)
 
     def cut(self, host: Host) -> None:
         """Partition ``host``: its link down, packets to and from it dropped (no reset)."""
@@ -149,23 +153,35 @@ class NetnsCluster:
             worker += ["--host", host.address, "--nthreads", str(threads), "--no-nanny"]
             worker += ["--name", host.name, "--dashboard-address", f"{host.address}:0"]
             worker += ["--local-directory", str(self.folder / f"{host.name}-scratch")]
-            loop = f"while :; do {' '.join(worker)}; sleep 0.5; done"
+            loop = f"while :; do {shlex.join(worker)}; sleep 0.5; done"
             with log.open("ab") as stream:
                 host.supervisor = subprocess.Popen(
-                    ["ip", "netns", "exec", host.name, "sh", "-c", loop],
-                    env=dask_env(),
+                    ["ip", "netns", "exec", host.name, "sh", "-c", self._hide() + loop],
+                    env={**dask_env(), **self.worker_env},
                     stdout=subprocess.DEVNULL,
                     stderr=stream,
                     start_new_session=True,  # its own group, killed as one at the end
                 )
 
-    def restart(self, threads: int = 2) -> str:
-        """A new scheduler (the old one killed) and new workers joined to it; its address."""
-        self.stop_processes()
+    def _hide(self) -> str:
+        """The shell that hides ``hidden`` from a worker: ``ip netns exec`` gives each its own
+        mount namespace (mounts do not propagate back), and a tmpfs over the folder there leaves
+        the worker a disk of its own, as on a separate machine."""
+        if self.hidden is None:
+            return ""
+        return f"mount -t tmpfs -o size=256m yc-private {shlex.quote(str(self.hidden))} && "
+
+    def start(self, threads: int = 2) -> str:
+        """A scheduler and a worker per host, every worker joined; the scheduler's address."""
         self.start_scheduler()
         self.start_workers(threads)
         self.wait_for_workers(len(self.hosts))
         return self.address
+
+    def restart(self, threads: int = 2) -> str:
+        """A new scheduler (the old one killed) and new workers joined to it; its address."""
+        self.stop_processes()
+        return self.start(threads)
 
     def workers(self) -> dict[str, str]:
         """The scheduler's workers now: address -> name."""
@@ -270,13 +286,76 @@ def build_network(count: int, folder: Path) -> NetnsCluster:
 
 
 @contextlib.contextmanager
-def netns_cluster(count: int, folder: Path, threads: int = 2) -> Iterator[NetnsCluster]:
-    """A scheduler on the bridge and ``count`` workers, one per namespace, all joined."""
+def netns_network(count: int, folder: Path) -> Iterator[NetnsCluster]:
+    """The bridge and ``count`` namespaces, no process yet (``start`` starts them); all torn
+    down at the end."""
     cluster = build_network(count, folder)
     try:
-        cluster.start_scheduler()
-        cluster.start_workers(threads)
-        cluster.wait_for_workers(count)
         yield cluster
     finally:
         cluster.stop()
+
+
+@contextlib.contextmanager
+def netns_cluster(count: int, folder: Path, threads: int = 2) -> Iterator[NetnsCluster]:
+    """A scheduler on the bridge and ``count`` workers, one per namespace, all joined."""
+    with netns_network(count, folder) as cluster:
+        cluster.start(threads)
+        yield cluster
+
+
+@dataclass
+class Crawl:
+    """A ``yamlcrawl`` run in a subprocess, watched: its exit, output and longest stall."""
+
+    code: int
+    err: str
+    stall: float  # the longest time after the fault with no progress
+
+
+def watched_crawl(
+    args: list[Any],
+    progress: Callable[[], int],
+    fault_after: int,
+    fault: Callable[[], Any] | None = None,
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Crawl:
+    """Run ``yamlcrawl ARGS`` (this checkout, ``env`` added, in ``cwd``); call ``fault`` once
+    ``progress()`` (files in place so far) reaches ``fault_after``, and measure the longest
+    time without progress from then on."""
+    command = [sys.executable, "-m", "yamlcrawl", *map(str, args)]
+    environment = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    with subprocess.Popen(
+        command, env=environment, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    ) as run:
+        stall = _watch(run, progress, fault_after, fault)
+        err = run.stderr.read().decode() if run.stderr is not None else ""
+    return Crawl(run.wait(), err, stall)
+
+
+def _watch(
+    run: subprocess.Popen[bytes],
+    progress: Callable[[], int],
+    fault_after: int,
+    fault: Callable[[], Any] | None,
+) -> float:
+    """Until ``run`` ends: call ``fault`` once ``progress()`` reaches ``fault_after``; return
+    the longest time without progress from then on."""
+    seen, last, stall, struck = 0, time.monotonic(), 0.0, fault is None
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while run.poll() is None:
+        if time.monotonic() > deadline:
+            run.kill()
+            raise TimeoutError(f"the run did not end within {RUN_TIMEOUT:g} s")
+        count, now = progress(), time.monotonic()
+        if count != seen:
+            seen, last = count, now
+        if struck:
+            stall = max(stall, now - last)
+        elif count >= fault_after and fault is not None:
+            fault()
+            struck, last = True, time.monotonic()
+        time.sleep(0.05)
+    return stall

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import uuid
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import requests.adapters
 import urllib3
 import yaml
 
-from samples.serve import SampleServer
+from samples.serve import SampleServer, start_server
 from yamlcrawl.http.fetch import download_to
 from yamlcrawl.http.session import Session, new_page_session
 from yamlcrawl.storage.files import FileSlot
@@ -78,7 +79,7 @@ class Run:
     err: str
 
 
-def lol_args(site: Site, output: Path, *extra: Any) -> list[Any]:
+def lol_args(site: Site, output: Path | str, *extra: Any) -> list[Any]:
     """The README's command for the LoL mirror: crawler.yaml with ``--set img=...``."""
     img = f"{site.base}/images/lol/act/img"
     return [ROOT / "crawler.yaml", "--set", f"img={img}", "--output", output, *extra]
@@ -94,6 +95,52 @@ def list_crawl(
     path = folder / "crawl.yaml"
     path.write_text(yaml.safe_dump(spec, allow_unicode=True), "utf-8")
     return path
+
+
+@contextlib.contextmanager
+def lol_served(host: str, delay: float) -> Iterator[Site]:
+    """The LoL mirror served on ``host`` (a cluster's bridge address), every answer ``delay``
+    seconds late."""
+    root = SAMPLES / "lol" / "site"
+    server, base = start_server(root, REWRITES["lol"], host=host, delay=delay)
+    try:
+        yield Site("lol", root, server, base)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def lol_serial_run(site: Site, output: Path) -> Path:
+    """The LoL crawl of ``site`` in serial mode, in this process and without the site's
+    delay, into ``output``: what every other run must match."""
+    from yamlcrawl.ui import cli
+
+    delay, site.server.delay = site.server.delay, 0.0
+    try:
+        assert cli.main([str(a) for a in lol_args(site, output, "--mode", "serial", "-q")]) == 0
+    finally:
+        site.server.delay = delay
+    return output
+
+
+# What a file's record says of how it was got. A task that ran again after a fault finds the
+# file its first worker finished before the fault: "present", as on a resume, not "saved".
+HOW_GOT = {"status", "http_status", "content_type"}
+
+
+def same_records(got: list[dict[str, Any]], serial: Path, *, faults: bool = False) -> None:
+    """``got`` (a manifest's records) are the serial run's but for their times (and, after
+    ``faults``, how each file was got: saved, or found present)."""
+    left_out = {"time", *(HOW_GOT if faults else ())}
+
+    def comparable(records: list[dict[str, Any]]) -> list[str]:
+        kept = [{k: v for k, v in r.items() if k not in left_out} for r in records]
+        return sorted(json.dumps(record, sort_keys=True) for record in kept)
+
+    reference = manifest_records(serial)
+    assert comparable(got) == comparable(reference)
+    statuses = {r["status"] for r in got} - {"present"}
+    assert statuses == {r["status"] for r in reference} - {"present"}
 
 
 def manifest_records(output: Path) -> list[dict[str, Any]]:

@@ -5,38 +5,34 @@ run ends with the serial run's files, byte for byte, or stops with one line."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from subprocess import DEVNULL, PIPE
 from typing import Any
 
 import pytest
 
-from samples.serve import start_server
-from tests.netns import ROOT, NetnsCluster, cannot_make_namespaces, netns_cluster
-from tests.support import REWRITES, SAMPLES, Site, lol_args, manifest_records, saved_files
-from yamlcrawl.ui import cli
+from tests.netns import (
+    Crawl,
+    NetnsCluster,
+    cannot_make_namespaces,
+    netns_cluster,
+    watched_crawl,
+)
+from tests.support import (
+    Site,
+    lol_args,
+    lol_serial_run,
+    lol_served,
+    manifest_records,
+    same_records,
+    saved_files,
+)
 
 DELAY = 0.05  # seconds each response waits: a dask run lasts a few seconds, long enough to break
 STALL_BOUND = 15.0  # seconds without a new file that a partition may cost (Dask's defaults: 30+)
 FAULT_AFTER = 8  # files saved before the fault
-RUN_TIMEOUT = 60.0  # seconds a run gets before it counts as hung
-
-
-@dataclass
-class Crawl:
-    """A ``yamlcrawl`` run in a subprocess, watched: its exit, output and longest stall."""
-
-    code: int
-    err: str
-    stall: float  # the longest time after the fault with no new file in the output
 
 
 @pytest.fixture(scope="module")
@@ -52,25 +48,14 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NetnsCluster]:
 @pytest.fixture(scope="module")
 def site(cluster: NetnsCluster) -> Iterator[Site]:
     """The LoL mirror on the bridge address, every answer DELAY late."""
-    lol = SAMPLES / "lol" / "site"
-    server, base = start_server(lol, REWRITES["lol"], host=cluster.gateway, delay=DELAY)
-    try:
-        yield Site("lol", SAMPLES / "lol" / "site", server, base)
-    finally:
-        server.shutdown()
-        server.server_close()
+    with lol_served(cluster.gateway, DELAY) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
 def serial(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The serial run's output folder (no delay: it runs in this process, alone)."""
-    output = tmp_path_factory.mktemp("serial") / "out"
-    site.server.delay = 0.0
-    try:
-        assert cli.main([str(a) for a in lol_args(site, output, "--mode", "serial", "-q")]) == 0
-    finally:
-        site.server.delay = DELAY
-    return output
+    """The serial run's output folder."""
+    return lol_serial_run(site, tmp_path_factory.mktemp("serial") / "out")
 
 
 @pytest.fixture
@@ -104,53 +89,14 @@ def crawl(
     """Run the CLI in dask mode against the cluster; call ``fault`` once FAULT_AFTER files are
     in place, and measure the longest time without a new file from then on."""
     args = lol_args(site, output, "--mode", "dask", "--scheduler", cluster.address, "-q")
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    command = [sys.executable, "-m", "yamlcrawl", *map(str, args)]
-    with subprocess.Popen(command, env=env, stdout=DEVNULL, stderr=PIPE) as run:
-        stall = watch(run, output, fault)
-        err = run.stderr.read().decode() if run.stderr is not None else ""
-    return Crawl(run.wait(), err, stall)
-
-
-def watch(run: subprocess.Popen[bytes], output: Path, fault: Callable[[], Any] | None) -> float:
-    """Until ``run`` ends: call ``fault`` once FAULT_AFTER files are in place; return the
-    longest time without a new file from then on."""
-    seen, last, stall, struck = 0, time.monotonic(), 0.0, fault is None
-    deadline = time.monotonic() + RUN_TIMEOUT
-    while run.poll() is None:
-        if time.monotonic() > deadline:
-            run.kill()
-            pytest.fail(f"the run did not end within {RUN_TIMEOUT:g} s")
-        count, now = files_in(output), time.monotonic()
-        if count != seen:
-            seen, last = count, now
-        if struck:
-            stall = max(stall, now - last)
-        elif count >= FAULT_AFTER and fault is not None:
-            fault()
-            struck, last = True, time.monotonic()
-        time.sleep(0.05)
-    return stall
-
-
-# What a file's record says of how it was got. A task that ran again after a fault finds the
-# file its first worker finished before the fault: "present", as on a resume, not "saved".
-HOW_GOT = {"status", "http_status", "content_type"}
+    return watched_crawl(args, lambda: files_in(output), FAULT_AFTER, fault)
 
 
 def same_as_serial(output: Path, serial: Path, *, faults: bool = False) -> None:
     """The same files, byte for byte, and the same manifest but for its times (and, after
     ``faults``, how each file was got: saved, or found present)."""
     assert saved_files(output) == saved_files(serial)
-    left_out = {"time", *(HOW_GOT if faults else ())}
-
-    def records(folder: Path) -> list[str]:
-        kept = [{k: v for k, v in r.items() if k not in left_out} for r in manifest_records(folder)]
-        return sorted(json.dumps(record, sort_keys=True) for record in kept)
-
-    assert records(output) == records(serial)
-    statuses = {r["status"] for r in manifest_records(output)} - {"present"}
-    assert statuses == {r["status"] for r in manifest_records(serial)} - {"present"}
+    same_records(manifest_records(output), serial, faults=faults)
 
 
 def test_without_root_the_cluster_tests_skip_with_the_reason(

@@ -1,8 +1,8 @@
 """Output to an object store (``output.dir: s3://bucket/prefix``) against a local S3 server.
 
-moto's server runs on 127.0.0.1 (a port of its own) behind a WSGI layer that counts the
-requests by method and key; credentials are fake ones in the environment, the endpoint is
-``AWS_ENDPOINT_URL``, as a user would set them. The run's own files stay in
+moto's server (tests/s3server.py) runs on 127.0.0.1 (a port of its own) behind a WSGI layer
+that counts the requests by method and key; credentials are fake ones in the environment, the
+endpoint is ``AWS_ENDPOINT_URL``, as a user would set them. The run's own files stay in
 ``.yamlcrawl-store/s3/<bucket>/<prefix>`` under the current folder.
 """
 
@@ -13,10 +13,8 @@ import hashlib
 import json
 import os
 import socket
-import threading
 import uuid
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -28,73 +26,20 @@ from tests.apiserver import running
 from tests.conftest import LANGUAGE_MODES, ModeArgs, RunCli
 from yamlcrawl.storage.objectstore import split_output
 
-boto3 = pytest.importorskip("boto3", reason="the s3 test needs moto[server] (the test extra)")
-moto_server = pytest.importorskip("moto.server", reason="the s3 test needs moto[server]")
+pytest.importorskip("moto.server", reason="the s3 test needs moto[server] (the test extra)")
 pytest.importorskip("s3fs", reason="output to S3 needs s3fs: pip install 'yamlcrawl[s3]'")
 
-from werkzeug.serving import make_server  # noqa: E402  (moto[server] brings it)
+from tests.s3server import S3, serving
 
 FILES = {f"f{n}.bin": hashlib.sha256(str(n).encode()).digest() * (n + 1) for n in range(6)}
 CUT = "cut.bin"  # its response stops half-way: it must never appear in the bucket
-FAKE_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing-secret",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_CONFIG_FILE": "/nonexistent/aws-config",  # this machine's own AWS set-up: not read
-    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
-}
-
-
-class S3:
-    """A local S3 server: its address, a boto3 client on it, the requests it has answered."""
-
-    def __init__(self, endpoint: str) -> None:
-        self.endpoint = endpoint
-        self.requests: Counter[tuple[str, str]] = Counter()  # (method, path without query)
-        self.client = boto3.client(
-            "s3",
-            endpoint_url=endpoint,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing-secret",
-            region_name="us-east-1",
-        )
-
-    def objects(self, bucket: str) -> dict[str, bytes]:
-        """Every object of ``bucket``, by key."""
-        listed = self.client.list_objects_v2(Bucket=bucket).get("Contents", [])
-        return {
-            item["Key"]: self.client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
-            for item in listed
-        }
-
-    def counted(self, method: str, bucket: str) -> int:
-        """How many ``method`` requests named an object of ``bucket`` (a key, not the bucket)."""
-        return sum(
-            count
-            for (asked, path), count in self.requests.items()
-            if asked == method and path.startswith(f"/{bucket}/") and path != f"/{bucket}/"
-        )
 
 
 @pytest.fixture(scope="module")
 def s3_server() -> Iterator[S3]:
     """moto's S3 in server mode on 127.0.0.1 port 0, its requests counted."""
-    app = moto_server.DomainDispatcherApplication(moto_server.create_backend_app)
-    holder: dict[str, S3] = {}
-
-    def counting(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        holder["s3"].requests[(environ["REQUEST_METHOD"], environ["PATH_INFO"])] += 1
-        return app(environ, start_response)
-
-    server = make_server("127.0.0.1", 0, counting, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    holder["s3"] = S3(f"http://127.0.0.1:{server.server_port}")
-    thread.start()
-    try:
-        yield holder["s3"]
-    finally:
-        server.shutdown()
-        thread.join()
+    with serving() as server:
+        yield server
 
 
 @pytest.fixture
@@ -103,7 +48,7 @@ def s3(
 ) -> Iterator[S3]:
     """The server, with fake credentials and its endpoint in this process's environment (and
     the shared Dask cluster's workers', in dask mode); the current folder is ``tmp_path``."""
-    env = {**FAKE_ENV, "AWS_ENDPOINT_URL": s3_server.endpoint}
+    env = s3_server.env()
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     monkeypatch.chdir(tmp_path)
