@@ -5,6 +5,7 @@ cluster's bridge), with the fake credentials a user would put in the environment
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -72,6 +73,7 @@ def serving(host: str = "127.0.0.1") -> Iterator[S3]:
         holder["s3"].requests[(environ["REQUEST_METHOD"], environ["PATH_INFO"])] += 1
         return app(environ, start_response)
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # not a line per request
     server = make_server(host, 0, counting, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     holder["s3"] = S3(f"http://{host}:{server.server_port}")

@@ -31,7 +31,7 @@ Fault = Callable[[], object] | None
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NetnsCluster]:
-    """Two hosts that do not see the test folders (this module's and every other test's)."""
+    """Two hosts that do not see this test process's folders (pytest's base temp)."""
     reason = cannot_make_namespaces()
     if reason is not None:
         pytest.skip(f"no netns cluster: {reason}")
