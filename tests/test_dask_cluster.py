@@ -30,6 +30,7 @@ from tests.support import (
     saved_files,
 )
 
+pytestmark = pytest.mark.xdist_group("netns-cluster")  # one cluster, built once
 DELAY = 0.05  # seconds each response waits: a dask run lasts a few seconds, long enough to break
 STALL_BOUND = 15.0  # seconds without a new file that a partition may cost (Dask's defaults: 30+)
 FAULT_AFTER = 8  # files saved before the fault

@@ -23,6 +23,7 @@ pytest.importorskip("s3fs", reason="output to S3 needs s3fs: pip install 'yamlcr
 
 from tests.s3server import S3, serving
 
+pytestmark = pytest.mark.xdist_group("netns-s3-cluster")  # one cluster, built once
 DELAY = 0.03  # seconds each response waits: long enough to kill a worker mid-run
 FAULT_AFTER = 8  # objects uploaded before the fault
 PREFIX = "lol"
