@@ -1,6 +1,8 @@
 """Dask mode on 1, 2 and 3 separate hosts: the scale-out benchmark, and where its speed-up ends.
 
     python benchmarks/dask_scaleout.py [--runs 5] [--delay 20] [--threads 8] [--noop 2000]
+                                       [--save FIGURES.json]
+    python benchmarks/dask_scaleout.py --report FIGURES.json    # print saved figures again
 
 Needs root: it builds tests/netns.py's cluster of 3 hosts (a network namespace each, on a
 bridge), with the scheduler and nginx on the bridge address, and crawls the whole LoL benchmark
@@ -11,7 +13,8 @@ checked complete and byte-exact. For each count it prints the median wall time, 
 speed-up over 1 worker, the CPU time of the client's process tree, of the workers and of the
 scheduler, and the scheduler's CPU per task the run submitted: the per-task overhead on the
 scheduler. Beside it, Dask's floor on the same cluster: ``client.map`` of a no-op over
-``--noop`` items, per task. Then a model, from those figures, of where the speed-up ends.
+``--noop`` items, per task. Then a model, from those figures, of where the speed-up ends
+(benchmarks/scaleout_model.py). Without root or ``ip netns`` it says so in one line and exits.
 """
 
 from __future__ import annotations

@@ -206,6 +206,7 @@ def explain(runs: Sequence[Run], floor: Floor, shape: Shape) -> list[str]:
             f" {b.scheduler:.2f}, client"
             f" {b.client:.2f}, CPU/{shape.cores} cores {b.cpu:.2f} s: {fit.binding[run.workers]}"
             f" binds; T = {fit.predicted[run.workers]:.2f} s, measured {run.wall:.2f} s"
+            f" ({run.wall - fit.predicted[run.workers]:+.2f} s)"
         )
     floor_task = floor.scheduler_cpu / floor.tasks
     lines += [

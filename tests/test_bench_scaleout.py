@@ -97,7 +97,7 @@ def test_the_model_is_printed_with_its_figures() -> None:
     assert "  T_fixed (the same command crawling one page) 2.00 s" in lines
     assert (
         "  n=3: latency 3.33, worker 1.33, scheduler 1.00, client 2.00, CPU/2 cores 3.50 s:"
-        " cpu binds; T = 5.50 s, measured 10.00 s" in lines
+        " cpu binds; T = 5.50 s, measured 10.00 s (+4.50 s)" in lines
     )
     assert any("(Dask's no-op floor 0.25 ms: 4000 tasks/s)" in line for line in lines)
 
