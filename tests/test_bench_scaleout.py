@@ -20,7 +20,9 @@ from benchmarks.scaleout_model import (
     explain,
     median_run,
     model,
+    save,
     stat_cpu,
+    summary,
 )
 
 # the workers' 4 s of CPU is 1 ms a request: requests x (delay + 1 ms) / threads =
@@ -125,3 +127,33 @@ def test_the_site_moves_to_another_address_with_its_images_shared(tmp_path: Path
 )
 def test_nginx_listens_on_the_address_asked(host: dict[str, str], listen: str) -> None:
     assert listen in render_config(Path(sys.prefix), 18080, 0, None, **host)
+
+
+def test_without_namespaces_the_benchmark_skips_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from benchmarks import dask_scaleout
+
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert dask_scaleout.main([]) == 0
+    said = capsys.readouterr().out
+    assert said == "dask_scaleout: skipped: network namespaces need root (`ip netns add`)\n"
+
+
+def test_saved_figures_are_reported_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from benchmarks import dask_scaleout
+
+    runs = [measured(1, 12.0), measured(2, 7.0), measured(3, 6.0)]
+    save(tmp_path / "figures.json", runs, [Floor(2000, 1.0, 0.5)], SHAPE)
+    assert dask_scaleout.main(["--report", str(tmp_path / "figures.json")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == summary(runs, [Floor(2000, 1.0, 0.5)], SHAPE)
+    assert lines[0] == (
+        "medians of 1 runs; 19 ms per response; 4000 requests, 3000 files; 8 threads per worker;"
+        " 2 cores"
+    )
+    # 3000 files in 12 s; the scheduler 1.5 s, 0.6 s of it idling: 0.9 s over 250 tasks
+    row = ["1", "12.00", "250", "1.00x", "3.00s", "4.00s", "1.50s", "250", "3.60", "ms"]
+    assert lines[2].split() == row
