@@ -13,7 +13,8 @@ checked complete and byte-exact. For each count it prints the median wall time, 
 speed-up over 1 worker, the CPU time of the client's process tree, of the workers and of the
 scheduler, and the scheduler's CPU per task the run submitted: the per-task overhead on the
 scheduler. Beside it, Dask's floor on the same cluster: ``client.map`` of a no-op over
-``--noop`` items, per task. Then a model, from those figures, of where the speed-up ends
+``--noop`` items, and as many no-ops submitted and gathered one at a time (as yamlcrawl
+does), per task. Then a model, from those figures, of where the speed-up ends
 (benchmarks/scaleout_model.py). Without root or ``ip netns`` it says so in one line and exits.
 """
 
@@ -149,17 +150,31 @@ class Bench:
         return Run(count, run.wall, run.cpu, workers, scheduler, tasks, idle, fixed.wall, fixed.cpu)
 
 
-def noop_floor(cluster: NetnsCluster, tasks: int) -> Floor:
-    """``client.map`` of a no-op over ``tasks`` items on the joined workers, timed."""
-    from distributed import Client, wait
+def noop_floors(cluster: NetnsCluster, tasks: int) -> list[Floor]:
+    """No-op tasks on the joined workers, timed: ``client.map`` over ``tasks`` items (Dask's
+    least per task), and as many ``client.submit``-ted and gathered one at a time as they
+    finish (yamlcrawl's way, less the work)."""
+    from distributed import Client, as_completed, wait
 
+    scheduler = cluster.scheduler.pid if cluster.scheduler else None
     with Client(cluster.address, timeout=10) as client:
         wait(client.map(abs, range(100), pure=False))  # connections made, functions known
-        scheduler = cluster.scheduler.pid if cluster.scheduler else None
-        before, start = process_cpu(scheduler), time.perf_counter()
-        wait(client.map(abs, range(tasks), pure=False))
-        wall = time.perf_counter() - start
-        return Floor(tasks, wall, process_cpu(scheduler) - before)
+
+        def by_map() -> None:
+            wait(client.map(abs, range(tasks), pure=False))
+
+        def by_submit() -> None:
+            futures = [client.submit(abs, i, pure=False) for i in range(tasks)]
+            for future in as_completed(futures):
+                client.gather([future])
+
+        floors = []
+        for kind, run in (("map", by_map), ("submit", by_submit)):
+            before, start = process_cpu(scheduler), time.perf_counter()
+            run()
+            wall = time.perf_counter() - start
+            floors.append(Floor(tasks, wall, process_cpu(scheduler) - before, kind))
+        return floors
 
 
 def stop_on_term(signum: int, frame: FrameType | None) -> None:
@@ -187,7 +202,7 @@ def measure_all(args: argparse.Namespace) -> tuple[list[Run], list[Floor], Shape
                 join_exactly(cluster, count, args.threads)
                 runs.append(bench.crawl(count))
                 print(f"  {count} workers x {args.threads}: {runs[-1].wall:.2f} s", flush=True)
-            floors.append(noop_floor(cluster, args.noop))
+            floors += noop_floors(cluster, args.noop)
     cores = os.cpu_count() or 1
     shape = Shape(pages + len(expected), len(expected), args.delay / 1000, args.threads, cores)
     return runs, floors, shape

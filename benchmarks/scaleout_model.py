@@ -68,11 +68,35 @@ class Run:
 
 @dataclass(frozen=True)
 class Floor:
-    """Dask's own cost of a task on the same cluster: a no-op ``client.map``."""
+    """Dask's own cost of a no-op task on the same cluster, asked for one way (``FLOORS``)."""
 
     tasks: int
     wall: float
     scheduler_cpu: float
+    kind: str = "map"
+
+    @property
+    def per_task(self) -> float:
+        """The scheduler's CPU per task."""
+        return self.scheduler_cpu / self.tasks
+
+
+FLOORS = {  # kind: how the no-op tasks are asked for
+    "map": "client.map of a no-op",
+    "submit": "a no-op client.submit-ted and gathered one at a time, as yamlcrawl does",
+}
+
+
+def median_floors(floors: Sequence[Floor]) -> list[Floor]:
+    """Each kind's median figures, in the order of ``FLOORS``."""
+    kinds = [kind for kind in FLOORS if any(floor.kind == kind for floor in floors)]
+    medians = []
+    for kind in kinds:
+        same = [floor for floor in floors if floor.kind == kind]
+        wall = statistics.median(floor.wall for floor in same)
+        cpu = statistics.median(floor.scheduler_cpu for floor in same)
+        medians.append(Floor(same[0].tasks, wall, cpu, kind))
+    return medians
 
 
 @dataclass(frozen=True)
@@ -167,7 +191,7 @@ def model(runs: Sequence[Run], shape: Shape) -> Model:
     )
 
 
-def table(runs: Sequence[Run], floor: Floor, shape: Shape) -> list[str]:
+def table(runs: Sequence[Run], floors: Sequence[Floor], shape: Shape) -> list[str]:
     """The medians per worker count, and Dask's floor, as lines to print."""
     base = runs[0].wall
     lines = [
@@ -183,15 +207,16 @@ def table(runs: Sequence[Run], floor: Floor, shape: Shape) -> list[str]:
         f"sched/task: the scheduler's CPU beyond its idle rate ({runs[0].idle * 1e3:.0f} ms/s)"
         " per task run"
     )
-    lines.append(
-        f"Dask's floor, client.map of a no-op over {floor.tasks} items:"
-        f" {floor.wall / floor.tasks * 1e3:.2f} ms a task (wall),"
-        f" {floor.scheduler_cpu / floor.tasks * 1e3:.2f} ms of scheduler CPU a task"
-    )
+    for floor in floors:
+        lines.append(
+            f"Dask's floor, {FLOORS[floor.kind]}, {floor.tasks} tasks:"
+            f" {floor.wall / floor.tasks * 1e3:.2f} ms a task (wall),"
+            f" {floor.per_task * 1e3:.2f} ms of scheduler CPU a task"
+        )
     return lines
 
 
-def explain(runs: Sequence[Run], floor: Floor, shape: Shape) -> list[str]:
+def explain(runs: Sequence[Run], floors: Sequence[Floor], shape: Shape) -> list[str]:
     """The model on the median runs, in figures and words."""
     fit = model(runs, shape)
     lines = [
@@ -208,11 +233,13 @@ def explain(runs: Sequence[Run], floor: Floor, shape: Shape) -> list[str]:
             f" binds; T = {fit.predicted[run.workers]:.2f} s, measured {run.wall:.2f} s"
             f" ({run.wall - fit.predicted[run.workers]:+.2f} s)"
         )
-    floor_task = floor.scheduler_cpu / floor.tasks
+    floor_task = floors[0].per_task  # Dask's least
     lines += [
         f"  the scheduler: {fit.per_task * 1e3:.2f} ms CPU a task, {fit.files_per_task:.1f}"
         f" files a task: at most {fit.task_ceiling:.0f} tasks/s = {fit.file_ceiling:.0f}"
-        f" files/s (Dask's no-op floor {floor_task * 1e3:.2f} ms: {1 / floor_task:.0f} tasks/s)",
+        f" files/s (Dask's no-op floor {floor_task * 1e3:.2f} ms: {1 / floor_task:.0f} tasks/s;"
+        + "".join(f" {f.kind}: {f.per_task * 1e3:.2f} ms" for f in floors[1:])
+        + ")",
         f"  latency / n falls below the scheduler's CPU at n = {fit.scheduler_workers:.1f}"
         f" workers of {shape.threads} threads; with the workers' CPU / n, below the larger of"
         f" the scheduler's and the client's at n = {fit.end_workers:.1f}: the speed-up ends there",
@@ -230,11 +257,7 @@ def summary(runs: Sequence[Run], floors: Sequence[Floor], shape: Shape) -> list[
     """Every run's figures as the medians per worker count, the floor and the model."""
     counts = sorted({run.workers for run in runs})
     medians = [median_run([run for run in runs if run.workers == n]) for n in counts]
-    floor = Floor(
-        floors[0].tasks,
-        statistics.median(f.wall for f in floors),
-        statistics.median(f.scheduler_cpu for f in floors),
-    )
+    floor = median_floors(floors)
     rounds = len(runs) // len(counts)
     return [
         f"medians of {rounds} runs; {shape.delay * 1e3:g} ms per response; {shape.requests}"
