@@ -80,10 +80,23 @@ def cluster_and_site(
         nginx.start()
         yield cluster, copy, base
     finally:
+        stop_crawl()
         if nginx is not None:
             nginx.stop()
         cluster.stop()
         shutil.rmtree(copy, ignore_errors=True)
+
+
+def stop_crawl() -> None:
+    """Kill the crawl this process started, if it is still running (the benchmark was
+    interrupted while it waited for it)."""
+    for thread in Path(f"/proc/{os.getpid()}/task").iterdir():
+        with contextlib.suppress(OSError):
+            for pid in map(int, (thread / "children").read_text().split()):
+                command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                if command[1:3] == [b"-m", b"yamlcrawl"]:
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
 
 
 def join_exactly(cluster: NetnsCluster, count: int, threads: int) -> None:
@@ -227,7 +240,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"dask_scaleout: skipped: {reason}")
         return 0
     signal.signal(signal.SIGTERM, stop_on_term)
-    runs, floors, shape = measure_all(args)
+    try:
+        runs, floors, shape = measure_all(args)
+    except KeyboardInterrupt:
+        print("dask_scaleout: interrupted; the cluster, nginx and the crawl are stopped")
+        return 130
     if args.save is not None:
         save(args.save, runs, floors, shape)
     print(*summary(runs, floors, shape), sep="\n")
