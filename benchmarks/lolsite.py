@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import random
 import sys
 import uuid
@@ -98,6 +99,21 @@ def write(path: Path, data: bytes) -> None:
     """Write ``data`` at ``path``, making folders."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
+
+
+def relocate(site: Path, base: str, target: Path, new_base: str) -> None:
+    """Make ``target`` the site built under ``site`` for ``base``, but naming its images under
+    ``new_base`` (another server address): the documents and URL lists rewritten, every image
+    a hard link to the original's (the same bytes, so ``expected.json`` holds as it is)."""
+    target.mkdir(parents=True, exist_ok=True)
+    for path in sorted(site.rglob("*")):
+        copy = target / path.relative_to(site)
+        if path.is_dir():
+            copy.mkdir(parents=True, exist_ok=True)
+        elif path.suffix in {".js", ".json", ".txt"}:
+            copy.write_text(path.read_text("utf-8").replace(base, new_base), "utf-8")
+        elif not copy.exists():
+            os.link(path, copy)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -177,14 +177,17 @@ def static_locations(delay_ms: float) -> str:
     )
 
 
-def render_config(root: Path, port: int, delay_ms: float, echo_module: Path | None) -> str:
+def render_config(
+    root: Path, port: int, delay_ms: float, echo_module: Path | None, host: str = "127.0.0.1"
+) -> str:
     """Render a self-contained nginx.conf (relative paths resolve against the ``-p`` prefix).
 
     Args:
         root: The folder to serve.
-        port: The port to listen on, on 127.0.0.1.
+        port: The port to listen on, on ``host``.
         delay_ms: How long to hold back every response, in milliseconds; 0 for none.
         echo_module: The echo module's shared object; needed only when ``delay_ms`` > 0.
+        host: The IPv4 address to listen on.
 
     Returns:
         The configuration text.
@@ -211,7 +214,7 @@ http {{
     uwsgi_temp_path tmp/uwsgi;
     scgi_temp_path tmp/scgi;
     server {{
-        listen 127.0.0.1:{port};
+        listen {host}:{port};
         root {nginx_quote(str(root))};
         {static_locations(delay_ms)}
     }}
@@ -220,23 +223,26 @@ http {{
 
 
 class Nginx:
-    """An nginx serving a folder on 127.0.0.1, started and stopped by this process.
+    """An nginx serving a folder on 127.0.0.1 (or ``host``), started and stopped by this process.
 
     Args:
         root: The folder to serve.
-        port: The port to listen on, on 127.0.0.1.
+        port: The port to listen on, on ``host``.
         delay_ms: How long to hold back every response, in milliseconds (whole milliseconds;
             0 for none).
+        host: The IPv4 address to listen on, e.g. a bridge's for clients in other network
+            namespaces (which cannot reach this one's 127.0.0.1).
 
     Raises:
         ValueError: If ``delay_ms`` is negative or below the echo module's 1 ms resolution.
     """
 
-    def __init__(self, root: Path, port: int, delay_ms: float = 0) -> None:
+    def __init__(self, root: Path, port: int, delay_ms: float = 0, host: str = "127.0.0.1") -> None:
         if delay_ms < 0 or 0 < delay_ms < 1:
             raise ValueError(f"delay_ms must be 0 or at least 1 ms, not {delay_ms}")
         self.root = Path(root).resolve()
         self.port = port
+        self.host = host
         self.delay_ms = delay_ms
         self.prefix: Path | None = None
         self.process: subprocess.Popen[bytes] | None = None
@@ -244,7 +250,7 @@ class Nginx:
     @property
     def base_url(self) -> str:
         """The URL of the served folder's top, without a trailing slash."""
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     @property
     def config_text(self) -> str:
@@ -252,7 +258,7 @@ class Nginx:
         module = find_echo_module() if self.delay_ms > 0 else None
         if self.delay_ms > 0 and module is None:
             raise RuntimeError("the nginx echo module is missing: call ensure_installed()")
-        return render_config(self.root, self.port, self.delay_ms, module)
+        return render_config(self.root, self.port, self.delay_ms, module, self.host)
 
     def start(self) -> None:
         """Write the configuration into a temp folder, start nginx and wait until it answers.
@@ -266,7 +272,7 @@ class Nginx:
             raise RuntimeError("nginx is not installed: call ensure_installed()")
         if not self.root.is_dir():
             raise RuntimeError(f"{self.root} is not a folder")
-        if port_answers(self.port):
+        if port_answers(self.port, self.host):
             raise RuntimeError(f"port {self.port} is already in use")
         self.prefix = Path(tempfile.mkdtemp(prefix="yamlcrawl-nginx-"))
         (self.prefix / "tmp").mkdir()
@@ -277,7 +283,7 @@ class Nginx:
         # a session of its own: a Ctrl-C in the terminal reaches us, and we stop nginx cleanly
         self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + START_TIMEOUT_S
-        while not port_answers(self.port):
+        while not port_answers(self.port, self.host):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 log = error_log.read_text(errors="replace") if error_log.exists() else ""
                 self.stop()

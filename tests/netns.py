@@ -183,6 +183,25 @@ class NetnsCluster:
         self.stop_processes()
         return self.start(threads)
 
+    def stop_worker(self, host: Host) -> None:
+        """Stop ``host``'s worker for good (its supervisor too), until the scheduler has
+        dropped it."""
+        if host.supervisor is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(host.supervisor.pid, signal.SIGKILL)
+            host.supervisor.wait()
+            host.supervisor = None
+        _wait_for(lambda: host.name not in self.workers().values(), *self.logs)
+
+    def start_worker(self, host: Host, threads: int = 2) -> None:
+        """A supervised worker in ``host`` alone, as ``start_workers`` starts one in each
+        (without waiting for it to join: see ``wait_for_workers``)."""
+        every, self.hosts = self.hosts, [host]
+        try:
+            self.start_workers(threads)
+        finally:
+            self.hosts = every
+
     def workers(self) -> dict[str, str]:
         """The scheduler's workers now: address -> name."""
         from distributed import Client
