@@ -186,11 +186,7 @@ class NetnsCluster:
     def stop_worker(self, host: Host) -> None:
         """Stop ``host``'s worker for good (its supervisor too), until the scheduler has
         dropped it."""
-        if host.supervisor is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(host.supervisor.pid, signal.SIGKILL)
-            host.supervisor.wait()
-            host.supervisor = None
+        _kill_supervised(host)
         _wait_for(lambda: host.name not in self.workers().values(), *self.logs)
 
     def start_worker(self, host: Host, threads: int = 2) -> None:
@@ -226,11 +222,7 @@ class NetnsCluster:
     def stop_processes(self) -> None:
         """Every process killed: supervisors with their workers, the scheduler."""
         for host in self.hosts:
-            if host.supervisor is not None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(host.supervisor.pid, signal.SIGKILL)
-                host.supervisor.wait()
-                host.supervisor = None
+            _kill_supervised(host)
         if self.scheduler is not None:
             self.kill_scheduler()
             self.scheduler = None
@@ -245,6 +237,15 @@ class NetnsCluster:
                 _ip("link", "del", host.link)
         with contextlib.suppress(subprocess.CalledProcessError):
             _ip("link", "del", self.bridge)
+
+
+def _kill_supervised(host: Host) -> None:
+    """``host``'s supervisor and its worker killed, as one process group."""
+    if host.supervisor is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(host.supervisor.pid, signal.SIGKILL)
+        host.supervisor.wait()
+        host.supervisor = None
 
 
 def _executed(dask_worker: Any) -> int:
