@@ -368,7 +368,8 @@ def _watch(
     while run.poll() is None:
         if time.monotonic() > deadline:
             run.kill()
-            raise TimeoutError(f"the run did not end within {RUN_TIMEOUT:g} s")
+            said = run.stderr.read().decode(errors="replace") if run.stderr else ""
+            raise TimeoutError(f"the run did not end within {RUN_TIMEOUT:g} s; it said:\n{said}")
         count, now = progress(), time.monotonic()
         if count != seen:
             seen, last = count, now

@@ -32,9 +32,12 @@ from tests.support import (
 from yamlcrawl.backends import BackendError, modes
 from yamlcrawl.backends import dask as dask_mode
 from yamlcrawl.engine.coordinator import Coordinator
+from yamlcrawl.http.session import Session
 from yamlcrawl.language.loader import load_spec
 from yamlcrawl.language.plan import Plan, build_plan
+from yamlcrawl.types import PageUnit
 from yamlcrawl.work.cancel import CancelToken
+from yamlcrawl.work.context import RunContext
 
 
 def local_cluster(workers: int = 2) -> LocalCluster:
@@ -93,6 +96,42 @@ def test_a_worker_killed_mid_run_loses_and_repeats_nothing(
     records = [r for r in manifest_records(output) if r["status"] in ("saved", "present")]
     assert sorted(r["path"] for r in records) == sorted(expected_files(slow_lol_site))
     assert not list(output.rglob("*.part"))
+
+
+def test_a_result_lost_with_the_last_checked_worker_is_computed_again_elsewhere(
+    lol_site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tasks go to the workers that passed the start check. A finished task whose worker dies
+    before its result is gathered runs again; once no checked worker is left it must run on
+    another, or the gather waits forever (seen on the netns cluster: one worker unreachable at
+    start, the other killed mid-run)."""
+    with local_cluster() as cluster, Client(cluster) as client:
+        pids: dict[str, int] = client.run(os.getpid)
+        checked, silent = sorted(pids)
+        probe = dask_mode._probe_one
+        monkeypatch.setattr(  # the other worker does not answer the start check
+            dask_mode, "_probe_one", lambda c, w, *a: "" if w == silent else probe(c, w, *a)
+        )
+        plan = lol_plan(lol_site, tmp_path / "out", scheduler=cluster.scheduler_address)
+        backend = dask_mode.DaskBackend(RunContext(plan, Session(plan.http), CancelToken()))
+        try:
+            assert backend.allowed == [checked]
+            stage = plan.start_stages[0].name
+            backend.submit(PageUnit((0,), stage, dict(plan.vars)))
+            (task,) = backend._tasks.values()
+            deadline = time.monotonic() + 20
+            while task.future.status != "finished" and time.monotonic() < deadline:
+                time.sleep(0.01)
+            os.kill(pids[checked], signal.SIGKILL)  # its result, not yet gathered, with it
+            results: list[Any] = []
+            polling = threading.Thread(target=lambda: results.extend(backend.poll(1.0)))
+            polling.start()
+            polling.join(30)
+            assert not polling.is_alive(), "the gather waited for a worker that is gone"
+        finally:
+            backend.close()
+    assert [type(result).__name__ for result in results] == ["PageResult"]
+    assert results[0].error is None
 
 
 def test_a_shared_cluster_serves_run_after_run(

@@ -241,6 +241,10 @@ class DaskBackend:
         """Submit one task with a key of its own (a retried unit goes out under a new one)."""
         kind, key = unit_id(units[0])
         name = f"{self.run}-{kind}-{'.'.join(map(str, key))}-{next(self._numbers)}"
+        # Loose: the checked workers while any is there, then any. A finished result whose
+        # worker died before it was gathered is computed again, and held to workers that are
+        # all gone it would wait forever, and the gather with it (_check_again is not reached).
+        where = {} if self.allowed is None else {"allow_other_workers": True}
         future = self.client.submit(
             run_task,
             self.worker_run,
@@ -249,6 +253,7 @@ class DaskBackend:
             pure=False,
             priority=priority,
             workers=self.allowed,
+            **where,
         )
         task = Task(name, units, future)
         self._tasks[name] = task
