@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import RunCli
+from tests.conftest import ModeArgs, RunCli
 from tests.support import ROOT, SAMPLES, Recorder, Site, lol_args, manifest_records, saved_files
 from yamlcrawl.backends import modes
 from yamlcrawl.engine.coordinator import Coordinator
@@ -88,11 +88,12 @@ def test_every_mode_gives_the_same_lol_files_and_manifest(
 
 @pytest.mark.parametrize("mode", MODES)
 def test_every_mode_gives_the_other_samples_expected_files(
-    mode: str, other_site: Site, run_cli: RunCli, tmp_path: Path
+    mode: str, other_site: Site, run_cli: RunCli, mode_args: ModeArgs, tmp_path: Path
 ) -> None:
+    """Dask mode joins the shared cluster: the LoL test above starts local clusters."""
     output = tmp_path / "out"
     config = SAMPLES / other_site.name / "crawler.yaml"
-    options = ["--mode", mode, "--workers", "2", "--threads", "2", "-q"]
+    options = [*mode_args(mode), "--workers", "2", "--threads", "2", "-q"]
     run = run_cli(config, "--set", f"api={other_site.base}", "--output", output, *options)
     assert run.code == 0, run.out + run.err
     assert saved_files(output) == expected_files(other_site)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RunCli
+from tests.conftest import ModeArgs, RunCli
 from tests.support import Site, lol_args, manifest_records, saved_files
 from tests.test_interrupt import descendants, left_behind
 
@@ -79,8 +79,10 @@ def crawl_until_busy(site: Site, output: Path, mode: str) -> subprocess.Popen[by
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process tree from /proc")
 @pytest.mark.parametrize("mode", MODES)
 def test_sigkill_of_the_main_process_then_a_rerun_gives_every_file_once(
-    mode: str, slow_lol_site: Site, run_cli: RunCli, tmp_path: Path
+    mode: str, slow_lol_site: Site, run_cli: RunCli, mode_args: ModeArgs, tmp_path: Path
 ) -> None:
+    """The killed run's dask mode is a local cluster (its processes must not be left behind);
+    the rerun's joins the shared one."""
     output = tmp_path / "out"
     crawl = crawl_until_busy(slow_lol_site, output, mode)
     workers = descendants(crawl.pid)
@@ -89,7 +91,7 @@ def test_sigkill_of_the_main_process_then_a_rerun_gives_every_file_once(
     time.sleep(1.5)  # orphaned workers notice their parent is gone and stop
     assert left_behind(workers) == []
     assert len(saved_files(output)) < 48
-    run = run_cli(*lol_args(slow_lol_site, output, "--mode", mode, "-q"))
+    run = run_cli(*lol_args(slow_lol_site, output, *mode_args(mode), "-q"))
     assert run.code == 0, run.out
     assert saved_files(output) == expected_files(slow_lol_site)
     assert not list(output.rglob("*.part"))
@@ -139,7 +141,7 @@ print("ok")
     ],
 )
 def test_an_interrupted_run_then_a_rerun_gives_every_file_once(
-    mode: str, how: str, slow_lol_site: Site, run_cli: RunCli, tmp_path: Path
+    mode: str, how: str, slow_lol_site: Site, run_cli: RunCli, mode_args: ModeArgs, tmp_path: Path
 ) -> None:
     output = tmp_path / "out"
     crawl = crawl_until_busy(slow_lol_site, output, mode)
@@ -151,7 +153,7 @@ def test_an_interrupted_run_then_a_rerun_gives_every_file_once(
     said = (tmp_path / "stderr.txt").read_text(errors="replace")
     assert code == 130, said
     assert not list(output.rglob("*.part")), said
-    run = run_cli(*lol_args(slow_lol_site, output, "--mode", mode, "-q"))
+    run = run_cli(*lol_args(slow_lol_site, output, *mode_args(mode), "-q"))
     assert run.code == 0, run.out + run.err
     saved, expected = saved_files(output), expected_files(slow_lol_site)
     wrong = sorted(k for k in saved.keys() | expected.keys() if saved.get(k) != expected.get(k))
