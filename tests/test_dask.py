@@ -35,7 +35,7 @@ from yamlcrawl.engine.coordinator import Coordinator
 from yamlcrawl.http.session import Session
 from yamlcrawl.language.loader import load_spec
 from yamlcrawl.language.plan import Plan, build_plan
-from yamlcrawl.types import PageUnit
+from yamlcrawl.types import Lost, PageResult, PageUnit
 from yamlcrawl.work.cancel import CancelToken
 from yamlcrawl.work.context import RunContext
 
@@ -102,9 +102,12 @@ def test_a_result_lost_with_the_last_checked_worker_is_computed_again_elsewhere(
     lol_site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Tasks go to the workers that passed the start check. A finished task whose worker dies
-    before its result is gathered runs again; once no checked worker is left it must run on
-    another, or the gather waits forever (seen on the netns cluster: one worker unreachable at
-    start, the other killed mid-run)."""
+    before its result is gathered runs again, but only where it may: with no checked worker
+    left, the gather would wait forever (seen on the netns cluster: one worker unreachable at
+    start, the other killed mid-run). A gather still waiting when no checked worker is left is
+    cancelled: the unit comes back lost, and sent again it goes to the workers there now."""
+    monkeypatch.setattr(dask_mode, "GATHER_WAIT", 1.0)
+    monkeypatch.setattr(dask_mode, "CAPACITY_EVERY", 0.0)  # every look at capacity counts
     with local_cluster() as cluster, Client(cluster) as client:
         pids: dict[str, int] = client.run(os.getpid)
         checked, silent = sorted(pids)
@@ -116,22 +119,37 @@ def test_a_result_lost_with_the_last_checked_worker_is_computed_again_elsewhere(
         backend = dask_mode.DaskBackend(RunContext(plan, Session(plan.http), CancelToken()))
         try:
             assert backend.allowed == [checked]
-            stage = plan.start_stages[0].name
-            backend.submit(PageUnit((0,), stage, dict(plan.vars)))
+            unit = PageUnit((0,), plan.start_stages[0].name, dict(plan.vars))
+            backend.submit(unit)
             (task,) = backend._tasks.values()
             deadline = time.monotonic() + 20
             while task.future.status != "finished" and time.monotonic() < deadline:
                 time.sleep(0.01)
             os.kill(pids[checked], signal.SIGKILL)  # its result, not yet gathered, with it
-            results: list[Any] = []
-            polling = threading.Thread(target=lambda: results.extend(backend.poll(1.0)))
-            polling.start()
-            polling.join(30)
-            assert not polling.is_alive(), "the gather waited for a worker that is gone"
+            (lost,) = poll_until_some(backend, deadline=time.monotonic() + 40)
+            assert isinstance(lost, Lost) and lost.unit == unit
+            backend.capacity()  # as the coordinator does before it sends the unit again
+            assert backend.allowed is not None and checked not in backend.allowed
+            backend.submit(unit)
+            (result,) = poll_until_some(backend, deadline=time.monotonic() + 40)
         finally:
             backend.close()
-    assert [type(result).__name__ for result in results] == ["PageResult"]
-    assert results[0].error is None
+    assert isinstance(result, PageResult) and result.error is None
+
+
+def poll_until_some(backend: dask_mode.DaskBackend, deadline: float) -> list[Any]:
+    """The backend's first results, polled for in a thread, so that a hang fails the test."""
+    results: list[Any] = []
+
+    def poll() -> None:
+        while not results and time.monotonic() < deadline:
+            results.extend(backend.poll(0.5))
+
+    polling = threading.Thread(target=poll, daemon=True)
+    polling.start()
+    polling.join(deadline - time.monotonic() + 5)
+    assert not polling.is_alive(), "the gather waited for a worker that is gone"
+    return results
 
 
 def test_a_shared_cluster_serves_run_after_run(

@@ -27,10 +27,12 @@ import queue
 import signal
 import socket
 import sys
+import threading
 import time
 import uuid
 from asyncio import CancelledError
 from collections.abc import Iterable, Iterator
+from concurrent.futures import CancelledError as FutureCancelled
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import partial
@@ -60,6 +62,7 @@ CONNECT_TIMEOUT = 10  # seconds to reach a scheduler
 WORKERS_TIMEOUT = 30  # seconds a scheduler gets to have at least one worker
 CAPACITY_EVERY = 5.0  # seconds between two looks at how many threads the cluster has
 PROBE_TIMEOUT = 10.0  # seconds each worker gets to answer the start check
+GATHER_WAIT = 10.0  # seconds a gather waits before the workers it may need are looked for
 PLAN_TIMEOUT = 3  # seconds `yamlcrawl plan` waits for a scheduler to answer
 INSTALL = "pip install 'yamlcrawl[dask]'"
 # Dask's settings for a cluster whose machines can drop off the network. With Dask's defaults a
@@ -192,11 +195,16 @@ class DaskBackend:
 
     def _cluster_threads(self) -> int:
         threads: dict[str, int] = self.client.nthreads()
-        if self.allowed is not None and threads and not set(self.allowed) & set(threads):
-            self._check_again()
+        self._check_again_if_all_gone(threads)
         if self.allowed is not None:
             threads = {worker: n for worker, n in threads.items() if worker in self.allowed}
         return max(sum(threads.values()), 1)
+
+    def _check_again_if_all_gone(self, threads: dict[str, int]) -> None:
+        """Check the workers again if none that passed the start check is among ``threads``
+        (the cluster's workers now)."""
+        if self.allowed is not None and threads and not set(self.allowed) & set(threads):
+            self._check_again()
 
     def _check_again(self) -> None:
         """Every worker that passed the start check is gone (a restarted one comes back under
@@ -241,10 +249,6 @@ class DaskBackend:
         """Submit one task with a key of its own (a retried unit goes out under a new one)."""
         kind, key = unit_id(units[0])
         name = f"{self.run}-{kind}-{'.'.join(map(str, key))}-{next(self._numbers)}"
-        # Loose: the checked workers while any is there, then any. A finished result whose
-        # worker died before it was gathered is computed again, and held to workers that are
-        # all gone it would wait forever, and the gather with it (_check_again is not reached).
-        where = {} if self.allowed is None else {"allow_other_workers": True}
         future = self.client.submit(
             run_task,
             self.worker_run,
@@ -253,7 +257,6 @@ class DaskBackend:
             pure=False,
             priority=priority,
             workers=self.allowed,
-            **where,
         )
         task = Task(name, units, future)
         self._tasks[name] = task
@@ -273,17 +276,33 @@ class DaskBackend:
         self._check_scheduler(wait=LOSS_WAIT if cancelled else 0.0)
         finished = [task for task in finished if self._tasks.pop(task.name, None) is not None]
         done = [task.future for task in finished if task.future.status == "finished"]
+        watch = threading.Timer(GATHER_WAIT, self._cancel_if_all_gone, (done,))
+        watch.daemon = True
+        watch.start()
         try:
             with _quiet("distributed.client"):  # "Couldn't gather ... rescheduling": no news
                 gathered = self.client.gather(done)
-        except (OSError, CancelledError):
+        except (OSError, CancelledError, FutureCancelled):  # Dask's, by version
             self._check_scheduler(wait=LOSS_WAIT)  # gone while gathering: one line, exit 130
             return [lost for task in finished for lost in _lost(task)]  # else: tried again
+        finally:
+            watch.cancel()
         results: list[Result] = [r for batch in gathered for r in batch]
         for task in finished:
             if task.future.status != "finished":
                 results += _lost(task)
         return results
+
+    def _cancel_if_all_gone(self, gathering: list[Future[list[Result]]]) -> None:
+        """A gather still waiting after GATHER_WAIT: a result lost with its worker is computed
+        again, but only where its task may run. If every worker that passed the start check
+        is gone, that is nowhere and the gather would wait forever: cancel it (its tasks
+        count as lost, and go out again to the workers checked then)."""
+        if self.allowed is None:
+            return
+        with contextlib.suppress(Exception):  # the scheduler gone: the gather says so
+            if not set(self.allowed) & set(self.client.nthreads()):
+                self.client.cancel(gathering)
 
     def _check_scheduler(self, wait: float = 0.0) -> None:
         """Stop the run as an interrupt (exit 130), with one line, when the connection to the
