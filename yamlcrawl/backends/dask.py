@@ -195,16 +195,16 @@ class DaskBackend:
 
     def _cluster_threads(self) -> int:
         threads: dict[str, int] = self.client.nthreads()
-        self._check_again_if_all_gone(threads)
+        if threads and self._checked_all_gone(threads):
+            self._check_again()
         if self.allowed is not None:
             threads = {worker: n for worker, n in threads.items() if worker in self.allowed}
         return max(sum(threads.values()), 1)
 
-    def _check_again_if_all_gone(self, threads: dict[str, int]) -> None:
-        """Check the workers again if none that passed the start check is among ``threads``
-        (the cluster's workers now)."""
-        if self.allowed is not None and threads and not set(self.allowed) & set(threads):
-            self._check_again()
+    def _checked_all_gone(self, workers: Iterable[str]) -> bool:
+        """Whether some workers failed the start check and none that passed it is among
+        ``workers`` (the cluster's now)."""
+        return self.allowed is not None and not set(self.allowed) & set(workers)
 
     def _check_again(self) -> None:
         """Every worker that passed the start check is gone (a restarted one comes back under
@@ -276,9 +276,7 @@ class DaskBackend:
         self._check_scheduler(wait=LOSS_WAIT if cancelled else 0.0)
         finished = [task for task in finished if self._tasks.pop(task.name, None) is not None]
         done = [task.future for task in finished if task.future.status == "finished"]
-        watch = threading.Timer(GATHER_WAIT, self._cancel_if_all_gone, (done,))
-        watch.daemon = True
-        watch.start()
+        watch = self._watch_gather(done)
         try:
             with _quiet("distributed.client"):  # "Couldn't gather ... rescheduling": no news
                 gathered = self.client.gather(done)
@@ -286,22 +284,30 @@ class DaskBackend:
             self._check_scheduler(wait=LOSS_WAIT)  # gone while gathering: one line, exit 130
             return [lost for task in finished for lost in _lost(task)]  # else: tried again
         finally:
-            watch.cancel()
+            if watch is not None:
+                watch.cancel()
         results: list[Result] = [r for batch in gathered for r in batch]
         for task in finished:
             if task.future.status != "finished":
                 results += _lost(task)
         return results
 
+    def _watch_gather(self, gathering: list[Future[list[Result]]]) -> threading.Timer | None:
+        """When tasks are held to the workers that passed the start check: a timer that, after
+        GATHER_WAIT, cancels the gather if none of those is left. A result lost with its worker
+        is computed again only where its task may run, which is then nowhere, and the gather
+        would wait forever; cancelled, its tasks count as lost and go out again to the workers
+        checked then."""
+        if self.allowed is None or not gathering:
+            return None
+        watch = threading.Timer(GATHER_WAIT, self._cancel_if_all_gone, (gathering,))
+        watch.daemon = True
+        watch.start()
+        return watch
+
     def _cancel_if_all_gone(self, gathering: list[Future[list[Result]]]) -> None:
-        """A gather still waiting after GATHER_WAIT: a result lost with its worker is computed
-        again, but only where its task may run. If every worker that passed the start check
-        is gone, that is nowhere and the gather would wait forever: cancel it (its tasks
-        count as lost, and go out again to the workers checked then)."""
-        if self.allowed is None:
-            return
         with contextlib.suppress(Exception):  # the scheduler gone: the gather says so
-            if not set(self.allowed) & set(self.client.nthreads()):
+            if self._checked_all_gone(self.client.nthreads()):
                 self.client.cancel(gathering)
 
     def _check_scheduler(self, wait: float = 0.0) -> None:
