@@ -74,6 +74,7 @@ class SampleServer(ThreadingHTTPServer):
     """
 
     daemon_threads = True
+    request_queue_size = 128  # socketserver's 5 drops connections a 64-thread crawl opens at once
     allow_reuse_address = True
 
     def __init__(

@@ -68,6 +68,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's backlog of 5: a crawl opening 64 connections at once on a loaded machine
+    # had some of its SYNs dropped and retried for 15 s, past the crawl's timeout
+    request_queue_size = 128
     api: Api
 
 
