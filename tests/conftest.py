@@ -92,7 +92,7 @@ ModeArgs = Callable[[str], list[str]]
 def dask_scheduler() -> Iterator[str]:
     """One local Dask cluster for all the dask-mode runs of this test process: starting one per
     run would cost seconds each."""
-    from distributed import LocalCluster
+    from distributed import Client, LocalCluster
 
     cluster = LocalCluster(
         n_workers=2,
@@ -102,6 +102,10 @@ def dask_scheduler() -> Iterator[str]:
         silence_logs=logging.CRITICAL,
     )
     try:
+        # Every worker joined before any test uses it: a test that sets up the workers (their
+        # environment, as tests/test_object_store.py does) reaches only those joined by then.
+        with Client(cluster, timeout=30) as client:
+            client.wait_for_workers(2, timeout=60)
         yield cluster.scheduler_address
     finally:
         # Bounded: some distributed versions can wait forever here on a worker's nanny, at the
